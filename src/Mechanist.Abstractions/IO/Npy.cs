@@ -1,0 +1,75 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using static TorchSharp.torch;
+
+namespace Mechanist.IO;
+
+/// <summary>
+/// Reads NumPy <c>.npy</c> arrays (format versions 1–3) of little-endian floats or integers, C or Fortran order.
+/// Never unpickles: object arrays are refused.
+/// </summary>
+public static partial class Npy
+{
+    static readonly Dictionary<string, (int Size, ScalarType Type)> Descrs = new()
+    {
+        ["<f8"] = (8, ScalarType.Float64), ["<f4"] = (4, ScalarType.Float32), ["<f2"] = (2, ScalarType.Float16),
+        ["<i8"] = (8, ScalarType.Int64), ["<i4"] = (4, ScalarType.Int32), ["<i2"] = (2, ScalarType.Int16),
+        ["|i1"] = (1, ScalarType.Int8), ["|u1"] = (1, ScalarType.Byte), ["|b1"] = (1, ScalarType.Bool),
+    };
+
+    [GeneratedRegex(@"'descr'\s*:\s*'([^']*)'")] private static partial Regex DescrPattern();
+    [GeneratedRegex(@"'fortran_order'\s*:\s*(True|False)")] private static partial Regex OrderPattern();
+    [GeneratedRegex(@"'shape'\s*:\s*\(([^)]*)\)")] private static partial Regex ShapePattern();
+
+    /// <summary>Reads the array as a CPU tensor of its stored type.</summary>
+    public static Tensor Read(string path)
+    {
+        if (!File.Exists(path)) throw new MechanistInputException($"{path}: file not found.");
+        var bytes = File.ReadAllBytes(path);
+        if (bytes.Length < 10 || bytes[0] != 0x93 || Encoding.ASCII.GetString(bytes, 1, 5) != "NUMPY")
+            throw new MechanistInputException($"{path}: not a .npy file (missing the \\x93NUMPY magic).");
+        int major = bytes[6];
+        int headerLength, headerStart;
+        if (major == 1) { headerLength = BitConverter.ToUInt16(bytes, 8); headerStart = 10; }
+        else if (major is 2 or 3)
+        {
+            if (bytes.Length < 12) throw new MechanistInputException($"{path}: truncated .npy header.");
+            headerLength = (int)Math.Min(BitConverter.ToUInt32(bytes, 8), int.MaxValue); headerStart = 12;
+        }
+        else throw new MechanistInputException($"{path}: unsupported .npy format version {major}.");
+        if ((long)headerStart + headerLength > bytes.Length)
+            throw new MechanistInputException($"{path}: .npy header length {headerLength} runs past the end of the file ({bytes.Length} bytes).");
+        var header = Encoding.Latin1.GetString(bytes, headerStart, headerLength);
+
+        var descr = DescrPattern().Match(header) is { Success: true } m ? m.Groups[1].Value
+            : throw new MechanistInputException($"{path}: .npy header has no 'descr'.");
+        if (descr == "=f4" || descr == "<f4") descr = "<f4";
+        if (!Descrs.TryGetValue(descr, out var info))
+            throw new MechanistInputException($"{path}: unsupported .npy dtype '{descr}' (expected little-endian numbers such as <f4, <f2, <f8; object arrays are never loaded).");
+        bool fortran = OrderPattern().Match(header) is { Success: true } o ? o.Groups[1].Value == "True"
+            : throw new MechanistInputException($"{path}: .npy header has no 'fortran_order'.");
+        var shapeText = ShapePattern().Match(header) is { Success: true } s ? s.Groups[1].Value
+            : throw new MechanistInputException($"{path}: .npy header has no 'shape'.");
+        long[] shape;
+        try
+        {
+            shape = shapeText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(long.Parse).ToArray();
+        }
+        catch (FormatException)
+        {
+            throw new MechanistInputException($"{path}: .npy shape '({shapeText})' is not a tuple of integers.");
+        }
+        long count = shape.Aggregate(1L, (a, b) => a * b);
+        long dataStart = headerStart + headerLength;
+        long need = count * info.Size;
+        if (shape.Any(d => d < 0) || need != bytes.Length - dataStart)
+            throw new MechanistInputException($"{path}: .npy shape ({shapeText}) of {descr} needs {need} data bytes, the file has {bytes.Length - dataStart}: truncated or corrupt.");
+
+        var data = bytes.AsSpan((int)dataStart);
+        if (!fortran) return RawTensorBytes.FromBytes(data, info.Type, shape);
+        // Fortran order: the reversed shape in C order, then reverse the axes.
+        using var reversed = RawTensorBytes.FromBytes(data, info.Type, shape.Reverse().ToArray());
+        return reversed.permute(Enumerable.Range(0, shape.Length).Reverse().Select(i => (long)i).ToArray()).contiguous();
+    }
+}

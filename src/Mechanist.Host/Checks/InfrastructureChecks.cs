@@ -1,0 +1,26 @@
+using Mechanist.Validators;
+
+namespace Mechanist.Host.Checks;
+
+/// <summary>MECH0xxx: problems of the machinery itself, reported as findings instead of crashes (like Roslyn's AD0001).</summary>
+public static class InfrastructureChecks
+{
+    public static readonly CheckDescriptor MethodThrew = new(
+        "MECH0001", "A method threw an exception",
+        "{0} '{1}' threw {2}: {3}", "Infrastructure", Severity.Error, CheckDescriptor.DocPath("MECH0001"));
+
+    public static readonly CheckDescriptor PluginLoadFailed = new(
+        "MECH0002", "A plugin failed to load",
+        "plugin '{0}' was not loaded: {1}", "Infrastructure", Severity.Warning, CheckDescriptor.DocPath("MECH0002"));
+
+    public static readonly CheckDescriptor UnknownMethodOrCheck = new(
+        "MECH0003", "Unknown method or check",
+        "unknown {0} '{1}'{2}", "Infrastructure", Severity.Error, CheckDescriptor.DocPath("MECH0003"));
+
+    public static readonly CheckDescriptor DuplicateMethodId = new(
+        "MECH0004", "Duplicate method ID",
+        "method ID '{0}' from {1} is already defined by {2}; the later one is ignored", "Infrastructure", Severity.Warning,
+        CheckDescriptor.DocPath("MECH0004"));
+
+    public static IReadOnlyList<CheckDescriptor> All { get; } = [MethodThrew, PluginLoadFailed, UnknownMethodOrCheck, DuplicateMethodId];
+}

@@ -1,0 +1,75 @@
+using System.Reflection;
+using Mechanist.Discovery;
+using Mechanist.Host.Checks;
+using Mechanist.Validators;
+
+namespace Mechanist.Host.Discovery;
+
+/// <summary>
+/// Collects methods from assemblies by their attributes (built-ins and plugins the same way) and the findings of
+/// that discovery. First registration of an ID wins; a later one is finding MECH0004.
+/// </summary>
+public sealed class MethodRegistry
+{
+    public const string BuiltInSource = "built-in";
+
+    readonly List<MethodEntry> _entries = [];
+    readonly List<Finding> _findings = [];
+    readonly HashSet<Assembly> _assemblies = [];
+
+    public IReadOnlyList<MethodEntry> Entries => _entries;
+    public IReadOnlyList<Finding> Findings => _findings;
+
+    public void AddFinding(Finding finding) => _findings.Add(finding);
+
+    /// <summary>Discovers every method type exported by <paramref name="assembly"/>; adding an assembly twice does nothing.</summary>
+    public void AddAssembly(Assembly assembly, string source)
+    {
+        if (!_assemblies.Add(assembly)) return;
+        Type[] types;
+        try
+        {
+            types = assembly.GetExportedTypes();
+        }
+        catch (Exception e) when (e is ReflectionTypeLoadException or FileNotFoundException or FileLoadException or BadImageFormatException or TypeLoadException)
+        {
+            _findings.Add(PluginFailure(source, $"its types could not be read ({FirstMessage(e)})"));
+            return;
+        }
+        foreach (var type in types.Where(t => t.IsClass && Attribute.IsDefined(t, typeof(MethodAttribute), inherit: false)))
+            AddType(type, source);
+    }
+
+    /// <summary>Registers one method type.</summary>
+    public void AddType(Type type, string source)
+    {
+        MethodDescriptor descriptor;
+        try
+        {
+            descriptor = MethodDescriptor.FromType(type);
+        }
+        catch (Exception e) when (e is InvalidMethodException or ArgumentException)
+        {
+            _findings.Add(PluginFailure(source, $"method type {type.FullName} is invalid: {e.Message}"));
+            return;
+        }
+        var existing = _entries.FirstOrDefault(x => x.Id == descriptor.Id);
+        if (existing is not null)
+        {
+            if (existing.Type != type)
+                _findings.Add(Finding.Create(InfrastructureChecks.DuplicateMethodId, new FindingLocation(Path: source, Method: descriptor.Id),
+                    [descriptor.Id, $"{type.FullName} ({source})", $"{existing.Type.FullName} ({existing.Source})"]));
+            return;
+        }
+        _entries.Add(new MethodEntry(descriptor, type, source));
+    }
+
+    internal static Finding PluginFailure(string path, string why) =>
+        Finding.Create(InfrastructureChecks.PluginLoadFailed, new FindingLocation(Path: path), [path, why]);
+
+    internal static string FirstMessage(Exception e) => e switch
+    {
+        ReflectionTypeLoadException r when r.LoaderExceptions.FirstOrDefault(x => x is not null) is { } inner => inner.Message,
+        _ => e.Message,
+    };
+}
