@@ -29,7 +29,7 @@ public static class ActivationStatistics
                 step.MoveToOuter(shift);
             }
             var c = x - shift;
-            sum.add_(c.sum(0));
+            sum.add_(c.sum(dim: 0));
             scatter.add_(c.t().matmul(c));
             n += x.shape[0];
         }

@@ -57,12 +57,12 @@ public sealed record DecompositionMetrics(
                 var f = decomposition.Encode(x);
                 var xhat = decomposition.Decode(f);
                 var x64 = x.to(ScalarType.Float64);
-                sumX.add_(x64.sum(0));
+                sumX.add_(x64.sum(dim: 0));
                 sumSquares += x64.square().sum().item<double>();
                 sumError += (x64 - xhat.to(ScalarType.Float64)).square().sum().item<double>();
                 var active = (f != 0).to(ScalarType.Float64);
                 activeCount += active.sum().item<double>();
-                firing.add_(active.sum(0));
+                firing.add_(active.sum(dim: 0));
                 n += x.shape[0];
             }
         }

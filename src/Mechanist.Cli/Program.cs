@@ -1,0 +1,25 @@
+using System.Runtime.InteropServices;
+using Mechanist.Cli;
+
+// glibc's malloc keeps large freed tensor buffers in its arenas and inflates RSS; serving allocations of
+// 128 KiB and more with mmap returns them to the system on free.
+MallocTuning.ConfigureMallocMmapThreshold();
+return CliApp.Run(args, Console.Out, Console.Error);
+
+namespace Mechanist.Cli
+{
+    static partial class MallocTuning
+    {
+        const int MallocMmapThreshold = -3; // M_MMAP_THRESHOLD in <malloc.h>
+
+        [DllImport("libc", EntryPoint = "mallopt")]
+        private static extern int MallOpt(int parameter, int value);
+
+        public static void ConfigureMallocMmapThreshold()
+        {
+            if (!OperatingSystem.IsLinux()) return;
+            try { MallOpt(MallocMmapThreshold, 128 * 1024); }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { /* not glibc (e.g. musl): nothing to tune */ }
+        }
+    }
+}
