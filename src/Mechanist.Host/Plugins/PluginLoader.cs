@@ -69,11 +69,14 @@ public static class PluginLoader
             using var pe = new PEReader(stream);
             if (!pe.HasMetadata) return "it is not a .NET assembly (no metadata)";
             var md = pe.GetMetadataReader();
-            var contracts = md.AssemblyReferences.Select(md.GetAssemblyReference)
-                .FirstOrDefault(r => md.GetString(r.Name) == ContractsName);
-            if (contracts.Name.IsNil)
+            Version? built = null;
+            foreach (var handle in md.AssemblyReferences)
+            {
+                var reference = md.GetAssemblyReference(handle);
+                if (md.GetString(reference.Name) == ContractsName) built = reference.Version;
+            }
+            if (built is null)
                 return $"it does not reference {ContractsName}, so it defines no Mechanist methods";
-            var built = contracts.Version;
             if (built.Major != hostContracts.Major || built > hostContracts)
                 return $"it was built against {ContractsName} {built}, and this host provides {hostContracts}; rebuild it against {hostContracts.Major}.x up to {hostContracts}";
         }

@@ -1,0 +1,38 @@
+namespace Mechanist.Testing;
+
+/// <summary>Paths in the repository, found from the test's output folder.</summary>
+public static class Repo
+{
+    public static string Root { get; } = FindRoot();
+
+    static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Framework.sln"))) return dir.FullName;
+        throw new InvalidOperationException("Framework.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    public static string PluginsArtifacts => Path.Combine(Root, "artifacts", "plugins");
+
+    public static string Plugin(string name) => Path.Combine(PluginsArtifacts, name);
+}
+
+/// <summary>A temporary folder deleted on dispose.</summary>
+public sealed class TempDir : IDisposable
+{
+    public TempDir() => Directory.CreateDirectory(Path);
+
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "mechanist-tests", Guid.NewGuid().ToString("N"));
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    /// <summary>Every file and folder under the temp folder, relative, sorted (to assert nothing partial was left).</summary>
+    public IReadOnlyList<string> Entries() =>
+        Directory.EnumerateFileSystemEntries(Path, "*", SearchOption.AllDirectories)
+            .Select(p => System.IO.Path.GetRelativePath(Path, p)).Order().ToList();
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Path, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
