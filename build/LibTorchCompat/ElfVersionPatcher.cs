@@ -98,7 +98,7 @@ namespace Mechanist.BuildSupport
         }
 
         /// <summary>Patches <paramref name="path"/> without touching the bytes it may share with a hard-linked
-        /// original: writes a new file beside it, then renames it over the path. Keeps the original timestamp so
+        /// original: writes a new file beside it (same permissions), then renames it over the path. Keeps the original timestamp so
         /// that incremental copies see the file as up to date. Returns the number of entries changed.</summary>
         public static int PatchFile(string path, ICollection<string> versions)
         {
@@ -109,7 +109,10 @@ namespace Mechanist.BuildSupport
             string temp = path + ".weak-" + Guid.NewGuid().ToString("N") + ".tmp";
             try
             {
-                File.WriteAllBytes(temp, bytes);
+                // Copy first so the new file keeps the original's permissions, then overwrite its bytes.
+                File.Copy(path, temp);
+                using (var stream = new FileStream(temp, FileMode.Truncate, FileAccess.Write))
+                    stream.Write(bytes, 0, bytes.Length);
                 File.SetLastWriteTimeUtc(temp, stamp);
                 File.Replace(temp, path, null);
             }

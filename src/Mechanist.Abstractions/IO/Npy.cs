@@ -56,13 +56,21 @@ public static partial class Npy
             shape = shapeText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(long.Parse).ToArray();
         }
-        catch (FormatException)
+        catch (Exception e) when (e is FormatException or OverflowException)
         {
             throw new MechanistInputException($"{path}: .npy shape '({shapeText})' is not a tuple of integers.");
         }
-        long count = shape.Aggregate(1L, (a, b) => a * b);
         long dataStart = headerStart + headerLength;
-        long need = count * info.Size;
+        long count, need;
+        try
+        {
+            count = shape.Aggregate(1L, (a, b) => checked(a * b));
+            need = checked(count * info.Size);
+        }
+        catch (OverflowException)
+        {
+            throw new MechanistInputException($"{path}: .npy shape ({shapeText}) is too large.");
+        }
         if (shape.Any(d => d < 0) || need != bytes.Length - dataStart)
             throw new MechanistInputException($"{path}: .npy shape ({shapeText}) of {descr} needs {need} data bytes, the file has {bytes.Length - dataStart}: truncated or corrupt.");
 

@@ -5,7 +5,9 @@ namespace Mechanist.IO;
 
 /// <summary>
 /// Converts between little-endian raw bytes and tensors, element type by element type. Half-precision values go
-/// through float32, which represents them exactly, so a read-then-write round trip is bit for bit.
+/// through float32, which represents every finite value and infinity exactly, so a read-then-write round trip is
+/// bit for bit except for NaN payloads and signs in F16/BF16 (a NaN stays a NaN; TorchSharp offers no raw-bit view
+/// to carry the payload through).
 /// </summary>
 public static class RawTensorBytes
 {

@@ -8,7 +8,8 @@ namespace Mechanist.IO;
 /// <summary>One tensor's entry in a safetensors header.</summary>
 public sealed record SafetensorsEntry(string Name, string DType, long[] Shape, long Begin, long End)
 {
-    public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
+    /// <summary>Product of the shape; throws <see cref="OverflowException"/> past <see cref="long.MaxValue"/>.</summary>
+    public long ElementCount => Shape.Aggregate(1L, (a, b) => checked(a * b));
 }
 
 /// <summary>
@@ -76,12 +77,18 @@ public static class Safetensors
         JsonObject root;
         try
         {
-            root = JsonNode.Parse(Encoding.UTF8.GetString(headerBytes).TrimEnd(' ')) as JsonObject
+            root = JsonNode.Parse(Encoding.UTF8.GetString(headerBytes).TrimEnd(' '),
+                       documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new MechanistInputException($"{path}: safetensors header is not a JSON object.");
+            _ = root.Count; // materialises the properties: duplicate keys surface here
         }
         catch (JsonException e)
         {
             throw new MechanistInputException($"{path}: safetensors header is not valid JSON ({e.Message}).", e);
+        }
+        catch (ArgumentException e)
+        {
+            throw new MechanistInputException($"{path}: safetensors header has a duplicate key ({e.Message}).", e);
         }
 
         var metadata = new Dictionary<string, string>();
@@ -100,7 +107,7 @@ public static class Safetensors
             entries[key] = ParseEntry(path, key, node, dataLength);
         }
 
-        var sorted = entries.Values.OrderBy(e => e.Begin).ToList();
+        var sorted = entries.Values.OrderBy(e => e.Begin).ThenBy(e => e.End).ToList();
         for (int i = 1; i < sorted.Count; i++)
         {
             if (sorted[i].Begin < sorted[i - 1].End)

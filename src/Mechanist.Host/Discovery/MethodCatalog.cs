@@ -28,7 +28,7 @@ public sealed class MethodCatalog(IReadOnlyList<MethodEntry> entries, IReadOnlyL
         var finding = Finding.Create(InfrastructureChecks.UnknownMethodOrCheck, FindingLocation.None,
             [kind.ToName(), id, closest is null ? "" : $"; did you mean '{closest}'?"]);
         throw new MechanistInputException(
-            $"{finding.Id}: {finding.Message}. Known {kind.ToName()}s: {(ids.Count == 0 ? "(none)" : string.Join(", ", ids))}.{FailedPluginsHint()}");
+            $"{finding.Id}: {finding.Message}{(finding.Message.EndsWith('?') ? "" : ".")} Known {kind.ToName()}s: {(ids.Count == 0 ? "(none)" : string.Join(", ", ids))}.{FailedPluginsHint()}");
     }
 
     string FailedPluginsHint() =>

@@ -41,7 +41,7 @@ public sealed class DecompositionQuality : Validator
     public static readonly CheckDescriptor NonFiniteWeights = new(
         "MECH1005", "Non-finite weights",
         "decomposition tensor '{0}' contains {1} NaN or infinite values", "Decomposition", Severity.Error,
-        CheckDescriptor.DocPath("MECH1005"), "count of elements e of each saved tensor with isfinite(e) false", DefaultThreshold: 0);
+        CheckDescriptor.DocPath("MECH1005"), "count of elements e of each saved tensor with isfinite(e) false (no threshold: any count above 0 is reported)");
 
     public override ImmutableArray<CheckDescriptor> SupportedChecks { get; } =
         [LowExplainedVariance, HighL0, DeadLatents, DenseLatents, NonFiniteWeights];
