@@ -109,6 +109,9 @@ public class ConformanceTests
         using var temp = new TempDir();
         DecompositionFolder.Save(temp.File("out"), decomposition);
         using var loaded = DecompositionFolder.Load(temp.File("out"));
+        Assert.Equal(decomposition.Architecture, loaded.Architecture);
+        foreach (var (name, t) in decomposition.StateDict())
+            Assert.True(TensorAssert.Identical(t, loaded.StateDict()[name]), $"{id}: {name} round-trips bit for bit");
         Assert.True(TensorAssert.Identical(decomposition.Encode(data.Data), loaded.Encode(data.Data)));
         Assert.Equal(["out", "out/cfg.json", "out/sae_weights.safetensors"], temp.Entries());
     }
