@@ -119,6 +119,23 @@ public class SaeTrainingTests
         Assert.Contains("option.k was '4', now '5'", e.Message);
     }
 
+    /// <summary>
+    /// A strong L1 penalty kills latents; resampling at the last step points them at badly reconstructed inputs, so
+    /// they fire again on the data.
+    /// </summary>
+    [Fact]
+    public void Resampling_revives_dead_latents()
+    {
+        var (data, _) = Superposition.Value;
+        string[] common = ["d_sae=64", "steps=100", "batch_size=128", "lr=0.01", "sparsity_coefficient=50", "sparsity_warmup_fraction=0", "dead_after_rows=512"];
+        using var plain = SaeTraining.Fit("sae.relu", data, Settings(common));
+        using var resampled = SaeTraining.Fit("sae.relu", data, Settings([.. common, "resample_every=100"]));
+        var deadPlain = DecompositionMetrics.Compute(plain, data).DeadFraction;
+        var deadResampled = DecompositionMetrics.Compute(resampled, data).DeadFraction;
+        Assert.True(deadPlain > 0.2, $"the penalty should kill latents: dead fraction {deadPlain}");
+        Assert.True(deadResampled < deadPlain / 2, $"resampled dead fraction {deadResampled} vs {deadPlain} without");
+    }
+
     [Fact]
     public void K_larger_than_the_dictionary_is_an_input_error()
     {
