@@ -80,12 +80,14 @@ public class SaeCommandTests
         var siteA = TestData.WithTensor(temp.Path, "a.safetensors", "activations", a);
         var siteB = TestData.WithTensor(temp.Path, "b.safetensors", "activations", b);
         var r = Cli.Run("decompose", "--activations", $"{siteA},{siteB}", "--method", "crosscoder",
-            "--set", "d_sae=24", "--set", "steps=50", "--set", "batch_size=128", "--out", temp.File("cc"));
+            "--set", "d_sae=24", "--set", "steps=50", "--set", "batch_size=128", "--hook-name", "blocks.4.hook_resid_post,blocks.6.hook_resid_post",
+            "--out", temp.File("cc"));
         Assert.True(r.ExitCode == 0, r.ToString());
         var cfg = JsonNode.Parse(File.ReadAllText(temp.File("cc/cfg.json")))!;
         Assert.Equal("crosscoder", (string?)cfg["architecture"]);
         Assert.Equal(2, (int)cfg["n_sites"]!);
         Assert.Equal(6, (int)cfg["d_in"]!);
+        Assert.Equal(["blocks.4.hook_resid_post", "blocks.6.hook_resid_post"], cfg["hook_names"]!.AsArray().Select(n => (string?)n));
         Assert.Equal(2, cfg["training"]!["activation_scale"]!.AsArray().Count);
         var e = Cli.Run("evaluate", "--decomposition", temp.File("cc"), "--activations", $"{siteA},{siteB}", "--format", "json");
         Assert.True(e.ExitCode == 0, e.ToString());

@@ -44,7 +44,7 @@ public sealed class BenchSaeCommand : ICommand
     sealed record Variant(string Name, string Method, Dictionary<string, string> Settings, double NominalFlopsPerStep, string FlopModel);
 
     sealed record Measurement(Variant Variant, double StepsPerSecond, double TokensPerSecond, double FractionOfMatmul,
-        long PeakRss, string PeakMethod, long RssAfterWarmup, long RssAtEnd);
+        long PeakRss, string PeakMethod, long RssAfterWarmup, long RssAtEnd, double[] StepSeconds);
 
     public int Run(ParsedArguments args, CommandEnvironment env)
     {
@@ -125,9 +125,10 @@ public sealed class BenchSaeCommand : ICommand
             decomposition.Dispose();
             var start = times.Single(t => t.Step == warmup);
             var end = times[^1];
-            double sps = steps / (end.Seconds - start.Seconds);
+            var stepSeconds = times.Zip(times.Skip(1)).Where(p => p.First.Step >= warmup).Select(p => p.Second.Seconds - p.First.Seconds).ToArray();
+            double sps = 1 / Median(stepSeconds);
             results.Add(new Measurement(variant, sps, sps * batch, variant.NominalFlopsPerStep * sps / matmulRate, peak.PeakBytes, peak.Method,
-                start.Rss, end.Rss));
+                start.Rss, end.Rss, stepSeconds));
             var r = results[^1];
             env.Error.WriteLine($"  {name,-16} {r.StepsPerSecond,8:0.###} steps/s  {r.TokensPerSecond,10:0} tokens/s  {r.FractionOfMatmul * 100,5:0.#}% of matmul  peak RSS {r.PeakRss / 1048576.0:0} MB");
         }
@@ -149,6 +150,7 @@ public sealed class BenchSaeCommand : ICommand
             {
                 ["variant"] = r.Variant.Name, ["method"] = r.Variant.Method,
                 ["steps_per_second"] = r.StepsPerSecond, ["tokens_per_second"] = r.TokensPerSecond,
+                ["step_seconds"] = new JsonArray(r.StepSeconds.Select(t => (JsonNode)JsonValue.Create(t)).ToArray()),
                 ["nominal_gflop_per_step"] = r.Variant.NominalFlopsPerStep / 1e9, ["flop_model"] = r.Variant.FlopModel,
                 ["fraction_of_matmul_rate"] = r.FractionOfMatmul,
                 ["peak_rss_bytes"] = r.PeakRss, ["peak_rss_method"] = r.PeakMethod,
@@ -158,7 +160,7 @@ public sealed class BenchSaeCommand : ICommand
             ["sparse_over_dense_speed"] = ratios,
             ["definitions"] = new JsonObject
             {
-                ["steps_per_second"] = "timed steps / wall seconds between the progress reports after the warm-up steps and after the last step",
+                ["steps_per_second"] = "1 / median of the timed steps' wall seconds (each step timed between consecutive progress reports, after the warm-up steps); the median resists other load on the machine",
                 ["tokens_per_second"] = "steps_per_second x batch (one token = one activation row)",
                 ["matmul_gflops"] = "2 B d_in d_sae / seconds of one [B, d_in] x [d_in, d_sae] float32 matmul on the device, best of 3",
                 ["fraction_of_matmul_rate"] = "nominal_gflop_per_step x steps_per_second / matmul_gflops",
@@ -181,6 +183,12 @@ public sealed class BenchSaeCommand : ICommand
         foreach (var (family, ratio) in ratios)
             env.Out.WriteLine($"{family}: sparse decoding is {ratio!.GetValue<double>():0.##}x the speed of dense decoding (same model, same run)");
         return ExitCodes.Ok;
+    }
+
+    static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     static int Positive(ParsedArguments args, string name, int fallback)

@@ -23,7 +23,7 @@ public sealed class DecomposeCommand : ICommand
         new("targets", "row-aligned targets in the same format (a transcoder's MLP output)", ValueName: "FILE"),
         new("method", "decomposer ID (see 'mechanist plugins list')", ValueName: "ID"),
         new("ground-truth", ".safetensors with tensor 'directions' [n, d]: adds mmcs to the metrics", ValueName: "FILE"),
-        new("hook-name", "hook site the activations came from (recorded in cfg.json)", ValueName: "SITE"),
+        new("hook-name", "hook site the activations came from (recorded in cfg.json); a crosscoder's sites comma-separated", ValueName: "SITE"),
         CommonOptions.Set, CommonOptions.Seed, CommonOptions.Device, CommonOptions.Plugins, CommonOptions.Out,
         CommonOptions.Verbose, CommonOptions.Help,
     ];

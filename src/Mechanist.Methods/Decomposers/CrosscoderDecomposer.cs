@@ -45,7 +45,7 @@ public sealed class CrosscoderDecomposer : SaeDecomposer<CrosscoderOptions>
     }
 
     protected internal override Decomposition Export(SaeWeights w, SaeShape shape, CrosscoderOptions options) =>
-        new Crosscoder(w.WEnc, w.BEnc!, w.WDec, w.BDec, shape.InputSites.Count);
+        new Crosscoder(w.WEnc, w.BEnc!, w.WDec, w.BDec, shape.InputSites.Count, shape.HookNames);
 }
 
 public sealed record CrosscoderOptions : PenalizedSaeOptions

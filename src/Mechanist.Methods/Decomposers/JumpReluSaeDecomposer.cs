@@ -39,20 +39,63 @@ public sealed class JumpReluSaeDecomposer : SaeDecomposer<JumpReluSaeOptions>
     }
 
     /// <summary>
-    /// f = z H(z − θ) and H(z − θ), each with straight-through θ-gradients: the value is exact, and a term whose
-    /// value is zero carries the pseudo-gradient (c θ − stop(c θ) has value 0 and gradient c).
+    /// f = z H(z − θ) and H(z − θ), each with straight-through θ-gradients, as custom autograd functions that keep
+    /// only z and θ for the backward pass (a composition of elementwise ops would hold a dozen [B, d_sae] tensors).
     /// </summary>
-    internal static (Tensor Latents, Tensor Step) JumpRelu(Tensor pre, Tensor theta, double bandwidth)
+    internal static (Tensor Latents, Tensor Step) JumpRelu(Tensor pre, Tensor theta, double bandwidth) =>
+        (JumpReluFunction.apply(pre, theta, bandwidth), StepFunction.apply(pre, theta, bandwidth));
+
+    /// <summary>K((z − θ)/ε) = 1[|z − θ| &lt; ε/2] as a float mask.</summary>
+    static Tensor Kernel(Tensor pre, Tensor theta, double bandwidth) =>
+        (pre - theta).abs_().lt_(bandwidth / 2).to(pre.dtype);
+
+    /// <summary>f = z H(z − θ); ∂f/∂z = H(z − θ), ∂f/∂θ = −(θ/ε) K((z − θ)/ε).</summary>
+    sealed class JumpReluFunction : TorchSharp.torch.autograd.SingleTensorFunction<JumpReluFunction>
     {
-        var heaviside = (pre > theta).to(pre.dtype).detach();
-        var kernel = ((pre.detach() - theta.detach()) / bandwidth).abs().lt(0.5).to(pre.dtype);
-        var latentSlope = (-(theta.detach() / bandwidth) * kernel).detach();
-        var stepSlope = (-(1.0 / bandwidth) * kernel).detach();
-        var latentSurrogate = latentSlope * theta;
-        var stepSurrogate = stepSlope * theta;
-        var latents = pre * heaviside + (latentSurrogate - latentSurrogate.detach());
-        var step = heaviside + (stepSurrogate - stepSurrogate.detach());
-        return (latents, step);
+        public override string Name => nameof(JumpReluFunction);
+
+        public override Tensor forward(TorchSharp.torch.autograd.AutogradContext ctx, params object[] vars)
+        {
+            var pre = (Tensor)vars[0];
+            var theta = (Tensor)vars[1];
+            ctx.save_for_backward([pre, theta]);
+            ctx.save_data("bandwidth", (double)vars[2]);
+            return pre * (pre > theta).to(pre.dtype);
+        }
+
+        public override List<Tensor> backward(TorchSharp.torch.autograd.AutogradContext ctx, Tensor grad)
+        {
+            var saved = ctx.get_saved_variables();
+            Tensor pre = saved[0], theta = saved[1];
+            double bandwidth = (double)ctx.get_data("bandwidth");
+            var gradPre = grad * (pre > theta).to(grad.dtype);
+            var gradTheta = (Kernel(pre, theta, bandwidth).mul_(grad)).sum(dim: 0).mul_(-theta / bandwidth);
+            return [gradPre, gradTheta, null!];
+        }
+    }
+
+    /// <summary>H(z − θ); no gradient for z, ∂H/∂θ = −(1/ε) K((z − θ)/ε).</summary>
+    sealed class StepFunction : TorchSharp.torch.autograd.SingleTensorFunction<StepFunction>
+    {
+        public override string Name => nameof(StepFunction);
+
+        public override Tensor forward(TorchSharp.torch.autograd.AutogradContext ctx, params object[] vars)
+        {
+            var pre = (Tensor)vars[0];
+            var theta = (Tensor)vars[1];
+            ctx.save_for_backward([pre, theta]);
+            ctx.save_data("bandwidth", (double)vars[2]);
+            return (pre > theta).to(pre.dtype);
+        }
+
+        public override List<Tensor> backward(TorchSharp.torch.autograd.AutogradContext ctx, Tensor grad)
+        {
+            var saved = ctx.get_saved_variables();
+            Tensor pre = saved[0], theta = saved[1];
+            double bandwidth = (double)ctx.get_data("bandwidth");
+            var gradTheta = (Kernel(pre, theta, bandwidth).mul_(grad)).sum(dim: 0).mul_(-1.0 / bandwidth);
+            return [null!, gradTheta, null!];
+        }
     }
 
     protected internal override Decomposition Export(SaeWeights w, SaeShape shape, JumpReluSaeOptions options) =>

@@ -75,8 +75,11 @@ public sealed class SaeParameters : IDisposable
 public sealed record SaeWeights(Tensor WEnc, Tensor? BEnc, Tensor WDec, Tensor BDec, IReadOnlyDictionary<string, Tensor> Extra,
     IReadOnlyDictionary<string, Tensor> Buffers, Tensor InputScale, Tensor OutputScale);
 
-/// <summary>The sizes of the SAE being trained.</summary>
-public sealed record SaeShape(int DIn, int DSae, int DOut, IReadOnlyList<int> InputSites);
+/// <summary>The sizes of the SAE being trained; <see cref="HookNames"/> names the input sites when known.</summary>
+public sealed record SaeShape(int DIn, int DSae, int DOut, IReadOnlyList<int> InputSites)
+{
+    public IReadOnlyList<string> HookNames { get; init; } = [];
+}
 
 /// <summary>What a variant adds to the trainer's parameters: name and initial value.</summary>
 public sealed record ExtraParameter(string Name, Func<SaeShape, Tensor> Initial);

@@ -30,7 +30,11 @@ public static class SaeTrainer
         var (inputs, target) = variant.Data(context);
         int dIn = inputs.Sum(s => s.Dimension);
         int dOut = target?.Dimension ?? dIn;
-        var shape = new SaeShape(dIn, options.LatentsFor(dIn), dOut, inputs.Select(s => s.Dimension).ToList());
+        var hookNames = context.HookName?.Split(',', StringSplitOptions.TrimEntries) ?? [];
+        var shape = new SaeShape(dIn, options.LatentsFor(dIn), dOut, inputs.Select(s => s.Dimension).ToList())
+        {
+            HookNames = hookNames.Length == inputs.Count ? hookNames : [],
+        };
         variant.Check(shape, options);
         if (variant.CentersInput && dIn != dOut)
             throw new InvalidOperationException("a variant that centres its input by b_dec needs d_in = d_out");
