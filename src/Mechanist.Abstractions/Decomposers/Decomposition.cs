@@ -19,6 +19,12 @@ public abstract class Decomposition : IDisposable
     /// <summary>The width of the reconstruction: <see cref="DIn"/> for an autoencoder, the output site's width for a transcoder.</summary>
     public virtual int DOut => DIn;
 
+    /// <summary>
+    /// Whether the reconstruction approximates another site (targets, as a transcoder's MLP output) rather than the
+    /// input itself: metrics then compare it with the targets.
+    /// </summary>
+    public virtual bool ReconstructsTargets => false;
+
     /// <summary>[N, d_in] → [N, d_sae] latents.</summary>
     public abstract Tensor Encode(Tensor x);
 

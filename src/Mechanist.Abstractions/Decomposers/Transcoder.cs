@@ -30,6 +30,8 @@ public sealed class Transcoder : SparseAutoencoder
 
     public Tensor BEnc { get; }
 
+    public override bool ReconstructsTargets => true;
+
     /// <summary>W_skip [d_out, d_in], or null without a skip connection.</summary>
     public Tensor? WSkip { get; }
 

@@ -105,7 +105,7 @@ public sealed class CompareCommand : ICommand
                         Method = entry.Id, Seed = seed,
                         Options = entry.Descriptor.Options.ToDictionary(o => o.Name, o => OptionSchema.FormatValue(o.Property.GetValue(options))),
                     };
-                    var metrics = DecompositionMetrics.Compute(decomposition, inputs.Activations, truth, device: device, targets: inputs.Targets);
+                    var metrics = DecompositionMetrics.Compute(decomposition, inputs.Activations, truth, device: device, targets: decomposition.ReconstructsTargets ? inputs.Targets : null);
                     rows.Add(new Row(entry, options, metrics, seconds, peak, decomposition.DSae, decomposition.Architecture, decomposition));
                 }
                 catch

@@ -78,7 +78,7 @@ public sealed class DecomposeCommand : ICommand
             Options = entry.Descriptor.Options.ToDictionary(o => o.Name, o => OptionSchema.FormatValue(o.Property.GetValue(options))),
         };
 
-        var metrics = DecompositionMetrics.Compute(decomposition, activations, truth, device: device, targets: inputs.Targets);
+        var metrics = DecompositionMetrics.Compute(decomposition, activations, truth, device: device, targets: decomposition.ReconstructsTargets ? inputs.Targets : null);
         var context2 = new Dictionary<string, string>
         {
             ["method"] = entry.Id,

@@ -30,7 +30,7 @@ public sealed class EvaluateCommand : ICommand
         using var inputs = ActivationInputs.Load(activationsPath, args.Get("targets"));
         var activations = inputs.Activations;
         using var truth = args.Get("ground-truth") is { } gt ? GroundTruth.Load(gt, (inputs.Targets ?? activations).Dimension) : null;
-        var metrics = DecompositionMetrics.Compute(decomposition, activations, truth, device: device, targets: inputs.Targets);
+        var metrics = DecompositionMetrics.Compute(decomposition, activations, truth, device: device, targets: decomposition.ReconstructsTargets ? inputs.Targets : null);
         var context = new Dictionary<string, string>
         {
             ["decomposition"] = Path.GetFullPath(folder),

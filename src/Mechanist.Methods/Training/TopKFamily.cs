@@ -95,10 +95,14 @@ public static class TopKFamily
             {
                 var all = nn.functional.relu(pre).reshape(-1);
                 var (v, i) = all.topk((int)total, sorted: false);
-                return new SparseLatents(i.div(latents, rounding_mode: RoundingMode.floor), i.remainder(latents), v, batch, latents);
+                var (sorted, fallbackOrder) = i.sort();
+                return new SparseLatents(sorted.div(latents, rounding_mode: RoundingMode.floor), sorted.remainder(latents),
+                    v.index_select(0, fallbackOrder), batch, latents);
             }
         }
-        var cols = candidateIndices.reshape(-1).index_select(0, chosen);
-        return new SparseLatents(rows, cols, values, batch, latents);
+        // In row order: the backward pass's per-entry dot products then read the batch rows in sequence.
+        var (sortedRows, order) = rows.sort();
+        var cols = candidateIndices.reshape(-1).index_select(0, chosen.index_select(0, order));
+        return new SparseLatents(sortedRows, cols, values.index_select(0, order), batch, latents);
     }
 }
