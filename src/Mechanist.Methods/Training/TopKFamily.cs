@@ -74,35 +74,44 @@ public static class TopKFamily
     }
 
     /// <summary>
-    /// BatchTopK selection: the k·B largest ReLU(z) over the whole batch. Exact and cheap: each row's
-    /// min(d_sae, 4k) largest values are the candidates, and only if some row has all of its candidates selected
-    /// (so it might have more) does it fall back to selecting over every entry.
+    /// BatchTopK selection: the k·B largest ReLU(z) over the whole batch, exactly, without a sort or a per-row TopK
+    /// over all B·d_sae entries. A strided sample of the entries gives a threshold τ meant to sit a little below the
+    /// true (k·B)-th largest value; only entries ≥ τ are gathered and the k·B largest of them are kept. If fewer than
+    /// k·B entries reach τ (the sample misjudged), τ is lowered from a larger sample rank and the gathering repeated,
+    /// so the result is always the exact selection. Entries come out in row order.
     /// </summary>
     public static SparseLatents BatchTopK(Tensor pre, int k)
     {
         using var _ = no_grad();
-        long batch = pre.shape[0], latents = pre.shape[1];
-        long total = Math.Min(batch * k, batch * latents);
-        int perRow = (int)Math.Min(latents, 4L * k);
-        var (candidates, candidateIndices) = pre.topk(perRow, dim: 1, sorted: false);
-        var flat = nn.functional.relu(candidates).reshape(-1);
-        var (values, chosen) = flat.topk((int)total, sorted: false);
-        var rows = chosen.div(perRow, rounding_mode: RoundingMode.floor);
-        if (perRow < latents)
+        long batch = pre.shape[0], latents = pre.shape[1], n = batch * latents;
+        long total = Math.Min(batch * k, n);
+        var flat = pre.reshape(-1);
+        Tensor chosen;
+        long stride = Math.Max(1, n / (16 * total));
+        if (stride == 1 || total == n) chosen = flat.topk((int)total, sorted: false).indexes;
+        else
         {
-            var perRowCount = zeros(batch, ScalarType.Int64, pre.device).index_add_(0, rows, ones_like(rows), 1);
-            if ((perRowCount >= perRow).any().item<bool>())
+            var sample = flat.narrow(0, 0, n / stride * stride).view(n / stride, stride).select(1, 0);
+            chosen = null!;
+            for (double margin = 1.5; ; margin *= 4)
             {
-                var all = nn.functional.relu(pre).reshape(-1);
-                var (v, i) = all.topk((int)total, sorted: false);
-                var (sorted, fallbackOrder) = i.sort();
-                return new SparseLatents(sorted.div(latents, rounding_mode: RoundingMode.floor), sorted.remainder(latents),
-                    v.index_select(0, fallbackOrder), batch, latents);
+                long rank = (long)Math.Ceiling(margin * total / stride);
+                if (rank >= sample.shape[0])
+                {
+                    chosen = flat.topk((int)total, sorted: false).indexes;
+                    break;
+                }
+                var threshold = sample.topk((int)rank, sorted: false).values.min();
+                var candidates = (flat >= threshold).nonzero().reshape(-1);
+                if (candidates.shape[0] < total) continue;
+                var local = flat.index_select(0, candidates).topk((int)total, sorted: false).indexes;
+                chosen = candidates.index_select(0, local);
+                break;
             }
         }
         // In row order: the backward pass's per-entry dot products then read the batch rows in sequence.
-        var (sortedRows, order) = rows.sort();
-        var cols = candidateIndices.reshape(-1).index_select(0, chosen.index_select(0, order));
-        return new SparseLatents(sortedRows, cols, values.index_select(0, order), batch, latents);
+        var sorted = chosen.sort().Values;
+        var values = nn.functional.relu(flat.index_select(0, sorted));
+        return new SparseLatents(sorted.div(latents, rounding_mode: RoundingMode.floor), sorted.remainder(latents), values, batch, latents);
     }
 }
