@@ -55,6 +55,21 @@ public sealed class SaeParameters : IDisposable
         _buffers[name] = owned;
     }
 
+    readonly Dictionary<string, Tensor> _workspace = new();
+
+    /// <summary>
+    /// A scratch tensor kept between steps (not checkpointed): reusing it instead of allocating a fresh one each step
+    /// saves the kernel's zeroing of new pages, about 100 ms per 256 MiB.
+    /// </summary>
+    public Tensor Workspace(string name, long[] shape, ScalarType dtype, Device device)
+    {
+        if (_workspace.TryGetValue(name, out var t) && t.shape.SequenceEqual(shape) && t.dtype == dtype && t.device == device) return t;
+        t?.Dispose();
+        var created = empty(shape, dtype, device).DetachFromDisposeScope();
+        _workspace[name] = created;
+        return created;
+    }
+
     /// <summary>Every trained tensor with its checkpoint name, in a fixed order.</summary>
     public IReadOnlyList<(string Name, Tensor Tensor)> Trainable => _trainable;
 
@@ -64,6 +79,7 @@ public sealed class SaeParameters : IDisposable
     {
         foreach (var (_, t) in _trainable) t.Dispose();
         foreach (var t in _buffers.Values) t.Dispose();
+        foreach (var t in _workspace.Values) t.Dispose();
     }
 }
 

@@ -231,7 +231,8 @@ public static class SaeTrainer
             int deadCount = (int)deadMask.sum().item<long>();
             var state = new StepState(_step, total, coefficient, deadCount > 0 ? deadMask : null, deadCount, _shape);
 
-            foreach (var (_, t) in _p.Trainable) t.grad?.zero_();
+            // No gradient buffers to zero: backward hands each parameter the tensor it computes.
+            foreach (var (_, t) in _p.Trainable) t.grad = null;
             var output = _variant.Loss(_p, batch, state, _options);
             output.Loss.backward();
 
@@ -280,7 +281,7 @@ public static class SaeTrainer
             var g = w.grad;
             if (g is null) return;
             var parallel = (g * w).sum(1, keepdim: true);
-            g.sub_(parallel * w);
+            g.addcmul_(w, parallel, value: -1);
         }
 
         void NormalizeDecoder()
@@ -293,7 +294,7 @@ public static class SaeTrainer
         {
             var grads = _p.Trainable.Select(t => t.Tensor.grad).OfType<Tensor>().ToList();
             if (grads.Count == 0) return;
-            var totalNorm = stack(grads.Select(g => g.square().sum()).ToArray()).sum().sqrt();
+            var totalNorm = stack(grads.Select(g => g.norm()).ToArray()).norm();
             var factor = (maxNorm / (totalNorm + 1e-6)).clamp_max(1.0);
             foreach (var g in grads) g.mul_(factor);
         }
@@ -311,7 +312,8 @@ public static class SaeTrainer
                 var (m, v) = _adam[name];
                 m.mul_(b1).add_(g, alpha: 1 - b1);
                 v.mul_(b2).addcmul_(g, g, value: 1 - b2);
-                var denominator = (v / correction2).sqrt_().add_(1e-8);
+                var denominator = _p.Workspace("adam_denominator." + name, p.shape, p.dtype, p.device);
+                denominator.copy_(v).div_(correction2).sqrt_().add_(1e-8);
                 p.addcdiv_(m, denominator, value: -lr / correction1);
             }
         }

@@ -9,12 +9,18 @@ namespace Mechanist.Methods.Training;
 /// </summary>
 public static class TopKFamily
 {
-    /// <summary>The dense pre-activations z = (x − b_dec) W_enc + b_enc, [B, d_sae]; without gradient on the sparse path.</summary>
+    /// <summary>
+    /// The dense pre-activations z = (x − b_dec) W_enc + b_enc, [B, d_sae]. On the sparse path they carry no gradient
+    /// and are written into a buffer reused from step to step (valid until the next step).
+    /// </summary>
     public static Tensor PreActivations(SaeParameters p, Tensor centered, bool sparse)
     {
         if (!sparse) return nn.functional.linear(centered, p.EncoderRows, p.EncoderBias);
         using var _ = no_grad();
-        return nn.functional.linear(centered.detach(), p.EncoderRows, p.EncoderBias);
+        var pre = p.Workspace("pre_activations", [centered.shape[0], p.Latents], centered.dtype, centered.device);
+        pre.addmm_(centered.detach(), p.EncoderRows.t(), beta: 0, alpha: 1);
+        if (p.EncoderBias is not null) pre.add_(p.EncoderBias);
+        return pre.alias();
     }
 
     /// <summary>
