@@ -17,10 +17,10 @@ public sealed class DecomposeCommand : ICommand
 {
     public string Name => "decompose";
     public string Summary => "fit one decomposer, write a SAELens-layout folder + metrics.json";
-    public string Usage => "--activations PATH [--site SITE] --method ID [--set key=value]... [--ground-truth FILE] [--hook-name SITE] [--seed S] [--device D] [--plugins DIR]... --out DIR";
+    public string Usage => "--activations FILE|DIR [--site SITE] --method ID [--set key=value]... [--ground-truth FILE] [--hook-name SITE] [--seed S] [--device D] [--plugins DIR]... --out DIR";
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
-        new("activations", ".safetensors (tensor 'activations' [N, d]), .npy, or an activation store folder", ValueName: "PATH"),
+        new("activations", ".safetensors (tensor 'activations' [N, d]), .npy, or an activation store folder", ValueName: "FILE|DIR"),
         new("site", "tensor or store site to read (default: 'activations', or a store's only site)", ValueName: "SITE"),
         new("method", "decomposer ID (see 'mechanist plugins list')", ValueName: "ID"),
         new("ground-truth", ".safetensors with tensor 'directions' [n, d]: adds mmcs to the metrics", ValueName: "FILE"),

@@ -11,11 +11,11 @@ public sealed class EvaluateCommand : ICommand
 {
     public string Name => "evaluate";
     public string Summary => "metrics of a SAELens-layout folder on activations";
-    public string Usage => "--decomposition DIR --activations PATH [--site SITE] [--ground-truth FILE] [--format text|json] [--device D] [--out FILE]";
+    public string Usage => "--decomposition DIR --activations FILE|DIR [--site SITE] [--ground-truth FILE] [--format text|json] [--device D] [--out FILE]";
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
         new("decomposition", "SAELens-layout folder (cfg.json + sae_weights.safetensors)", ValueName: "DIR"),
-        new("activations", ".safetensors (tensor 'activations' [N, d]), .npy, or an activation store folder", ValueName: "PATH"),
+        new("activations", ".safetensors (tensor 'activations' [N, d]), .npy, or an activation store folder", ValueName: "FILE|DIR"),
         new("site", "tensor or store site to read (default: 'activations', or a store's only site)", ValueName: "SITE"),
         new("ground-truth", ".safetensors with tensor 'directions' [n, d]: adds mmcs", ValueName: "FILE"),
         CommonOptions.Format, CommonOptions.Device, CommonOptions.Out, CommonOptions.Verbose, CommonOptions.Help,
