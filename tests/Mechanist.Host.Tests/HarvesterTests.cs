@@ -85,6 +85,25 @@ public class HarvesterTests
     }
 
     [Fact]
+    public void The_forward_pass_stops_after_the_last_requested_site()
+    {
+        using var scope = NewDisposeScope();
+        using var model = Model();
+        var tokens = Tokens();
+        string[] sites = ["blocks.0.mlp.hook_post", "blocks.0.hook_attn_out"];
+        int later = 0;
+        using var counter = model.AddHook("blocks.1.hook_resid_pre", _ => { later++; return null; });
+        var rows = new List<Tensor>();
+        Harvester.Run(model, tokens, sites, 4, r => rows.Add(r["blocks.0.mlp.hook_post"].clone().DetachFromDisposeScope()));
+        Assert.Equal(0, later);
+        counter.Dispose();
+        Assert.Equal(0, model.ActiveHookCount);
+
+        var expected = tokens.Sequences.Select(s => model.RunWithCache(tensor(s).reshape(1, s.Length), [sites[0]]).Cache[sites[0]][0]);
+        Assert.InRange((cat(rows, 0) - cat(expected.ToList(), 0)).abs().max().item<float>(), 0, 1e-5);
+    }
+
+    [Fact]
     public void Unknown_sites_suggest_the_closest()
     {
         using var model = Model();

@@ -52,6 +52,9 @@ public static class Harvester
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         int context = tokens.Sequences.Max(s => s.Length);
+        // The forward pass stops right after the last requested site (in the model's execution order): harvesting
+        // an early layer does not pay for the later layers and the unembedding.
+        var last = sites.OrderBy(s => IndexOf(model.HookSites, s)).Last();
         var watch = Stopwatch.StartNew();
         long done = 0;
         foreach (var batch in Batches(tokens.Sequences, batchSize))
@@ -61,8 +64,7 @@ public static class Harvester
             using var noGrad = no_grad();
             int length = batch[0].Length;
             var ids = tensor(batch.SelectMany(s => s).ToArray(), [batch.Count, length]);
-            var (output, cache) = model.RunWithCache(ids, sites);
-            output.Dispose();
+            var cache = Capture(model, ids, sites, last);
             var rows = new Dictionary<string, Tensor>();
             foreach (var site in sites)
             {
@@ -77,6 +79,44 @@ public static class Harvester
             }));
         }
     }
+
+    /// <summary>
+    /// Runs the model with cache hooks at <paramref name="sites"/> and stops the forward pass once
+    /// <paramref name="last"/> has been cached. If a model runs its sites in another order than it lists them (so
+    /// that a site is still missing), the batch is run again in full.
+    /// </summary>
+    static Dictionary<string, Tensor> Capture(IHookedModel model, Tensor ids, IReadOnlyList<string> sites, string last)
+    {
+        var cache = new Dictionary<string, Tensor>();
+        var hooks = sites.Select(site => (site, Hooks.Cache(cache, site)))
+            .Append((last, _ => throw new StopForward())).ToArray();
+        try
+        {
+            model.RunWithHooks(ids, hooks).Dispose();
+        }
+        catch (StopForward)
+        {
+        }
+        catch
+        {
+            foreach (var t in cache.Values) t.Dispose();
+            throw;
+        }
+        if (sites.All(cache.ContainsKey)) return cache;
+        foreach (var t in cache.Values) t.Dispose();
+        var (output, full) = model.RunWithCache(ids, sites);
+        output.Dispose();
+        return full;
+    }
+
+    static int IndexOf(IReadOnlyList<string> list, string item)
+    {
+        for (int i = 0; i < list.Count; i++) if (list[i] == item) return i;
+        return -1;
+    }
+
+    /// <summary>Thrown by the hook after the last requested site to end the forward pass early.</summary>
+    sealed class StopForward() : Exception("forward pass stopped after the last harvested site");
 
     /// <summary>One row per token of a site's activation (see the class summary), as a float32 CPU tensor.</summary>
     public static Tensor TokenRows(string site, Tensor activation, long batch, long length, int context)
