@@ -308,39 +308,3 @@ public sealed class BenchHarvestCommand : ICommand
         return ExitCodes.Ok;
     }
 }
-
-/// <summary>Resident memory of this process from /proc/self/status (Linux); 0 elsewhere.</summary>
-static class MemoryStatus
-{
-    public static long PeakResidentBytes() => Read("VmHWM:");
-
-    public static long ResidentBytes() => Read("VmRSS:");
-
-    static long Read(string key)
-    {
-        const string path = "/proc/self/status";
-        if (!File.Exists(path)) return 0;
-        foreach (var line in File.ReadLines(path))
-        {
-            if (!line.StartsWith(key, StringComparison.Ordinal)) continue;
-            var parts = line[key.Length..].Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            return long.Parse(parts[0], CultureInfo.InvariantCulture) * 1024;
-        }
-        return 0;
-    }
-}
-
-/// <summary>A temporary folder deleted on dispose.</summary>
-sealed class TempFolder : IDisposable
-{
-    public TempFolder() => Directory.CreateDirectory(Path);
-
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"mechanist-bench-{Guid.NewGuid():N}");
-
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        try { Directory.Delete(Path, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
-}
