@@ -29,6 +29,9 @@ public sealed record CheckResult
     /// <summary>Where each rule's documentation page is, as an absolute URI.</summary>
     public required IReadOnlyDictionary<string, string> HelpUris { get; init; }
 
+    /// <summary>The checks' overview page (<c>docs/checks/README.md</c>), resolved like the help links.</summary>
+    public required string ToolInformationUri { get; init; }
+
     /// <summary>Every file the run read (for incremental builds), sorted.</summary>
     public required IReadOnlyList<string> Inputs { get; init; }
 

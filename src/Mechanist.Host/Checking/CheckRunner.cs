@@ -352,6 +352,7 @@ public static class CheckRunner
         {
             Config = config, Model = model, Findings = final, Rules = rules,
             HelpUris = rules.ToDictionary(r => r.Id, r => HelpLinks.Resolve(r.HelpLink, options.HelpUriBase, sourceFolders.GetValueOrDefault(r.Id))),
+            ToolInformationUri = HelpLinks.Resolve("docs/checks/README.md", options.HelpUriBase),
             Inputs = inputs.ToList(), Elapsed = watch.Elapsed, DecompositionFolders = loadedFolders,
         };
     }
@@ -366,7 +367,7 @@ public static class CheckRunner
         var other = catalog.Entries.FirstOrDefault(e => e.Id == id);
         if (other is not null)
         {
-            problems.Invalid(pointer, $"method '{id}'{where} is a {other.Kind.ToName()}, not a {kind.ToName()}.");
+            problems.Invalid(pointer, $"method '{id}'{where} is {Article(other.Kind)}, not {Article(kind)}.");
             return null;
         }
         var ids = catalog.OfKind(kind).Select(e => e.Id).ToList();
@@ -377,6 +378,8 @@ public static class CheckRunner
             (catalog.LoadFindings.Any(f => f.Id == InfrastructureChecks.PluginLoadFailed.Id) ? " Some plugins failed to load (MECH0002)." : ""));
         return null;
     }
+
+    static string Article(MethodKind kind) => ("aeiou".Contains(kind.ToName()[0]) ? "an " : "a ") + kind.ToName();
 
     static MethodOptions? Bind(ProblemList problems, MethodEntry entry, IReadOnlyDictionary<string, string> values, string pointer)
     {

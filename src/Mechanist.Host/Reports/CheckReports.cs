@@ -25,7 +25,8 @@ public static class CheckReports
         _ => throw new ArgumentOutOfRangeException(nameof(format), format, "unknown report format"),
     };
 
-    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    /// <summary>Indented, and without escaping quotes and non-ASCII text that JSON allows as they are.</summary>
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>
     /// One MSBuild canonical line per finding. MSBuild knows the categories error and warning; a suggestion is
