@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.IO;
+using System.Text.RegularExpressions;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 
@@ -8,7 +10,8 @@ namespace Mechanist.Build;
 /// Runs <c>mechanist check CONFIG</c> out of process, like the Csc task runs the compiler: the task only builds the
 /// command line and reads the results. Every finding arrives as an MSBuild canonical line
 /// (<c>FILE(LINE,COL): error MECH1001: …</c>) and is logged as an error or warning with its code and the config path,
-/// so NoWarn, WarningsAsErrors and TreatWarningsAsErrors apply to it. Suggestions (<c>info</c> lines) and the summary are
+/// so NoWarn and WarningsAsErrors apply to it (MSBuild's logging does that) and TreatWarningsAsErrors (the task does that,
+/// like Csc). Suggestions (<c>info</c> lines) and the summary are
 /// logged as messages. On success the stamp file is touched: it is the output the target's incremental check compares.
 /// </summary>
 public sealed class MechanistCheckTask : ToolTask
@@ -46,6 +49,17 @@ public sealed class MechanistCheckTask : ToolTask
     public string? Device { get; set; }
 
     public string? HelpUriBase { get; set; }
+
+    /// <summary>
+    /// The project's TreatWarningsAsErrors: MSBuild does not apply it to warnings logged by tasks, so the task does,
+    /// as the Csc task does for the compiler (codes in <see cref="WarningsNotAsErrors"/> and <see cref="NoWarn"/> excepted).
+    /// </summary>
+    public bool TreatWarningsAsErrors { get; set; }
+
+    public string? WarningsNotAsErrors { get; set; }
+
+    /// <summary>Codes left as warnings for MSBuild to suppress (it turns NoWarn codes into messages).</summary>
+    public string? NoWarn { get; set; }
 
     /// <summary>Extra arguments appended to the command line verbatim.</summary>
     public string? ExtraArguments { get; set; }
@@ -126,10 +140,27 @@ public sealed class MechanistCheckTask : ToolTask
         if (string.IsNullOrWhiteSpace(singleLine)) return;
         _sawTextOutput = true;
         _lastOutput = singleLine;
-        // Canonical "FILE(L,C): error|warning CODE: text" lines become errors and warnings with their code and file;
-        // anything else is a message.
-        Log.LogMessageFromText(singleLine, messageImportance);
+        var m = Canonical.Match(singleLine);
+        if (!m.Success)
+        {
+            Log.LogMessageFromText(singleLine, messageImportance);
+            return;
+        }
+        string file = m.Groups["file"].Value, code = m.Groups["code"].Value, text = m.Groups["text"].Value, category = m.Groups["category"].Value;
+        int line = int.Parse(m.Groups["line"].Value, CultureInfo.InvariantCulture), column = int.Parse(m.Groups["column"].Value, CultureInfo.InvariantCulture);
+        if (category == "error" || (category == "warning" && TreatWarningsAsErrors && !Listed(WarningsNotAsErrors, code) && !Listed(NoWarn, code)))
+            Log.LogError(null, code, null, file, line, column, 0, 0, "{0}", text);
+        else if (category == "warning")
+            Log.LogWarning(null, code, null, file, line, column, 0, 0, "{0}", text);
+        else
+            Log.LogMessage(MessageImportance.High, "{0}", singleLine); // a suggestion ("info")
     }
+
+    /// <summary>The CLI's findings: <c>FILE(LINE,COL): error|warning|info CODE: text</c>.</summary>
+    static readonly Regex Canonical = new(@"^(?<file>.+)\((?<line>\d+),(?<column>\d+)\): (?<category>error|warning|info) (?<code>[A-Za-z]+\d+): (?<text>.*)$");
+
+    static bool Listed(string? codes, string code) =>
+        codes is not null && codes.Split(';', ',', ' ').Any(c => string.Equals(c.Trim(), code, System.StringComparison.OrdinalIgnoreCase));
 
     public override bool Execute()
     {
