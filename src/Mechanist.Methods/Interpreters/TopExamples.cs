@@ -60,8 +60,12 @@ public sealed class TopExamples : Interpreter<TopExamplesOptions>
             var rows = arange(row0, row0 + batch.shape[0], dtype: ScalarType.Int64).unsqueeze(1).expand(batch.shape[0], F);
             var values = topValues is null ? f : cat([topValues, f], 0);
             var allRows = topRows is null ? rows : cat([topRows, rows], 0);
+            // A stable descending sort keeps ties in row order (earlier kept rows precede this batch's rows), so the
+            // result does not depend on the batch size.
             int kk = (int)Math.Min(k, values.shape[0]);
-            var (v, i) = values.topk(kk, dim: 0);
+            var (sorted, order) = values.sort(0, true, true);
+            var v = sorted.narrow(0, 0, kk);
+            var i = order.narrow(0, 0, kk);
             topValues?.Dispose();
             topRows?.Dispose();
             topValues = v.MoveToOuterDisposeScope();
