@@ -12,6 +12,7 @@ public static class CliApp
     public static IReadOnlyList<ICommand> Commands { get; } =
     [
         new PluginsListCommand(), new GenerateSuperpositionCommand(), new DecomposeCommand(), new EvaluateCommand(),
+        new AttributeCommand(), new InterpretCommand(), new BenchIgCommand(),
     ];
 
     public static string Version =>
