@@ -18,7 +18,7 @@ namespace Mechanist.Methods.Validators;
 /// </summary>
 [Validator("attribution.faithfulness",
     Title = "Attribution faithfulness",
-    Summary = "Checks attributions on a behaviour: integrated-gradients completeness (MECH2001), rank agreement of attribution patching with activation patching (MECH2002), and NaN/Inf in the model's weights, the metric or the attributions (MECH2003). Needs a model and a behaviour; MECH2002 needs corrupted inputs.",
+    Summary = "Checks attributions on a behaviour: integrated-gradients completeness (MECH2001), rank agreement of attribution patching with activation patching (MECH2002), and NaN/Inf in the model's weights, the site's activations, the metric or the attributions (MECH2003). Needs a model and a behaviour; MECH2002 needs corrupted inputs.",
     Reference = "Sundararajan et al. 2017 (completeness); Nanda 2023 and Kramár et al. 2024 (attribution patching and its failure modes).",
     HelpLink = "docs/methods/attribution.faithfulness.md")]
 public sealed class AttributionFaithfulness : Validator<AttributionFaithfulnessOptions>
@@ -41,7 +41,7 @@ public sealed class AttributionFaithfulness : Validator<AttributionFaithfulnessO
         "MECH2003", "Non-finite values",
         "{0} contains {1} NaN or infinite values",
         "Attribution", Severity.Error, CheckDescriptor.DocPath("MECH2003"),
-        "count of elements e with isfinite(e) false in the model's parameters, the metric on the behaviour's inputs, and the attribution scores (any count above 0 is reported)");
+        "count of elements e with isfinite(e) false in the model's parameters, the activation at the site and the metric on the behaviour's inputs and corrupted inputs, and the attribution scores (any count above 0 is reported)");
 
     public override ImmutableArray<CheckDescriptor> SupportedChecks { get; } = [IncompleteIntegratedGradients, PatchingDisagreement, NonFinite];
 
@@ -80,12 +80,21 @@ public sealed class AttributionFaithfulness : Validator<AttributionFaithfulnessO
             }
         using (no_grad())
         {
-            foreach (var (what, input) in new[] { ("the metric on the behaviour's inputs", behaviour.Input), ("the metric on the corrupted inputs", behaviour.Corrupted) })
+            foreach (var (what, input) in new[] { ("the behaviour's inputs", behaviour.Input), ("the corrupted inputs", behaviour.Corrupted) })
             {
                 if (input is null) continue;
-                var m = behaviour.Metric(model.Run(input));
-                long bad = isfinite(m).logical_not().sum().item<long>();
-                if (bad > 0) context.Report(NonFinite, [what, bad], bad);
+                Tensor? activation = null;
+                Tensor output;
+                using (context.Site is { } site && model.HookSites.Contains(site) ? model.AddHook(site, a => { activation = a.detach().clone(); return null; }) : null)
+                    output = model.Run(input);
+                if (activation is not null)
+                {
+                    long badActivation = isfinite(activation).logical_not().sum().item<long>();
+                    if (badActivation > 0) context.Report(NonFinite, [$"the activation at {context.Site} on {what}", badActivation], badActivation);
+                    total += badActivation;
+                }
+                long bad = isfinite(behaviour.Metric(output)).logical_not().sum().item<long>();
+                if (bad > 0) context.Report(NonFinite, [$"the metric on {what}", bad], bad);
                 total += bad;
             }
         }

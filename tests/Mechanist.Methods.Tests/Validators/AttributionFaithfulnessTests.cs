@@ -113,6 +113,11 @@ public class AttributionFaithfulnessTests
         var finding = Assert.Single(Validate(fine, nanMetric));
         Assert.Equal("MECH2003", finding.Id);
         Assert.Contains("metric", finding.Message);
+
+        var infinite = randn(2, 4);
+        infinite[1, 2] = double.PositiveInfinity;
+        var atSite = Validate(fine, new Behaviour(infinite, o => o.select(1, 0), "output 0"), site: "hook_out");
+        Assert.Contains(atSite, f => f.Message.StartsWith("the activation at hook_out on the behaviour's inputs contains 3"));
     }
 
     [Fact]
