@@ -75,6 +75,27 @@ public class PatchingTests
     }
 
     [Fact]
+    public void A_site_the_metric_does_not_depend_on_scores_zero_in_both()
+    {
+        using var scope = NewDisposeScope();
+        using var model = new SmoothModel();
+        var clean = randn(2, 4, ScalarType.Float64, generator: new Generator(5));
+        var corrupted = randn(2, 4, ScalarType.Float64, generator: new Generator(6));
+        AttributionContext Context(Mechanist.Options.MethodOptions o) => new()
+        {
+            Model = model, Input = clean, Baseline = corrupted, Metric = o => o.select(1, 0), MetricDescription = "output 0",
+            Sites = ["hook_unused", "hook_out"], Options = o,
+        };
+        var ap = new ActivationPatching().Attribute(Context(new ActivationPatchingOptions { Granularity = PatchGranularity.Element }));
+        var atp = new AttributionPatching().Attribute(Context(new PatchingOptions { Granularity = PatchGranularity.Element }));
+        Assert.Equal(0.0, Num.MaxAbs(ap.Parts["hook_unused"]));
+        Assert.Equal(0.0, Num.MaxAbs(atp.Parts["hook_unused"]));
+        // hook_out is the output itself: the metric is linear in it, so the two agree exactly there.
+        Assert.True(Num.MaxAbs(ap.Parts["hook_out"] - atp.Parts["hook_out"]) < 1e-12);
+        Assert.True(Num.MaxAbs(ap.Parts["hook_out"]) > 0.01);
+    }
+
+    [Fact]
     public void A_missing_corrupted_input_or_a_shape_mismatch_is_an_input_error()
     {
         using var model = new LinearSequenceModel();

@@ -6,12 +6,13 @@ namespace Mechanist.Methods.Tests.Attribution;
 
 /// <summary>
 /// A smooth float64 model [B, 4] → [B, 3]: hook_in = x, mlp.hook_pre = x W1 + b1, mlp.hook_post = tanh(pre),
-/// hook_out = post W2 + sin(x) V, logits = hook_out. Every function is analytic, so integrated gradients converge.
+/// hook_out = post W2 + sin(x) V, logits = hook_out (and hook_unused = 2·post, which nothing reads). Every function is
+/// analytic, so integrated gradients converge.
 /// </summary>
 sealed class SmoothModel : HookedModel
 {
     readonly Tensor _w1, _b1, _w2, _v;
-    readonly HookPoint _in, _pre, _post, _out;
+    readonly HookPoint _in, _pre, _post, _out, _unused;
 
     public SmoothModel(int seed = 3) : base("smooth")
     {
@@ -24,6 +25,7 @@ sealed class SmoothModel : HookedModel
         _pre = Site("mlp.hook_pre");
         _post = Site("mlp.hook_post");
         _out = Site("hook_out");
+        _unused = Site("hook_unused");
         RegisterComponents();
     }
 
@@ -34,6 +36,7 @@ sealed class SmoothModel : HookedModel
         x = _in.call(x);
         var pre = _pre.call(x.matmul(_w1) + _b1);
         var post = _post.call(pre.tanh());
+        _unused.call(post * 2); // a site the output does not depend on
         return _out.call(post.matmul(_w2) + x.sin().matmul(_v));
     }
 }
