@@ -14,6 +14,7 @@ public static class CliApp
         new PluginsListCommand(), new GenerateSuperpositionCommand(), new DecomposeCommand(), new EvaluateCommand(),
         new HarvestCommand(), new BenchHarvestCommand(),
         new CheckCommand(),
+        new AttributeCommand(), new InterpretCommand(), new BenchIgCommand(),
     ];
 
     public static string Version =>
