@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mechanist.Host;
 using Mechanist.Host.Discovery;
-using Mechanist.Host.Running;
+using Mechanist.Host.Models;
 using Mechanist.IO;
 using Mechanist.Models;
 using TorchSharp;
@@ -11,46 +11,16 @@ using static TorchSharp.torch;
 namespace Mechanist.Cli.Commands;
 
 /// <summary>
-/// Loads a model folder for <c>attribute</c> and <c>interpret</c>: <c>config.json</c> → <c>model_type</c> → the
-/// catalog's model loader of that ID → <see cref="ModelLoader.Load"/>. The one place these commands resolve a model.
-/// TO BE REPLACED by the host's model-folder loader (<c>Mechanist.Host.Models.ModelFolder</c>) when it lands: keep
-/// the signature, delegate to it.
+/// Model folders for <c>attribute</c> and <c>interpret</c>: loading goes through the host's
+/// <see cref="ModelFolder"/> (config.json → model_type → the catalog's loader); this class adds the weight look-ups
+/// the interpreters need (unembedding and embedding matrices).
 /// </summary>
 internal static class ModelFolders
 {
-    public const string ConfigFile = "config.json";
     public const string WeightsFile = "model.safetensors";
 
-    public static IHookedModel Load(string folder, MechanistHost host, Device device, int seed)
-    {
-        if (!Directory.Exists(folder))
-            throw new MechanistInputException($"{folder}: model folder not found (expected a folder with {ConfigFile} and {WeightsFile}).");
-        var configPath = Path.Combine(folder, ConfigFile);
-        if (!File.Exists(configPath))
-            throw new MechanistInputException($"{configPath}: not found; a model folder holds {ConfigFile} (with model_type) and {WeightsFile}.");
-        JsonObject config;
-        try
-        {
-            config = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject
-                ?? throw new MechanistInputException($"{configPath}: expected a JSON object.");
-        }
-        catch (JsonException e)
-        {
-            throw new MechanistInputException($"{configPath}: not valid JSON ({e.Message}).");
-        }
-        var modelType = config["model_type"] is JsonValue v && v.TryGetValue<string>(out var s) && s.Length > 0 ? s
-            : throw new MechanistInputException($"{configPath}: missing the string key 'model_type' that names the architecture.");
-        var entry = host.Catalog.Resolve(modelType, MethodKind.ModelLoader);
-        var loader = MethodCatalog.Create<ModelLoader>(entry, host.Services);
-        var context = new ModelLoadContext
-        {
-            Folder = Path.GetFullPath(folder), Config = config, Seed = seed, Device = device,
-            Options = MethodCatalog.BindOptions(entry, new Dictionary<string, string>()),
-        };
-        var model = MethodInvoker.Invoke(entry, () => loader.Load(context));
-        if (model is nn.Module module && device.type != TorchSharp.DeviceType.CPU) module.to(device);
-        return model;
-    }
+    public static IHookedModel Load(string folder, MechanistHost host, Device device, int seed) =>
+        ModelFolder.Load(folder, host.Catalog, host.Services, device, seed);
 
     /// <summary>
     /// The map from a site's space to the logits, read from the folder's weights: <c>unembed.W_U</c> [d_model, vocab]
