@@ -256,10 +256,18 @@ public static class ModularAdditionTrainer
         header.Metadata.TryGetValue(key, out var text) && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v
             : throw new MechanistInputException($"{path}: checkpoint metadata '{key}' is missing or not a non-negative integer.");
 
-    static ProgressState RestoreCheckpoint(string folder, ModularAdditionTrainingOptions options, ModularAdditionTransformer model, AdamW adam, Tensor permutation)
+    /// <summary>
+    /// Checks, before anything is written, that <paramref name="options"/> may continue the run whose checkpoint
+    /// is in <paramref name="folder"/>: same settings except the adjustable ones, and no fewer epochs than done.
+    /// </summary>
+    public static void CheckResume(string folder, ModularAdditionTrainingOptions options)
     {
         var path = Path.Combine(folder, CheckpointFile);
-        var header = Safetensors.ReadHeader(path);
+        CheckResume(folder, options, Safetensors.ReadHeader(path), path);
+    }
+
+    static (int Epoch, int Step) CheckResume(string folder, ModularAdditionTrainingOptions options, Safetensors.Header header, string path)
+    {
         var saved = ReadOptions(header, path);
         var (given, stored) = (options.ToJson(), saved.ToJson());
         foreach (var (key, value) in stored)
@@ -274,6 +282,16 @@ public static class ModularAdditionTrainer
         int step = MetadataInt(header, path, "optimizer_step");
         if (step != epoch)
             throw new MechanistInputException($"{path}: checkpoint metadata 'optimizer_step' ({step}) differs from 'epoch' ({epoch}); the file is inconsistent.");
+        if (epoch > options.Epochs)
+            throw new MechanistInputException($"--epochs {options.Epochs} is below the checkpoint's epoch {epoch} in {folder}; a run cannot be shortened.");
+        return (epoch, step);
+    }
+
+    static ProgressState RestoreCheckpoint(string folder, ModularAdditionTrainingOptions options, ModularAdditionTransformer model, AdamW adam, Tensor permutation)
+    {
+        var path = Path.Combine(folder, CheckpointFile);
+        var header = Safetensors.ReadHeader(path);
+        var (epoch, step) = CheckResume(folder, options, header, path);
         var progress = ParseObject(header, path, "progress");
 
         var adamState = adam.StateTensors().ToDictionary(s => s.Name, s => zeros_like(s.Value, device: CPU));
@@ -286,11 +304,11 @@ public static class ModularAdditionTrainer
                 .Append(new ExpectedTensor("data.permutation", perm, "p^2"))
                 .ToList();
             WeightFile.Load(path, expected);
-            var sorted = perm.sort().Values;
-            using (sorted)
-            using (var range = arange(perm.shape[0], ScalarType.Int64))
-                if (!sorted.equal(range).all().item<bool>())
+            using (NewDisposeScope())
+            {
+                if (!perm.sort().Values.equal(arange(perm.shape[0], ScalarType.Int64)).all().item<bool>())
                     throw new MechanistInputException($"{path}: tensor 'data.permutation' is not a permutation of 0 … {perm.shape[0] - 1}.");
+            }
             model.LoadWeights(modelState);
             adam.LoadState(step, adamState);
             permutation.copy_(perm);
@@ -301,8 +319,6 @@ public static class ModularAdditionTrainer
         }
         int? Epoch(string key) => progress[key] is JsonValue v && v.TryGetValue<int>(out var e) ? e : null;
         double seconds = progress["train_seconds"] is JsonValue s && s.TryGetValue<double>(out var sec) ? sec : 0;
-        if (epoch > options.Epochs)
-            throw new MechanistInputException($"--epochs {options.Epochs} is below the checkpoint's epoch {epoch} in {folder}; a run cannot be shortened.");
         return new ProgressState(epoch, Epoch("train_accuracy_99_epoch"), Epoch("test_accuracy_99_epoch"), seconds);
     }
 }

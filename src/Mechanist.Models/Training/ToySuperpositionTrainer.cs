@@ -109,7 +109,7 @@ public static class ToySuperpositionTrainer
                 loss.backward();
                 adam.Step();
                 if ((step + 1) % reportEvery == 0 || step + 1 == options.Steps)
-                    progress?.Report(new ProgressReport(step + 1, options.Steps, new Dictionary<string, double> { ["loss"] = loss.item<double>() }));
+                    progress?.Report(new ProgressReport(step + 1, options.Steps, new Dictionary<string, double> { ["loss"] = loss.item<float>() }));
             }
             return (model, Measure(model, options, importance, device));
         }
@@ -142,7 +142,7 @@ public static class ToySuperpositionTrainer
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var x = Sample(options, EvaluationSamples, new Generator((ulong)options.Seed + 2, device), device);
-        double loss = Loss(model, x, importance).item<double>();
+        double loss = Loss(model, x, importance).item<float>();
         var w = model.W.detach().cpu().to(ScalarType.Float64);          // [hidden, features]
         var norms = linalg.vector_norm(w, dims: [0]);                    // [features]
         var unit = w / norms.clamp_min(1e-12);
