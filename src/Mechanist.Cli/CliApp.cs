@@ -12,7 +12,7 @@ public static class CliApp
     public static IReadOnlyList<ICommand> Commands { get; } =
     [
         new PluginsListCommand(), new GenerateSuperpositionCommand(), new DecomposeCommand(), new EvaluateCommand(),
-        new TrainModularAdditionCommand(), new TrainToySuperpositionCommand(),
+        new TrainModularAdditionCommand(), new TrainToySuperpositionCommand(), new BenchModularAdditionCommand(),
     ];
 
     public static string Version =>

@@ -79,6 +79,21 @@ public class TrainCommandTests
         Assert.Equal(0.5, (double)metrics["options"]!["sparsity"]!);
     }
 
+    [Fact]
+    public void Bench_modular_addition_times_both_paths_on_the_same_step()
+    {
+        using var temp = new TempDir();
+        var r = Cli.Run("bench", "modular-addition", "--p", "11", "--steps", "2", "--repeats", "1", "--format", "json", "--out", temp.File("bench.json"));
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var report = JsonNode.Parse(r.Out)!;
+        Assert.Equal(report.ToJsonString(), JsonNode.Parse(File.ReadAllText(temp.File("bench.json")))!.ToJsonString());
+        Assert.Equal(36, (int)report["batch"]!);
+        Assert.True((double)report["full_ms_per_step"]! > 0 && (double)report["fast_ms_per_step"]! > 0);
+        Assert.True((double)report["full_gflop_per_step"]! > (double)report["fast_gflop_per_step"]!);
+        Assert.Equal((double)report["first_step_loss_full"]!, (double)report["first_step_loss_fast"]!, 1e-6);
+        AssertBadInput(Cli.Run("bench", "modular-addition", "--steps", "0"), "option '--steps' must be at least 1");
+    }
+
     static void AssertBadInput(CliResult r, params string[] expected)
     {
         Assert.True(r.ExitCode == 2, r.ToString());
