@@ -37,33 +37,56 @@ public class TrainCommandTests
         Assert.Equal(Enumerable.Range(0, 13).Select(i => i * 5), epochs);
     }
 
+    /// <summary>Starts a training process and waits until it has written its first checkpoint.</summary>
+    static Process StartUntilFirstCheckpoint(string folder, string[] settings)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "mechanist.dll"), "train", "modular-addition", "--out", folder, .. Small, .. settings])
+            info.ArgumentList.Add(a);
+        var process = Process.Start(info)!;
+        var checkpoint = Path.Combine(folder, "checkpoint.safetensors");
+        var clock = Stopwatch.StartNew();
+        while (!File.Exists(checkpoint) && !process.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(20);
+        Assert.False(process.HasExited, "the run finished before it could be stopped");
+        return process;
+    }
+
     [Fact]
-    public void A_killed_process_resumes_to_the_same_weights_as_an_uninterrupted_run()
+    public void A_killed_or_terminated_process_resumes_to_the_same_weights_as_an_uninterrupted_run()
     {
         using var temp = new TempDir();
         string[] settings = ["--epochs", "800", "--checkpoint-every", "50", "--eval-every", "50"];
         var straight = temp.File("straight");
         Assert.Equal(0, Train(straight, settings).ExitCode);
+        var expected = File.ReadAllBytes(Path.Combine(straight, "model.safetensors"));
 
+        // SIGKILL: nothing runs after it; the last periodic checkpoint is where the run continues.
         var killed = temp.File("killed");
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "mechanist.dll"), "train", "modular-addition", "--out", killed, .. Small, .. settings])
-            info.ArgumentList.Add(a);
-        using (var process = Process.Start(info)!)
+        using (var process = StartUntilFirstCheckpoint(killed, settings))
         {
-            var checkpoint = Path.Combine(killed, "checkpoint.safetensors");
-            var clock = Stopwatch.StartNew();
-            while (!File.Exists(checkpoint) && !process.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(20);
-            Assert.False(process.HasExited, "the run finished before it could be killed");
             process.Kill(entireProcessTree: true);
             process.WaitForExit();
         }
         Assert.False(File.Exists(Path.Combine(killed, "model.safetensors")), "killed before the end");
         Assert.DoesNotContain(temp.Entries(), e => e.EndsWith(".tmp", StringComparison.Ordinal));
-
         var resumed = Cli.Run("train", "modular-addition", "--out", killed, "--resume");
         Assert.True(resumed.ExitCode == 0, resumed.ToString());
-        Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "model.safetensors")), File.ReadAllBytes(Path.Combine(killed, "model.safetensors")));
+        Assert.Equal(expected, File.ReadAllBytes(Path.Combine(killed, "model.safetensors")));
+
+        // SIGTERM: the run writes a checkpoint at the epoch it reached and exits with 130.
+        var terminated = temp.File("terminated");
+        using (var process = StartUntilFirstCheckpoint(terminated, settings))
+        {
+            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) kill.WaitForExit();
+            var error = process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            Assert.True(process.ExitCode == 130, $"exit {process.ExitCode}: {error}");
+            Assert.Contains("interrupted; checkpoint written", error);
+        }
+        Assert.False(File.Exists(Path.Combine(terminated, "model.safetensors")));
+        resumed = Cli.Run("train", "modular-addition", "--out", terminated, "--resume");
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        Assert.Equal(expected, File.ReadAllBytes(Path.Combine(terminated, "model.safetensors")));
     }
 
     [Fact]

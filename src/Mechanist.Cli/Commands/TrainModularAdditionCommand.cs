@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Mechanist.Cli.CommandLine;
 using Mechanist.Models.Architectures;
 using Mechanist.Models.Training;
@@ -45,9 +46,16 @@ public sealed class TrainModularAdditionCommand : ICommand
         if (resume) ModularAdditionTrainer.CheckResume(folder, options);
 
         MallocTuning.ConfigureForTraining();
+        // Ctrl-C and SIGTERM stop at the next epoch boundary after writing a checkpoint (a second signal is not intercepted).
         using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
-        Console.CancelKeyPress += onCancel;
+        void OnSignal(PosixSignalContext context)
+        {
+            if (cancel.IsCancellationRequested) return;
+            context.Cancel = true;
+            cancel.Cancel();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         try
         {
             var m = options.Model;
@@ -64,14 +72,10 @@ public sealed class TrainModularAdditionCommand : ICommand
             env.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.TrainSeconds:F1} s; wrote {Path.GetFullPath(folder)}"));
             return ExitCodes.Ok;
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
             env.Error.WriteLine($"mechanist: interrupted; checkpoint written to {Path.Combine(Path.GetFullPath(folder), ModularAdditionTrainer.CheckpointFile)} (continue with --resume).");
             return 130;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
         }
     }
 
