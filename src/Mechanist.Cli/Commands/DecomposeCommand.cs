@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Mechanist.Cli.CommandLine;
 using Mechanist.Decomposers;
+using Mechanist.Host.Activations;
 using Mechanist.Host.Discovery;
 using Mechanist.Host.Formats;
 using Mechanist.Host.Running;
@@ -16,10 +17,11 @@ public sealed class DecomposeCommand : ICommand
 {
     public string Name => "decompose";
     public string Summary => "fit one decomposer, write a SAELens-layout folder + metrics.json";
-    public string Usage => "--activations FILE --method ID [--set key=value]... [--ground-truth FILE] [--hook-name SITE] [--seed S] [--device D] [--plugins DIR]... --out DIR";
+    public string Usage => "--activations FILE|DIR [--site SITE] --method ID [--set key=value]... [--ground-truth FILE] [--hook-name SITE] [--seed S] [--device D] [--plugins DIR]... --out DIR";
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
-        new("activations", ".safetensors (tensor 'activations' [N, d]) or .npy", ValueName: "FILE"),
+        new("activations", ".safetensors (tensor 'activations' [N, d]), .npy, or an activation store folder", ValueName: "FILE|DIR"),
+        new("site", "tensor or store site to read (default: 'activations', or a store's only site)", ValueName: "SITE"),
         new("method", "decomposer ID (see 'mechanist plugins list')", ValueName: "ID"),
         new("ground-truth", ".safetensors with tensor 'directions' [n, d]: adds mmcs to the metrics", ValueName: "FILE"),
         new("hook-name", "hook site the activations came from (recorded in cfg.json)", ValueName: "SITE"),
@@ -40,14 +42,15 @@ public sealed class DecomposeCommand : ICommand
         var settings = args.Settings(methodId);
         var options = MethodCatalog.BindOptions(entry, settings);
 
-        using var activations = ActivationFiles.Load(activationsPath);
+        var activations = ActivationSources.Open(activationsPath, args.Get("site"));
+        using var ownedActivations = activations as IDisposable;
         using var truth = args.Get("ground-truth") is { } gt ? GroundTruth.Load(gt, activations.Dimension) : null;
 
         random.manual_seed(seed);
         var decomposer = MethodCatalog.Create<Decomposer>(entry, host.Services);
         var context = new DecomposeContext
         {
-            Activations = activations, Options = options, Seed = seed, Device = device, HookName = args.Get("hook-name"),
+            Activations = activations, Options = options, Seed = seed, Device = device, HookName = args.Get("hook-name") ?? ActivationSources.SiteName(activations, args.Get("site")),
             Progress = new Progress<ProgressReport>(p => env.Error.WriteLine($"[{entry.Id}] step {p.Step}/{p.Total} " +
                 string.Join(" ", p.Values.Select(v => $"{v.Key}={v.Value:0.####}")))),
         };

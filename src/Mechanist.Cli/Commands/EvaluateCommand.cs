@@ -1,4 +1,5 @@
 using Mechanist.Cli.CommandLine;
+using Mechanist.Host.Activations;
 using Mechanist.Host.Formats;
 using Mechanist.IO;
 using Mechanist.Methods.Evaluation;
@@ -10,11 +11,12 @@ public sealed class EvaluateCommand : ICommand
 {
     public string Name => "evaluate";
     public string Summary => "metrics of a SAELens-layout folder on activations";
-    public string Usage => "--decomposition DIR --activations FILE [--ground-truth FILE] [--format text|json] [--device D] [--out FILE]";
+    public string Usage => "--decomposition DIR --activations FILE|DIR [--site SITE] [--ground-truth FILE] [--format text|json] [--device D] [--out FILE]";
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
         new("decomposition", "SAELens-layout folder (cfg.json + sae_weights.safetensors)", ValueName: "DIR"),
-        new("activations", ".safetensors (tensor 'activations' [N, d]) or .npy", ValueName: "FILE"),
+        new("activations", ".safetensors (tensor 'activations' [N, d]), .npy, or an activation store folder", ValueName: "FILE|DIR"),
+        new("site", "tensor or store site to read (default: 'activations', or a store's only site)", ValueName: "SITE"),
         new("ground-truth", ".safetensors with tensor 'directions' [n, d]: adds mmcs", ValueName: "FILE"),
         CommonOptions.Format, CommonOptions.Device, CommonOptions.Out, CommonOptions.Verbose, CommonOptions.Help,
     ];
@@ -26,7 +28,8 @@ public sealed class EvaluateCommand : ICommand
         var format = args.GetChoice("format", "text", "text", "json");
         var device = CommonOptions.ParseDevice(args);
         using var decomposition = DecompositionFolder.Load(folder);
-        using var activations = ActivationFiles.Load(activationsPath);
+        var activations = ActivationSources.Open(activationsPath, args.Get("site"));
+        using var ownedActivations = activations as IDisposable;
         using var truth = args.Get("ground-truth") is { } gt ? GroundTruth.Load(gt, activations.Dimension) : null;
         var metrics = DecompositionMetrics.Compute(decomposition, activations, truth, device: device);
         var json = MetricsReport.ToJsonText(metrics, new Dictionary<string, string>
