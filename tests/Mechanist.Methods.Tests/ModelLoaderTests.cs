@@ -1,10 +1,9 @@
 using Mechanist.Host;
-using Mechanist.Host.Discovery;
+using Mechanist.Host.Models;
 using Mechanist.Models;
 using Mechanist.Models.Architectures;
 using Mechanist.Models.Runtime;
 using Mechanist.Models.Serialization;
-using Mechanist.Options;
 using Mechanist.Testing;
 using static TorchSharp.torch;
 
@@ -17,10 +16,8 @@ public class ModelLoaderTests
     {
         using var host = MechanistHost.Create([]);
         var config = ModelFiles.ReadConfig(folder);
-        var entry = host.Catalog.Resolve(ConfigReader.ModelTypeOf(config, folder), MethodKind.ModelLoader);
-        Assert.True(entry.IsBuiltIn);
-        var loader = MethodCatalog.Create<ModelLoader>(entry, host.Services);
-        return loader.Load(new ModelLoadContext { Folder = folder, Config = config, Options = new NoOptions() });
+        Assert.True(host.Catalog.Resolve(ConfigReader.ModelTypeOf(config, folder), MethodKind.ModelLoader).IsBuiltIn);
+        return ModelFolder.Load(folder, host.Catalog, host.Services);
     }
 
     [Fact]

@@ -13,9 +13,10 @@ namespace Mechanist.Models.Architectures;
 /// LayerNorm, logits over the p residues at every position (the last one is the answer).
 /// Weights and hook sites carry TransformerLens' names (<c>embed.W_E</c>, <c>blocks.0.attn.W_Q</c> [n_heads,
 /// d_model, d_head], …; <c>blocks.0.attn.hook_pattern</c>, …), so analyses written against TransformerLens line up.
-/// Input: int64 tokens [batch, pos] with pos ≤ 3; output: logits [batch, pos, p].
+/// Input: int64 tokens [batch, pos] with pos ≤ 3; output: logits [batch, pos, p]. As an <see cref="ILanguageModel"/>
+/// it reads ids 0 … p (<see cref="VocabSize"/> = p + 1) over 3 positions, so <c>mechanist harvest</c> takes it.
 /// </summary>
-public sealed class ModularAdditionTransformer : HookedModel
+public sealed class ModularAdditionTransformer : HookedModel, ILanguageModel
 {
     public const string ModelTypeId = "modular-addition";
 
@@ -71,6 +72,11 @@ public sealed class ModularAdditionTransformer : HookedModel
     public override string ModelType => ModelTypeId;
 
     public ModularAdditionConfig Config { get; }
+
+    /// <summary>Input ids 0 … p (the residues and "="); the logits cover only the p residues.</summary>
+    public int VocabSize => Config.DVocab;
+
+    public int ContextLength => Config.NCtx;
 
     public Device Device { get; }
 
