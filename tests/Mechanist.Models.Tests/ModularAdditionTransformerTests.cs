@@ -212,7 +212,7 @@ public class ModularAdditionTransformerTests
         ModelFolders.AssertRejected(() => ModularAdditionTransformer.Load(f2), "config.json", "unknown key 'd_modle'", "Did you mean 'd_model'?");
 
         var f3 = Fresh("wrong-type");
-        ModelFolders.EditConfig(f3, c => c["model_type"] = "gpt2");
+        ModelFolders.EditConfig(f3, c => { c["model_type"] = "gpt2"; c["n_layer"] = 12; });
         ModelFolders.AssertRejected(() => ModularAdditionTransformer.Load(f3), "'model_type' is 'gpt2', expected 'modular-addition'");
 
         var f4 = Fresh("implied");

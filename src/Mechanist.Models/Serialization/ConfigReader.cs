@@ -27,6 +27,8 @@ public sealed class ConfigReader
         _keys = keys;
         Source = source;
         var expected = keys.Prepend(ModelTypeKey).ToList();
+        if (json.ContainsKey(ModelTypeKey) && String(ModelTypeKey) is var type && type != modelType)
+            throw new MechanistInputException($"{source}: '{ModelTypeKey}' is '{type}', expected '{modelType}'.");
         foreach (var (key, _) in json)
         {
             if (expected.Contains(key, StringComparer.Ordinal)) continue;
@@ -35,10 +37,7 @@ public sealed class ConfigReader
                 $"{source}: unknown key '{key}' in a {modelType} config.{(closest is null ? "" : $" Did you mean '{closest}'?")} " +
                 $"Expected keys: {string.Join(", ", expected)}.");
         }
-        var type = String(ModelTypeKey);
-        if (type != modelType)
-            throw new MechanistInputException($"{source}: '{ModelTypeKey}' is '{type}', expected '{modelType}'.");
-        foreach (var key in keys)
+        foreach (var key in expected)
         {
             if (!json.ContainsKey(key))
                 throw new MechanistInputException(
