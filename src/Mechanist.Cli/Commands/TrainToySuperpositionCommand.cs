@@ -9,7 +9,7 @@ namespace Mechanist.Cli.Commands;
 /// <summary><c>mechanist train toy-superposition</c>: the toy model of Elhage et al. (2022) at one sparsity.</summary>
 public sealed class TrainToySuperpositionCommand : ICommand
 {
-    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public string Name => "train toy-superposition";
     public string Summary => "train the toy model of superposition x' = ReLU(W^T W x + b) on sparse features; writes the model and per-feature metrics";

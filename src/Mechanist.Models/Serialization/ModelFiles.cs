@@ -13,7 +13,7 @@ public static class ModelFiles
     public const string ConfigFile = "config.json";
     public const string WeightsFile = "model.safetensors";
 
-    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Writes a complete model folder atomically: built under a temporary name, then renamed into place.</summary>
     public static void SaveFolder(string folder, JsonObject config, IEnumerable<(string Name, TorchSharp.torch.Tensor Value)> weights) =>

@@ -41,7 +41,7 @@ public static class ModularAdditionTrainer
     public const string CheckpointFormat = "mechanist.checkpoint.modular-addition.v1";
     public const double Threshold = 0.99;
 
-    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     sealed record ProgressState(int Epoch, int? Train99, int? Test99, double Seconds);
 
