@@ -14,10 +14,12 @@ import sys
 folder = sys.argv[1]
 rows = [json.loads(line) for line in open(os.path.join(folder, "training_log.jsonl")) if line.strip()]
 metrics = json.load(open(os.path.join(folder, "metrics.json")))
+last = max(r["epoch"] for r in rows)
+stride = max(1, len(rows) // 600)  # at most ~600 points per curve
+rows = [r for i, r in enumerate(rows) if i % stride == 0 or r["epoch"] == last]
 epochs = [r["epoch"] for r in rows]
-last = max(epochs)
 
-W, H, M = 460, 300, dict(left=58, right=14, top=34, bottom=46)
+W, H, M = 460, 300, dict(left=58, right=24, top=34, bottom=46)
 PW, PH = W - M["left"] - M["right"], H - M["top"] - M["bottom"]
 TRAIN, TEST = "#1f77b4", "#d62728"
 
