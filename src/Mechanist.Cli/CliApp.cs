@@ -15,6 +15,7 @@ public static class CliApp
         new HarvestCommand(), new BenchHarvestCommand(),
         new CheckCommand(),
         new AttributeCommand(), new InterpretCommand(), new BenchIgCommand(),
+        new TrainModularAdditionCommand(), new TrainToySuperpositionCommand(), new BenchModularAdditionCommand(),
     ];
 
     public static string Version =>

@@ -4,6 +4,7 @@ using Mechanist.Cli;
 // glibc's malloc keeps large freed tensor buffers in its arenas and inflates RSS; serving allocations of
 // 128 KiB and more with mmap returns them to the system on free.
 MallocTuning.ConfigureMallocMmapThreshold();
+NativeTuning.PreferPassiveOpenMpWaiting();
 return CliApp.Run(args, Console.Out, Console.Error);
 
 namespace Mechanist.Cli
