@@ -94,7 +94,12 @@ public class ConformanceTests
         using var host = CreateHost();
         var entry = host.Catalog.Resolve(id, MethodKind.Decomposer);
         using var data = new ActivationMatrix("tiny", randn(256, 32, generator: new Generator(11)).pow(3));
-        var context = new DecomposeContext { Activations = data, Options = MethodCatalog.BindOptions(entry, new Dictionary<string, string>()), Seed = 1 };
+        // Row-aligned targets of another width, for decomposers that map input to output (a transcoder); others ignore them.
+        using var targets = new ActivationMatrix("tiny-targets", randn(256, 16, generator: new Generator(12)));
+        var context = new DecomposeContext
+        {
+            Activations = data, Targets = targets, Options = MethodCatalog.BindOptions(entry, new Dictionary<string, string>()), Seed = 1,
+        };
         using var decomposition = MethodInvoker.Invoke(entry, () => MethodCatalog.Create<Decomposer>(entry, host.Services).Fit(context));
         Assert.Equal(32, decomposition.DIn);
         Assert.True(decomposition.DSae > 0);
@@ -104,6 +109,9 @@ public class ConformanceTests
         using var temp = new TempDir();
         DecompositionFolder.Save(temp.File("out"), decomposition);
         using var loaded = DecompositionFolder.Load(temp.File("out"));
+        Assert.Equal(decomposition.Architecture, loaded.Architecture);
+        foreach (var (name, t) in decomposition.StateDict())
+            Assert.True(TensorAssert.Identical(t, loaded.StateDict()[name]), $"{id}: {name} round-trips bit for bit");
         Assert.True(TensorAssert.Identical(decomposition.Encode(data.Data), loaded.Encode(data.Data)));
         Assert.Equal(["out", "out/cfg.json", "out/sae_weights.safetensors"], temp.Entries());
     }

@@ -27,4 +27,17 @@ public sealed class DecomposeContext : MethodContext
 
     /// <summary>The hook site the activations came from, when known (recorded as <c>metadata.hook_name</c>).</summary>
     public string? HookName { get; init; }
+
+    /// <summary>
+    /// What to reconstruct, row-aligned with <see cref="Activations"/>, when it differs from the input: the MLP output
+    /// for a transcoder (input = the MLP input). Null for autoencoders; decomposers that do not map input to output ignore it.
+    /// </summary>
+    public IActivationSource? Targets { get; init; }
+
+    /// <summary>
+    /// The hook sites fitted at once, row-aligned, when there are several (a crosscoder). <see cref="Activations"/>
+    /// is then their concatenation along the feature dimension, in this order, so single-site methods see every site as
+    /// one matrix. Null when there is one site.
+    /// </summary>
+    public IReadOnlyList<IActivationSource>? Sites { get; init; }
 }

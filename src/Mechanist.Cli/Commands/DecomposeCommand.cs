@@ -17,14 +17,15 @@ public sealed class DecomposeCommand : ICommand
 {
     public string Name => "decompose";
     public string Summary => "fit one decomposer, write a SAELens-layout folder + metrics.json";
-    public string Usage => "--activations FILE|DIR [--site SITE] --method ID [--set key=value]... [--ground-truth FILE] [--hook-name SITE] [--seed S] [--device D] [--plugins DIR]... --out DIR";
+    public string Usage => "--activations FILE|DIR[,FILE...] [--site SITE] --method ID [--targets FILE] [--set key=value]... [--ground-truth FILE] [--hook-name SITE] [--seed S] [--device D] [--plugins DIR]... --out DIR";
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
-        new("activations", ".safetensors (tensor 'activations' [N, d]), .npy, or an activation store folder", ValueName: "FILE|DIR"),
+        new("activations", ".safetensors (tensor 'activations' [N, d]), .npy, or an activation store folder; several row-aligned sites comma-separated (a crosscoder fits them together, other methods see them concatenated)", ValueName: "FILE|DIR"),
         new("site", "tensor or store site to read (default: 'activations', or a store's only site)", ValueName: "SITE"),
+        new("targets", "row-aligned targets in the same format (a transcoder's MLP output)", ValueName: "FILE"),
         new("method", "decomposer ID (see 'mechanist plugins list')", ValueName: "ID"),
         new("ground-truth", ".safetensors with tensor 'directions' [n, d]: adds mmcs to the metrics", ValueName: "FILE"),
-        new("hook-name", "hook site the activations came from (recorded in cfg.json)", ValueName: "SITE"),
+        new("hook-name", "hook site the activations came from (recorded in cfg.json); a crosscoder's sites comma-separated", ValueName: "SITE"),
         CommonOptions.Set, CommonOptions.Seed, CommonOptions.Device, CommonOptions.Plugins, CommonOptions.Out,
         CommonOptions.Verbose, CommonOptions.Help,
     ];
@@ -42,37 +43,53 @@ public sealed class DecomposeCommand : ICommand
         var settings = args.Settings(methodId);
         var options = MethodCatalog.BindOptions(entry, settings);
 
-        var activations = ActivationSources.Open(activationsPath, args.Get("site"));
-        using var ownedActivations = activations as IDisposable;
-        using var truth = args.Get("ground-truth") is { } gt ? GroundTruth.Load(gt, activations.Dimension) : null;
+        using var inputs = ActivationInputs.Load(activationsPath, args.Get("targets"), args.Get("site"));
+        var activations = inputs.Activations;
+        var reference = inputs.Targets ?? activations;
+        using var truth = args.Get("ground-truth") is { } gt ? GroundTruth.Load(gt, reference.Dimension) : null;
 
         random.manual_seed(seed);
         var decomposer = MethodCatalog.Create<Decomposer>(entry, host.Services);
+        var progress = ProgressBar.For(entry.Id, env);
         var context = new DecomposeContext
         {
-            Activations = activations, Options = options, Seed = seed, Device = device, HookName = args.Get("hook-name") ?? ActivationSources.SiteName(activations, args.Get("site")),
-            Progress = new Progress<ProgressReport>(p => env.Error.WriteLine($"[{entry.Id}] step {p.Step}/{p.Total} " +
-                string.Join(" ", p.Values.Select(v => $"{v.Key}={v.Value:0.####}")))),
+            Activations = activations, Targets = inputs.Targets, Sites = inputs.Sites, Options = options, Seed = seed, Device = device,
+            HookName = args.Get("hook-name") ?? (inputs.Sites is null ? ActivationSources.SiteName(activations, args.Get("site")) : null),
+            Progress = progress,
         };
         var watch = Stopwatch.StartNew();
-        using var decomposition = MethodInvoker.Invoke(entry, () => decomposer.Fit(context));
+        Decomposition fitted;
+        try
+        {
+            fitted = MethodInvoker.Invoke(entry, () => decomposer.Fit(context));
+        }
+        finally
+        {
+            progress.Finish();
+        }
+        using var decomposition = fitted;
         var fitSeconds = watch.Elapsed.TotalSeconds;
         if (decomposition.DIn != activations.Dimension)
             throw new MethodFailedException(entry, new InvalidOperationException(
                 $"returned a decomposition with d_in {decomposition.DIn} for activations of dimension {activations.Dimension}"));
+        if (inputs.Targets is null && decomposition.DOut != activations.Dimension)
+            throw new MethodFailedException(entry, new InvalidOperationException(
+                $"returned a decomposition with d_out {decomposition.DOut} but no targets were given"));
         decomposition.Metadata = new DecompositionMetadata
         {
             Method = entry.Id, Seed = seed, HookName = context.HookName,
             Options = entry.Descriptor.Options.ToDictionary(o => o.Name, o => OptionSchema.FormatValue(o.Property.GetValue(options))),
         };
 
-        var metrics = DecompositionMetrics.Compute(decomposition, activations, truth, device: device);
-        var report = MetricsReport.ToJsonText(metrics, new Dictionary<string, string>
+        var metrics = DecompositionMetrics.Compute(decomposition, activations, truth, device: device, targets: decomposition.ReconstructsTargets ? inputs.Targets : null);
+        var context2 = new Dictionary<string, string>
         {
             ["method"] = entry.Id,
-            ["activations"] = Path.GetFullPath(activationsPath),
+            ["activations"] = inputs.Description,
             ["fit_seconds"] = fitSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture),
-        });
+        };
+        if (args.Get("targets") is { } targetsPath) context2["targets"] = Path.GetFullPath(targetsPath);
+        var report = MetricsReport.ToJsonText(metrics, context2);
         DecompositionFolder.Save(outDir, decomposition, new Dictionary<string, string> { ["metrics.json"] = report });
 
         env.Out.WriteLine($"{entry.Id}: d_in {decomposition.DIn}, d_sae {decomposition.DSae}, fitted on {activations.Count} rows in {fitSeconds:0.##} s -> {Path.GetFullPath(outDir)}");

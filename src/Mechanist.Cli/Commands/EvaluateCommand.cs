@@ -11,12 +11,13 @@ public sealed class EvaluateCommand : ICommand
 {
     public string Name => "evaluate";
     public string Summary => "metrics of a SAELens-layout folder on activations";
-    public string Usage => "--decomposition DIR --activations FILE|DIR [--site SITE] [--ground-truth FILE] [--format text|json] [--device D] [--out FILE]";
+    public string Usage => "--decomposition DIR --activations FILE|DIR[,FILE...] [--site SITE] [--targets FILE] [--ground-truth FILE] [--format text|json] [--device D] [--out FILE]";
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
-        new("decomposition", "SAELens-layout folder (cfg.json + sae_weights.safetensors)", ValueName: "DIR"),
-        new("activations", ".safetensors (tensor 'activations' [N, d]), .npy, or an activation store folder", ValueName: "FILE|DIR"),
+        new("decomposition", "SAELens-layout folder (cfg.json + sae_weights.safetensors) or sparsify folder (cfg.json + sae.safetensors)", ValueName: "DIR"),
+        new("activations", ".safetensors (tensor 'activations' [N, d]), .npy, or an activation store folder; several sites comma-separated (a crosscoder)", ValueName: "FILE|DIR"),
         new("site", "tensor or store site to read (default: 'activations', or a store's only site)", ValueName: "SITE"),
+        new("targets", "row-aligned targets (a transcoder's MLP output); metrics compare the reconstruction with them", ValueName: "FILE"),
         new("ground-truth", ".safetensors with tensor 'directions' [n, d]: adds mmcs", ValueName: "FILE"),
         CommonOptions.Format, CommonOptions.Device, CommonOptions.Out, CommonOptions.Verbose, CommonOptions.Help,
     ];
@@ -28,16 +29,18 @@ public sealed class EvaluateCommand : ICommand
         var format = args.GetChoice("format", "text", "text", "json");
         var device = CommonOptions.ParseDevice(args);
         using var decomposition = DecompositionFolder.Load(folder);
-        var activations = ActivationSources.Open(activationsPath, args.Get("site"));
-        using var ownedActivations = activations as IDisposable;
-        using var truth = args.Get("ground-truth") is { } gt ? GroundTruth.Load(gt, activations.Dimension) : null;
-        var metrics = DecompositionMetrics.Compute(decomposition, activations, truth, device: device);
-        var json = MetricsReport.ToJsonText(metrics, new Dictionary<string, string>
+        using var inputs = ActivationInputs.Load(activationsPath, args.Get("targets"), args.Get("site"));
+        var activations = inputs.Activations;
+        using var truth = args.Get("ground-truth") is { } gt ? GroundTruth.Load(gt, (inputs.Targets ?? activations).Dimension) : null;
+        var metrics = DecompositionMetrics.Compute(decomposition, activations, truth, device: device, targets: decomposition.ReconstructsTargets ? inputs.Targets : null);
+        var context = new Dictionary<string, string>
         {
             ["decomposition"] = Path.GetFullPath(folder),
             ["architecture"] = decomposition.Architecture,
-            ["activations"] = Path.GetFullPath(activationsPath),
-        });
+            ["activations"] = inputs.Description,
+        };
+        if (args.Get("targets") is { } targetsPath) context["targets"] = Path.GetFullPath(targetsPath);
+        var json = MetricsReport.ToJsonText(metrics, context);
         if (args.Get("out") is { } outPath) AtomicFile.WriteText(outPath, json + "\n");
         if (format == "json") env.Out.WriteLine(json);
         else

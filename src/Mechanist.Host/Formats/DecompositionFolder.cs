@@ -10,7 +10,8 @@ namespace Mechanist.Host.Formats;
 /// <summary>
 /// SAELens layout: a folder with <c>cfg.json</c> (<c>architecture</c>, <c>d_in</c>, <c>d_sae</c>, <c>dtype</c>,
 /// <c>metadata.hook_name</c>, …) and <c>sae_weights.safetensors</c> (<c>W_enc</c> [d_in, d_sae], <c>b_enc</c> [d_sae],
-/// <c>W_dec</c> [d_sae, d_in], <c>b_dec</c> [d_in]). Written atomically; read with every key and shape checked.
+/// <c>W_dec</c> [d_sae, d_in], <c>b_dec</c> [d_in], plus each architecture's own tensors). Written atomically; read
+/// with every key and shape checked. The architectures and their loaders are in <see cref="SaeArchitectures"/>.
 /// </summary>
 public static class DecompositionFolder
 {
@@ -47,6 +48,8 @@ public static class DecompositionFolder
         };
         foreach (var (key, value) in decomposition.ConfigEntries())
             cfg[key] = JsonSerializer.SerializeToNode(value);
+        if (decomposition.Training.Count > 0)
+            cfg["training"] = JsonSerializer.SerializeToNode(decomposition.Training);
         var text = cfg.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         AtomicFile.WriteDirectory(directory, temp =>
         {
@@ -57,7 +60,10 @@ public static class DecompositionFolder
         });
     }
 
-    /// <summary>Loads a SAELens-layout folder; every problem is an input error naming the file and key.</summary>
+    /// <summary>
+    /// Loads a SAELens-layout folder (<c>cfg.json</c> + <c>sae_weights.safetensors</c>), or a sparsify folder
+    /// (<c>cfg.json</c> + <c>sae.safetensors</c>); every problem is an input error naming the file and key.
+    /// </summary>
     public static Decomposition Load(string directory)
     {
         if (!Directory.Exists(directory))
@@ -65,7 +71,7 @@ public static class DecompositionFolder
         var cfgPath = Path.Combine(directory, ConfigFile);
         var weightsPath = Path.Combine(directory, WeightsFile);
         if (!File.Exists(cfgPath))
-            throw new MechanistInputException($"{directory}: no {ConfigFile}; expected a SAELens-layout folder ({ConfigFile} + {WeightsFile}).");
+            throw new MechanistInputException($"{directory}: no {ConfigFile}; expected a SAELens-layout folder ({ConfigFile} + {WeightsFile}) or a sparsify folder ({ConfigFile} + {SparsifyFolder.WeightsFile}).");
         JsonObject cfg;
         try
         {
@@ -76,44 +82,43 @@ public static class DecompositionFolder
         {
             throw new MechanistInputException($"{cfgPath}: not valid JSON ({e.Message}).", e);
         }
-        var architecture = cfg["architecture"]?.GetValue<string>() ?? "standard";
-        int dIn = RequireInt(cfg, "d_in", cfgPath), dSae = RequireInt(cfg, "d_sae", cfgPath);
+        if (!File.Exists(weightsPath) && File.Exists(Path.Combine(directory, SparsifyFolder.WeightsFile)))
+            return SparsifyFolder.Load(directory, cfgPath, cfg);
+        string architecture;
+        try { architecture = cfg["architecture"]?.GetValue<string>() ?? "standard"; }
+        catch (InvalidOperationException) { throw new MechanistInputException($"{cfgPath}: 'architecture' must be a string, got {cfg["architecture"]!.ToJsonString()}."); }
         if (!File.Exists(weightsPath))
             throw new MechanistInputException($"{directory}: no {WeightsFile}.");
-        var header = Safetensors.ReadHeader(weightsPath);
-        Tensor Read(string key, params long[] shape)
-        {
-            var entry = header.Require(key);
-            if (!entry.Shape.SequenceEqual(shape))
-                throw new MechanistInputException(
-                    $"{weightsPath}: tensor '{key}' has shape [{string.Join(", ", entry.Shape)}]; {ConfigFile} (d_in {dIn}, d_sae {dSae}) requires [{string.Join(", ", shape)}].");
-            if (entry.DType is not ("F32" or "F16" or "BF16" or "F64"))
-                throw new MechanistInputException($"{weightsPath}: tensor '{key}' has dtype {entry.DType}; expected a floating-point dtype.");
-            var t = Safetensors.ReadTensor(header, key);
-            ActivationFiles.EnsureFinite(weightsPath, key, t.to(ScalarType.Float32));
-            return t;
-        }
+        CheckNormalization(cfg, cfgPath);
+        var context = new SaeLoadContext(cfgPath, cfg, weightsPath);
         using var scope = NewDisposeScope();
-        Decomposition result = architecture switch
-        {
-            "standard" => new StandardSae(Read("W_enc", dIn, dSae), Read("b_enc", dSae), Read("W_dec", dSae, dIn), Read("b_dec", dIn)),
-            _ => throw new MechanistInputException(
-                $"{cfgPath}: architecture '{architecture}' is not supported by this version (supported: standard)."),
-        };
+        var result = SaeArchitectures.Load(architecture, context);
+        var metadata = cfg["metadata"] as JsonObject;
         result.Metadata = new DecompositionMetadata
         {
             Method = (cfg["mechanist"] as JsonObject)?["method"]?.GetValue<string>(),
-            HookName = (cfg["metadata"] as JsonObject)?["hook_name"]?.GetValue<string>() ?? cfg["hook_name"]?.GetValue<string>(),
+            HookName = StringOrNull(metadata?["hook_name"]) ?? StringOrNull(cfg["hook_name"]) ?? StringOrNull(cfg["hook_point"]),
         };
         return result;
     }
 
-    static int RequireInt(JsonObject cfg, string key, string path)
+    /// <summary>
+    /// SAELens's <c>normalize_activations</c>: <c>none</c> (or absent, or false) and <c>expected_average_only_in</c>
+    /// (which SAELens itself does not apply inside the SAE: the caller scales the input) load; the per-input schemes
+    /// cannot be undone by a decoder that sees only latents.
+    /// </summary>
+    static void CheckNormalization(JsonObject cfg, string cfgPath)
     {
-        if (cfg[key] is JsonValue v && v.TryGetValue<int>(out var i) && i > 0) return i;
-        if (cfg[key] is JsonValue d && d.TryGetValue<double>(out var x) && x == Math.Floor(x) && x > 0 && x < int.MaxValue) return (int)x;
-        throw new MechanistInputException($"{path}: '{key}' must be a positive integer{(cfg[key] is null ? " (missing)" : $", got {cfg[key]!.ToJsonString()}")}.");
+        var node = cfg["normalize_activations"];
+        if (node is null) return;
+        if (node is JsonValue v && v.TryGetValue<bool>(out var b) && !b) return;
+        if (node is JsonValue s && s.TryGetValue<string>(out var text) && text is "none" or "expected_average_only_in") return;
+        throw new MechanistInputException(
+            $"{cfgPath}: normalize_activations {node.ToJsonString()} is not supported (supported: \"none\", \"expected_average_only_in\"); " +
+            "per-input normalisation (constant_norm_rescale, layer_norm) needs the input at decode time.");
     }
+
+    static string? StringOrNull(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
 
     internal static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }

@@ -32,30 +32,39 @@ public sealed record DecompositionMetrics(
 
     /// <summary>
     /// Streams <paramref name="source"/> once in batches; sums are kept in float64. When
-    /// <paramref name="groundTruth"/> [n, d_in] is given, also computes MMCS against the decoder rows.
+    /// <paramref name="groundTruth"/> [n, d_out] is given, also computes MMCS against the decoder rows. With
+    /// <paramref name="targets"/> (row-aligned with the source; a transcoder's MLP output) the reconstruction is
+    /// compared with the targets instead of the input: x in the definitions is then the target.
     /// </summary>
     public static DecompositionMetrics Compute(Decomposition decomposition, IActivationSource source, Tensor? groundTruth = null,
-        int batchSize = 4096, Device? device = null, CancellationToken cancellation = default)
+        int batchSize = 4096, Device? device = null, CancellationToken cancellation = default, IActivationSource? targets = null)
     {
         if (decomposition.DIn != source.Dimension)
             throw new MechanistInputException(
                 $"the decomposition has d_in = {decomposition.DIn} but the activations in {source.Name} have dimension {source.Dimension}.");
+        var reference = targets ?? source;
+        if (decomposition.DOut != reference.Dimension)
+            throw new MechanistInputException(targets is null
+                ? $"the decomposition reconstructs d_out = {decomposition.DOut} values per row but {source.Name} has dimension {source.Dimension}; a transcoder needs its targets (--targets)."
+                : $"the decomposition has d_out = {decomposition.DOut} but the targets in {targets.Name} have dimension {targets.Dimension}.");
         device ??= CPU;
         using var scope = NewDisposeScope();
-        var sumX = zeros(source.Dimension, ScalarType.Float64, device);
+        var sumX = zeros(reference.Dimension, ScalarType.Float64, device);
         double sumSquares = 0, sumError = 0, activeCount = 0;
         var firing = zeros(decomposition.DSae, ScalarType.Float64, device);
         long n = 0;
         using (no_grad())
         {
-            foreach (var batch in source.ReadBatches(batchSize))
+            IReadOnlyList<IActivationSource> sources = targets is null ? [source] : [source, targets];
+            foreach (var batch in AlignedBatches.Read(sources, batchSize))
             {
                 cancellation.ThrowIfCancellationRequested();
                 using var step = NewDisposeScope();
-                var x = batch.to(device);
-                batch.Dispose();
-                var f = decomposition.Encode(x);
-                var xhat = decomposition.Decode(f);
+                var input = batch[0].to(device);
+                var x = batch[^1].to(device);
+                foreach (var b in batch) b.Dispose();
+                var f = decomposition.Encode(input);
+                var xhat = decomposition.Decode(f, input);
                 var x64 = x.to(ScalarType.Float64);
                 sumX.add_(x64.sum(dim: 0));
                 sumSquares += x64.square().sum().item<double>();
@@ -73,7 +82,7 @@ public sealed record DecompositionMetrics(
         double dead = (firing == 0).to(ScalarType.Float64).mean().item<double>();
         double dense = (firing > DenseFiringRate * n).to(ScalarType.Float64).mean().item<double>();
         double? mmcs = groundTruth is null ? null : ComputeMmcs(groundTruth, decomposition.DecoderDirections);
-        return new DecompositionMetrics(n, sumError / ((double)n * source.Dimension), fvu, 1 - fvu,
+        return new DecompositionMetrics(n, sumError / ((double)n * reference.Dimension), fvu, 1 - fvu,
             activeCount / n, dead, dense, mmcs);
     }
 

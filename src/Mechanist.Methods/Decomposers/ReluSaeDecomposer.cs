@@ -1,0 +1,38 @@
+using Mechanist.Decomposers;
+using Mechanist.Discovery;
+using Mechanist.Methods.Training;
+using Mechanist.Options;
+using static TorchSharp.torch;
+
+namespace Mechanist.Methods.Decomposers;
+
+/// <summary>
+/// The standard ReLU SAE: f = ReLU((x − b_dec) W_enc + b_enc), x̂ = f W_dec + b_dec, trained on
+/// L = ‖x − x̂‖² + λ Σ_i f_i ‖W_dec,i‖ (the L1 penalty weighted by decoder norms, so the decoder needs no norm
+/// constraint). Saved as SAELens <c>standard</c>.
+/// </summary>
+[Decomposer("sae.relu",
+    Title = "ReLU sparse autoencoder (L1 weighted by decoder norms)",
+    Summary = "f = ReLU((x - b_dec) W_enc + b_enc); loss ||x - xhat||^2 + lambda sum_i f_i ||W_dec,i||. Dead latents can be resampled. Saved as SAELens 'standard'.",
+    Reference = "Bricken et al. 2023, Towards Monosemanticity; Conerly et al. 2024, Circuits Updates (April): decoder-norm-weighted L1.",
+    HelpLink = "docs/methods/sae.relu.md")]
+public sealed class ReluSaeDecomposer : SaeDecomposer<ReluSaeOptions>
+{
+    protected internal override StepOutput Loss(SaeParameters p, TrainingBatch batch, StepState state, ReluSaeOptions options)
+    {
+        var latents = nn.functional.relu(nn.functional.linear(Centered(p, batch.X), p.EncoderRows, p.EncoderBias));
+        var reconstruction = latents.matmul(p.DecoderRows) + p.DecoderBias;
+        var mse = SquaredError(batch.Y, reconstruction);
+        var l1 = (latents * p.DecoderRows.norm(dim: 1)).sum(1).mean();
+        return new StepOutput(mse + state.SparsityCoefficient * l1, reconstruction.detach(), (latents > 0).any(0),
+            (latents > 0).sum(1).to(ScalarType.Float32).mean(), new Dictionary<string, Tensor> { ["mse"] = mse.detach(), ["l1"] = l1.detach() });
+    }
+
+    protected internal override Decomposition Export(SaeWeights w, SaeShape shape, ReluSaeOptions options) =>
+        new StandardSae(w.WEnc, w.BEnc!, w.WDec, w.BDec);
+}
+
+public sealed record ReluSaeOptions : PenalizedSaeOptions
+{
+    public ReluSaeOptions() => SparsityCoefficient = 5.0;
+}

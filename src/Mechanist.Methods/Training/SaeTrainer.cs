@@ -1,0 +1,462 @@
+using System.Globalization;
+using System.Reflection;
+using Mechanist.Decomposers;
+using Mechanist.Discovery;
+using Mechanist.Options;
+using Microsoft.Extensions.Logging;
+using static TorchSharp.torch;
+
+namespace Mechanist.Methods.Training;
+
+/// <summary>
+/// The one training loop of every SAE variant. Per step: a shuffled batch from the stream, normalised; the variant's
+/// loss; backward; for unit-norm decoders the gradient's component along each decoder row removed; global gradient
+/// clipping; Adam with linear learning-rate warm-up and decay; decoder rows renormalised; dead-latent counters
+/// updated (AuxK reads them, resampling acts on them); progress reported; a checkpoint every N steps. Starts from
+/// a geometric-median b_dec and a decoder whose transpose is the encoder. Deterministic for a seed, and a run
+/// resumed from a checkpoint ends with the same weights, bit for bit, as one that was never interrupted.
+/// </summary>
+public static class SaeTrainer
+{
+    /// <summary>Rows used to estimate the normalisation scale.</summary>
+    const int NormalizationRows = 65_536;
+
+    /// <summary>Rows used for the geometric median of b_dec.</summary>
+    const int MedianRows = 16_384;
+
+    public static Decomposition Train<TOptions>(DecomposeContext context, TOptions options, SaeDecomposer<TOptions> variant)
+        where TOptions : SaeOptions, new()
+    {
+        var (inputs, target) = variant.Data(context);
+        int dIn = inputs.Sum(s => s.Dimension);
+        int dOut = target?.Dimension ?? dIn;
+        var hookNames = context.HookName?.Split(',', StringSplitOptions.TrimEntries) ?? [];
+        var shape = new SaeShape(dIn, options.LatentsFor(dIn), dOut, inputs.Select(s => s.Dimension).ToList())
+        {
+            HookNames = hookNames.Length == inputs.Count ? hookNames : [],
+        };
+        variant.Check(shape, options);
+        if (variant.CentersInput && dIn != dOut)
+            throw new InvalidOperationException("a variant that centres its input by b_dec needs d_in = d_out");
+        long rows = inputs[0].Count;
+        int batchSize = (int)Math.Min(options.BatchSize, rows);
+        if (batchSize < options.BatchSize)
+            context.Logger.LogInformation("batch_size {Requested} is larger than the {Rows} rows available; using {Used}.",
+                options.BatchSize, rows, batchSize);
+        var device = context.Device;
+        var fingerprint = Fingerprint(variant, options, context.Seed, inputs, target, batchSize);
+        var run = new Run<TOptions>(context, options, variant, shape, inputs, target, batchSize, fingerprint);
+        try
+        {
+            return run.Execute();
+        }
+        finally
+        {
+            run.Dispose();
+        }
+    }
+
+    static Dictionary<string, string> Fingerprint<TOptions>(SaeDecomposer<TOptions> variant, TOptions options, int seed,
+        IReadOnlyList<IActivationSource> inputs, IActivationSource? target, int batchSize) where TOptions : SaeOptions, new()
+    {
+        var id = variant.GetType().GetCustomAttribute<DecomposerAttribute>()?.Id ?? variant.GetType().FullName!;
+        var result = new Dictionary<string, string>
+        {
+            ["method"] = id,
+            ["seed"] = seed.ToString(CultureInfo.InvariantCulture),
+            ["inputs"] = string.Join(";", inputs.Select(s => $"{s.Name}[{s.Count}x{s.Dimension}]")),
+            ["target"] = target is null ? "" : $"{target.Name}[{target.Count}x{target.Dimension}]",
+            ["effective_batch_size"] = batchSize.ToString(CultureInfo.InvariantCulture),
+        };
+        foreach (var o in OptionSchema.Describe(typeof(TOptions)))
+            if (o.Name is not ("checkpoint_every" or "checkpoint_dir"))
+                result["option." + o.Name] = OptionSchema.FormatValue(o.Property.GetValue(options));
+        return result;
+    }
+
+    /// <summary>The state of one training run.</summary>
+    sealed class Run<TOptions> : IDisposable where TOptions : SaeOptions, new()
+    {
+        readonly DecomposeContext _context;
+        readonly TOptions _options;
+        readonly SaeDecomposer<TOptions> _variant;
+        readonly SaeShape _shape;
+        readonly IReadOnlyList<IActivationSource> _inputs;
+        readonly IActivationSource? _target;
+        readonly int _batchSize;
+        readonly Dictionary<string, string> _fingerprint;
+        readonly Device _device;
+        readonly List<Tensor> _owned = [];
+        SaeParameters _p = null!;
+        Tensor _inputScale = null!, _outputScale = null!;
+        Tensor _rowsSinceFired = null!;
+        readonly Dictionary<string, (Tensor M, Tensor V)> _adam = new();
+        readonly Dictionary<string, double> _last = new();
+        long _step;
+
+        public Run(DecomposeContext context, TOptions options, SaeDecomposer<TOptions> variant, SaeShape shape,
+            IReadOnlyList<IActivationSource> inputs, IActivationSource? target, int batchSize, Dictionary<string, string> fingerprint)
+        {
+            _context = context;
+            _options = options;
+            _variant = variant;
+            _shape = shape;
+            _inputs = inputs;
+            _target = target;
+            _batchSize = batchSize;
+            _fingerprint = fingerprint;
+            _device = context.Device;
+        }
+
+        bool Checkpointing => _options.CheckpointEvery > 0;
+
+        public Decomposition Execute()
+        {
+            var resumed = Checkpointing ? SaeCheckpoint.LoadLatest(_options.CheckpointDir, _fingerprint) : null;
+            if (resumed is { } r)
+            {
+                Restore(r.Step, r.State);
+                foreach (var t in r.State.Values) t.Dispose();
+                _context.Logger.LogInformation("resuming from the checkpoint of step {Step} in {Dir}", r.Step, _options.CheckpointDir);
+            }
+            else Initialize();
+
+            using var stream = new BatchStream(_inputs, _target, _batchSize, _options.ShuffleBuffer, _context.Seed, CPU);
+            if (_step > 0) stream.Skip(_step);
+            long total = _options.Steps;
+            long reportEvery = Math.Max(1, total / 100);
+            while (_step < total)
+            {
+                _context.CancellationToken.ThrowIfCancellationRequested();
+                using (var scope = NewDisposeScope())
+                {
+                    var (x, y) = stream.Next();
+                    TrainStep(x, y, report: (_step + 1) % reportEvery == 0 || _step + 1 == total);
+                }
+                _step++;
+                if (_step % reportEvery == 0 || _step == total)
+                    _context.Progress?.Report(new ProgressReport(_step, total, new Dictionary<string, double>(_last)));
+                if (Checkpointing && (_step % _options.CheckpointEvery == 0 || _step == total))
+                    SaveCheckpoint();
+            }
+            return Export();
+        }
+
+        // ---- initialisation ------------------------------------------------------------------------------
+
+        void Initialize()
+        {
+            using var scope = NewDisposeScope();
+            var (sample, sampleY) = Sample((int)Math.Min(Math.Max(NormalizationRows, MedianRows), Math.Max(_inputs[0].Count, _batchSize)));
+            _inputScale = Own(_options.Normalization == ActivationNormalization.ExpectedNorm
+                ? SiteScales(sample, _shape.InputSites) : ones(_shape.DIn));
+            _outputScale = _target is null ? _inputScale
+                : Own(_options.Normalization == ActivationNormalization.ExpectedNorm ? SiteScales(sampleY!, [_shape.DOut]) : ones(_shape.DOut));
+            var normalisedTargets = (sampleY ?? sample).narrow(0, 0, Math.Min(MedianRows, sample.shape[0])) * _outputScale;
+            var bDec = _options.BDecInit switch
+            {
+                DecoderBiasInit.GeometricMedian => GeometricMedian.Compute(normalisedTargets),
+                DecoderBiasInit.Mean => normalisedTargets.mean([0]),
+                _ => zeros(_shape.DOut),
+            };
+
+            var g = new Generator((ulong)_context.Seed);
+            int n = _shape.DSae;
+            var decoder = nn.functional.normalize(randn(n, _shape.DOut, generator: g), dim: 1) * _variant.DecoderInitNorm;
+            Tensor encoder;
+            if (_variant.TiedInit)
+            {
+                if (_shape.DIn != _shape.DOut) throw new InvalidOperationException("tied initialisation needs d_in = d_out");
+                encoder = decoder.clone();
+            }
+            else
+            {
+                encoder = nn.functional.normalize(randn(n, _shape.DIn, generator: g), dim: 1);
+                decoder = zeros(n, _shape.DOut);
+            }
+            var extra = _variant.ExtraParameters(_shape, _options).ToDictionary(e => e.Name, e => e.Initial(_shape));
+            _p = new SaeParameters(encoder.to(_device), _variant.HasEncoderBias ? zeros(n, device: _device) : null,
+                decoder.to(_device), bDec.to(ScalarType.Float32).to(_device), extra.ToDictionary(kv => kv.Key, kv => kv.Value.to(_device)));
+            foreach (var (name, value) in _variant.InitialBuffers(_shape, _options)) _p.SetBuffer(name, value.to(_device));
+            _inputScale = MoveOwned(_inputScale, _device);
+            _outputScale = _target is null ? _inputScale : MoveOwned(_outputScale, _device);
+            _rowsSinceFired = Own(zeros(n, ScalarType.Int64, _device));
+            foreach (var (name, t) in _p.Trainable)
+                _adam[name] = (Own(zeros_like(t).detach()), Own(zeros_like(t).detach()));
+        }
+
+        /// <summary>The first rows of the training stream (the batches step 0 onwards will see), on the CPU.</summary>
+        (Tensor X, Tensor? Y) Sample(int rows)
+        {
+            using var stream = new BatchStream(_inputs, _target, _batchSize, _options.ShuffleBuffer, _context.Seed, CPU);
+            long batches = Math.Max(1, Math.Min(_options.Steps, (rows + _batchSize - 1) / _batchSize));
+            var xs = new List<Tensor>();
+            var ys = new List<Tensor>();
+            for (long i = 0; i < batches; i++)
+            {
+                var (x, y) = stream.Next();
+                xs.Add(x);
+                if (y is not null) ys.Add(y);
+            }
+            return (cat(xs, 0), ys.Count > 0 ? cat(ys, 0) : null);
+        }
+
+        /// <summary>Per feature: sqrt(d_site / mean ‖x_site‖²) for the site the feature belongs to.</summary>
+        static Tensor SiteScales(Tensor sample, IReadOnlyList<int> sites)
+        {
+            var parts = new List<Tensor>();
+            long offset = 0;
+            foreach (var width in sites)
+            {
+                var site = sample.narrow(1, offset, width).to(ScalarType.Float64);
+                double meanSquared = site.square().sum(1).mean().item<double>();
+                double scale = meanSquared > 0 ? Math.Sqrt(width / meanSquared) : 1.0;
+                parts.Add(full(width, scale, ScalarType.Float32));
+                offset += width;
+            }
+            return cat(parts, 0);
+        }
+
+        // ---- one step ------------------------------------------------------------------------------------
+
+        void TrainStep(Tensor rawX, Tensor? rawY, bool report)
+        {
+            var x = rawX.to(_device) * _inputScale;
+            var y = rawY is null ? x : rawY.to(_device) * _outputScale;
+            var batch = new TrainingBatch(x, y);
+            long total = _options.Steps;
+            double lr = LearningRate(_step, total);
+            double coefficient = _variant.SparsityCoefficient(_options) * Warmup(_step, total);
+            var deadMask = _rowsSinceFired >= _options.DeadAfterRows;
+            int deadCount = (int)deadMask.sum().item<long>();
+            var state = new StepState(_step, total, coefficient, deadCount > 0 ? deadMask : null, deadCount, _shape);
+
+            foreach (var (_, t) in _p.Trainable) t.grad?.zero_();
+            var output = _variant.Loss(_p, batch, state, _options);
+            output.Loss.backward();
+
+            using (no_grad())
+            {
+                if (_variant.UnitNormDecoder) RemoveParallelGradient();
+                if (_options.GradClip > 0) ClipGradients(_options.GradClip);
+                AdamStep(lr);
+                if (_variant.UnitNormDecoder) NormalizeDecoder();
+                _rowsSinceFired.add_(_batchSize).masked_fill_(output.Fired, 0);
+                int every = _variant.ResampleEvery(_options);
+                if (every > 0 && (_step + 1) % every == 0) Resample(batch, output);
+            }
+
+            if (report)
+            {
+                _last.Clear();
+                _last["loss"] = output.Loss.item<float>();
+                _last["fvu"] = ((y - output.Reconstruction).square().sum() / batch.TotalVariance.clamp_min(1e-12)).item<float>();
+                _last["l0"] = output.L0.item<float>();
+                _last["dead_fraction"] = (double)deadCount / _shape.DSae;
+                _last["lr"] = lr;
+                foreach (var (name, value) in output.Terms) _last[name] = value.item<float>();
+            }
+        }
+
+        double LearningRate(long step, long total)
+        {
+            long warm = (long)Math.Round(total * _options.LrWarmupFraction);
+            long decay = (long)Math.Round(total * _options.LrDecayFraction);
+            if (warm > 0 && step < warm) return _options.Lr * (step + 1) / warm;
+            if (decay > 0 && step >= total - decay) return _options.Lr * (total - step) / decay;
+            return _options.Lr;
+        }
+
+        double Warmup(long step, long total)
+        {
+            double fraction = _options is PenalizedSaeOptions p ? p.SparsityWarmupFraction : 0;
+            long warm = (long)Math.Round(total * fraction);
+            return warm > 0 && step < warm ? (double)(step + 1) / warm : 1.0;
+        }
+
+        void RemoveParallelGradient()
+        {
+            var w = _p.DecoderRows;
+            var g = w.grad;
+            if (g is null) return;
+            var parallel = (g * w).sum(1, keepdim: true);
+            g.sub_(parallel * w);
+        }
+
+        void NormalizeDecoder()
+        {
+            var w = _p.DecoderRows;
+            w.div_(w.norm(dim: 1, keepdim: true).clamp_min(1e-12));
+        }
+
+        void ClipGradients(double maxNorm)
+        {
+            var grads = _p.Trainable.Select(t => t.Tensor.grad).OfType<Tensor>().ToList();
+            if (grads.Count == 0) return;
+            var totalNorm = stack(grads.Select(g => g.square().sum()).ToArray()).sum().sqrt();
+            var factor = (maxNorm / (totalNorm + 1e-6)).clamp_max(1.0);
+            foreach (var g in grads) g.mul_(factor);
+        }
+
+        void AdamStep(double lr)
+        {
+            double b1 = _options.Beta1, b2 = _options.Beta2;
+            long t = _step + 1;
+            double correction1 = 1 - Math.Pow(b1, t);
+            double correction2 = 1 - Math.Pow(b2, t);
+            foreach (var (name, p) in _p.Trainable)
+            {
+                var g = p.grad;
+                if (g is null) continue;
+                var (m, v) = _adam[name];
+                m.mul_(b1).add_(g, alpha: 1 - b1);
+                v.mul_(b2).addcmul_(g, g, value: 1 - b2);
+                var denominator = (v / correction2).sqrt_().add_(1e-8);
+                p.addcdiv_(m, denominator, value: -lr / correction1);
+            }
+        }
+
+        /// <summary>
+        /// Dead latents restart towards inputs the SAE reconstructs badly (Bricken et al. 2023): rows are drawn with
+        /// probability ∝ squared error²; the decoder row becomes the normalised error of that row, the encoder row the
+        /// normalised (centred) input at 0.2 × the mean alive encoder norm, b_enc 0, and their Adam moments reset.
+        /// </summary>
+        void Resample(TrainingBatch batch, StepOutput output)
+        {
+            var dead = (_rowsSinceFired >= _options.DeadAfterRows).nonzero().reshape(-1);
+            long count = dead.shape[0];
+            if (count == 0) return;
+            var errors = batch.Y - output.Reconstruction;
+            var weights = errors.square().sum(1).square();
+            if (!(weights.sum().item<float>() > 0)) return;
+            using var g = new Generator(unchecked((ulong)_context.Seed * 31 + (ulong)_step), _device);
+            var picked = weights.multinomial(count, replacement: true, generator: g);
+            var decoderRows = nn.functional.normalize(errors.index_select(0, picked), dim: 1);
+            var alive = (_rowsSinceFired < _options.DeadAfterRows);
+            var encoderNorms = _p.EncoderRows.norm(dim: 1);
+            double aliveNorm = alive.any().item<bool>() ? encoderNorms.masked_select(alive).mean().item<float>() : 1.0;
+            var inputs = _variant.CentersInput ? batch.X - _p.DecoderBias : batch.X;
+            var encoderRows = nn.functional.normalize(inputs.index_select(0, picked), dim: 1) * (0.2 * aliveNorm);
+            double decoderNorm = _variant.UnitNormDecoder ? 1.0 : _p.DecoderRows.norm(dim: 1).masked_select(alive).mean().item<float>();
+            _p.DecoderRows.index_copy_(0, dead, decoderRows * decoderNorm);
+            _p.EncoderRows.index_copy_(0, dead, encoderRows);
+            _p.EncoderBias?.index_fill_(0, dead, 0);
+            foreach (var (name, param) in new[] { ("W_dec", _p.DecoderRows), ("W_enc_T", _p.EncoderRows) }
+                .Concat(_p.EncoderBias is null ? [] : new[] { ("b_enc", _p.EncoderBias) }))
+            {
+                var (m, v) = _adam[name];
+                m.index_fill_(0, dead, 0);
+                v.index_fill_(0, dead, 0);
+            }
+            _rowsSinceFired.index_fill_(0, dead, 0);
+        }
+
+        // ---- checkpoints ---------------------------------------------------------------------------------
+
+        void SaveCheckpoint()
+        {
+            using var scope = NewDisposeScope();
+            var state = new Dictionary<string, Tensor>();
+            foreach (var (name, t) in _p.Trainable)
+            {
+                state["param." + name] = t;
+                state["adam_m." + name] = _adam[name].M;
+                state["adam_v." + name] = _adam[name].V;
+            }
+            foreach (var (name, t) in _p.Buffers) state["buffer." + name] = t;
+            state["rows_since_fired"] = _rowsSinceFired;
+            state["input_scale"] = _inputScale;
+            state["output_scale"] = _outputScale;
+            SaeCheckpoint.Save(_options.CheckpointDir, _step, _fingerprint, state);
+        }
+
+        void Restore(long step, Dictionary<string, Tensor> state)
+        {
+            Tensor Get(string key) => state.TryGetValue(key, out var t) ? t
+                : throw new MechanistInputException($"{_options.CheckpointDir}: checkpoint of step {step} lacks tensor '{key}'.");
+            _inputScale = Own(Get("input_scale").to(_device).clone());
+            _outputScale = _target is null ? _inputScale : Own(Get("output_scale").to(_device).clone());
+            var extraNames = _variant.ExtraParameters(_shape, _options).Select(e => e.Name).ToList();
+            _p = new SaeParameters(Get("param.W_enc_T").to(_device), _variant.HasEncoderBias ? Get("param.b_enc").to(_device) : null,
+                Get("param.W_dec").to(_device), Get("param.b_dec").to(_device),
+                extraNames.ToDictionary(n => n, n => Get("param." + n).to(_device)));
+            foreach (var key in state.Keys.Where(k => k.StartsWith("buffer.", StringComparison.Ordinal)))
+                _p.SetBuffer(key["buffer.".Length..], state[key].to(_device));
+            foreach (var (name, t) in _p.Trainable)
+            {
+                var m = Get("adam_m." + name);
+                if (!m.shape.SequenceEqual(t.shape))
+                    throw new MechanistInputException($"{_options.CheckpointDir}: checkpoint tensor 'adam_m.{name}' has shape [{string.Join(", ", m.shape)}], expected [{string.Join(", ", t.shape)}].");
+                _adam[name] = (Own(m.to(_device).clone()), Own(Get("adam_v." + name).to(_device).clone()));
+            }
+            _rowsSinceFired = Own(Get("rows_since_fired").to(_device).clone());
+            _step = step;
+        }
+
+        // ---- export --------------------------------------------------------------------------------------
+
+        Decomposition Export()
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var inScale = _inputScale.to(CPU);
+            var outScale = _outputScale.to(CPU);
+            var weights = new SaeWeights(
+                WEnc: (_p.EncoderRows.detach().to(CPU) * inScale.unsqueeze(0)).t(),
+                BEnc: _p.EncoderBias?.detach().to(CPU),
+                WDec: _p.DecoderRows.detach().to(CPU) / outScale.unsqueeze(0),
+                BDec: _p.DecoderBias.detach().to(CPU) / outScale,
+                Extra: _p.Extra.ToDictionary(kv => kv.Key, kv => kv.Value.detach().to(CPU)),
+                Buffers: _p.Buffers.ToDictionary(kv => kv.Key, kv => kv.Value.to(CPU)),
+                InputScale: inScale, OutputScale: outScale);
+            var result = _variant.Export(weights, _shape, _options);
+            var training = new Dictionary<string, object>
+            {
+                ["steps"] = _step,
+                ["batch_size"] = _batchSize,
+                ["rows_seen"] = _step * _batchSize,
+                ["normalization"] = OptionSchema.FormatValue(_options.Normalization),
+                ["activation_scale"] = SiteValues(inScale, _shape.InputSites),
+            };
+            if (_target is not null) training["target_scale"] = SiteValues(outScale, [_shape.DOut]);
+            foreach (var (k, v) in _last) training["final_" + k] = v;
+            result.Training = training;
+            return result;
+        }
+
+        /// <summary>One scale per site (the value its features share).</summary>
+        static double[] SiteValues(Tensor scale, IReadOnlyList<int> sites)
+        {
+            var values = new double[sites.Count];
+            long offset = 0;
+            for (int i = 0; i < sites.Count; i++)
+            {
+                values[i] = scale[offset].item<float>();
+                offset += sites[i];
+            }
+            return values;
+        }
+
+        // ---- ownership -----------------------------------------------------------------------------------
+
+        Tensor Own(Tensor t)
+        {
+            var owned = t.DetachFromDisposeScope();
+            _owned.Add(owned);
+            return owned;
+        }
+
+        Tensor MoveOwned(Tensor t, Device device)
+        {
+            if (t.device == device) return t;
+            var moved = Own(t.to(device));
+            return moved;
+        }
+
+        public void Dispose()
+        {
+            _p?.Dispose();
+            foreach (var t in _owned.Distinct()) t.Dispose();
+        }
+    }
+}

@@ -1,0 +1,117 @@
+using static TorchSharp.torch;
+
+namespace Mechanist.Methods.Training;
+
+/// <summary>
+/// The encode, decode and AuxK terms the TopK variants share, each with a sparse path (gather the active decoder
+/// rows, gradients only for active latents) and a dense path (a [B, d_sae] latent matrix and dense matmuls, kept
+/// for the benchmark's side-by-side comparison). Both compute the same function.
+/// </summary>
+public static class TopKFamily
+{
+    /// <summary>The dense pre-activations z = (x − b_dec) W_enc + b_enc, [B, d_sae]; without gradient on the sparse path.</summary>
+    public static Tensor PreActivations(SaeParameters p, Tensor centered, bool sparse)
+    {
+        if (!sparse) return nn.functional.linear(centered, p.EncoderRows, p.EncoderBias);
+        using var _ = no_grad();
+        return nn.functional.linear(centered.detach(), p.EncoderRows, p.EncoderBias);
+    }
+
+    /// <summary>
+    /// The selected latents' values through a ReLU, differentiable: on the sparse path the gradient flows only to
+    /// the selected encoder rows (and to b_dec through the centring), on the dense path through autograd's gather.
+    /// </summary>
+    public static Tensor ActiveValues(SaeParameters p, SparseLatents selected, Tensor pre, Tensor centered, bool sparse, bool centersInput)
+    {
+        if (!sparse) return nn.functional.relu(pre.reshape(-1).index_select(0, FlatIndex(selected)));
+        var values = SparseOps.GatherPreActivations(selected, selected.Values, centered.detach(), p.EncoderRows,
+            p.EncoderBias!, centersInput ? p.DecoderBias : null);
+        return nn.functional.relu(values);
+    }
+
+    /// <summary>Σ_n values[n] W_dec[columns[n]] per row (no bias): a gather on the sparse path, a dense matmul otherwise.</summary>
+    public static Tensor Decode(SaeParameters p, SparseLatents latents, Tensor values, bool sparse)
+    {
+        if (sparse) return SparseOps.Decode(latents, values, p.DecoderRows);
+        var dense = zeros(latents.BatchSize * latents.Latents, values.dtype, values.device)
+            .scatter(0, FlatIndex(latents), values).view(latents.BatchSize, latents.Latents);
+        return dense.matmul(p.DecoderRows);
+    }
+
+    static Tensor FlatIndex(SparseLatents latents) => latents.Rows * latents.Latents + latents.Columns;
+
+    /// <summary>Which latents fired (value &gt; 0) anywhere in the batch, [d_sae] bool.</summary>
+    public static Tensor Fired(SparseLatents latents, Tensor values)
+    {
+        using var _ = no_grad();
+        var active = latents.Columns.masked_select(values.detach() > 0);
+        return zeros(latents.Latents, ScalarType.Bool, values.device).index_fill_(0, active, true);
+    }
+
+    /// <summary>Mean number of non-zero latents per row.</summary>
+    public static Tensor L0(SparseLatents latents, Tensor values) =>
+        (values.detach() > 0).sum().to(ScalarType.Float32) / latents.BatchSize;
+
+    /// <summary>
+    /// AuxK (Gao et al. 2024): the k_aux largest pre-activations among dead latents (k_aux = <paramref name="auxK"/>,
+    /// default d_in/2, at most the dead count) decode the detached residual e = y − ŷ;
+    /// loss = α · min(dead / k_aux, 1) · Σ‖ê − e‖² / Σ‖y − ȳ‖². Zero when no latent is dead.
+    /// </summary>
+    public static Tensor AuxK(SaeParameters p, Tensor pre, Tensor centered, TrainingBatch batch, Tensor reconstruction,
+        StepState state, int auxK, double alpha, bool sparse, bool centersInput)
+    {
+        if (state.DeadMask is null || alpha == 0) return zeros(1, device: pre.device).squeeze();
+        int baseK = auxK > 0 ? auxK : Math.Max(1, (int)centered.shape[1] / 2);
+        int k = Math.Min(baseK, state.DeadCount);
+        double scale = Math.Min((double)state.DeadCount / baseK, 1.0);
+        var masked = pre.masked_fill(state.DeadMask.logical_not().unsqueeze(0), double.NegativeInfinity);
+        var (values, indices) = masked.topk(k, dim: 1, sorted: false);
+        var latents = SparseLatents.FromTopK(indices, sparse ? values : values.detach(), pre.shape[1]);
+        var active = ActiveValues(p, latents, pre, centered, sparse, centersInput);
+        var residual = (batch.Y - reconstruction).detach();
+        var estimate = Decode(p, latents, active, sparse);
+        return (estimate - residual).square().sum() / batch.TotalVariance.clamp_min(1e-12) * (alpha * scale);
+    }
+
+    /// <summary>
+    /// BatchTopK selection: the k·B largest ReLU(z) over the whole batch, exactly, without a sort or a per-row TopK
+    /// over all B·d_sae entries. A strided sample of the entries gives a threshold τ meant to sit a little below the
+    /// true (k·B)-th largest value; only entries ≥ τ are gathered and the k·B largest of them are kept. If fewer than
+    /// k·B entries reach τ (the sample misjudged), τ is lowered from a larger sample rank and the gathering repeated,
+    /// so the result is always the exact selection. Entries come out in row order.
+    /// </summary>
+    public static SparseLatents BatchTopK(Tensor pre, int k)
+    {
+        using var _ = no_grad();
+        long batch = pre.shape[0], latents = pre.shape[1], n = batch * latents;
+        long total = Math.Min(batch * k, n);
+        var flat = pre.reshape(-1);
+        Tensor chosen;
+        long stride = Math.Max(1, n / (16 * total));
+        if (stride == 1 || total == n) chosen = flat.topk((int)total, sorted: false).indexes;
+        else
+        {
+            var sample = flat.narrow(0, 0, n / stride * stride).view(n / stride, stride).select(1, 0);
+            chosen = null!;
+            for (double margin = 1.5; ; margin *= 4)
+            {
+                long rank = (long)Math.Ceiling(margin * total / stride);
+                if (rank >= sample.shape[0])
+                {
+                    chosen = flat.topk((int)total, sorted: false).indexes;
+                    break;
+                }
+                var threshold = sample.topk((int)rank, sorted: false).values.min();
+                var candidates = (flat >= threshold).nonzero().reshape(-1);
+                if (candidates.shape[0] < total) continue;
+                var local = flat.index_select(0, candidates).topk((int)total, sorted: false).indexes;
+                chosen = candidates.index_select(0, local);
+                break;
+            }
+        }
+        // In row order: the backward pass's per-entry dot products then read the batch rows in sequence.
+        var sorted = chosen.sort().Values;
+        var values = nn.functional.relu(flat.index_select(0, sorted));
+        return new SparseLatents(sorted.div(latents, rounding_mode: RoundingMode.floor), sorted.remainder(latents), values, batch, latents);
+    }
+}
