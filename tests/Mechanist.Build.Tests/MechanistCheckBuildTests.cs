@@ -22,6 +22,14 @@ public sealed class MechanistCheckBuildTests(PackageFeed feed) : IClassFixture<P
         File.Copy(Path.Combine(Sample, "data", "activations.safetensors"), Path.Combine(dir, "data", "activations.safetensors"));
         foreach (var f in Directory.GetFiles(Path.Combine(Sample, "release", "resid")))
             File.Copy(f, Path.Combine(dir, "release", "resid", Path.GetFileName(f)));
+        // The configs name the released model as ../models/modular-addition, as in the repository.
+        var model = Path.Combine(feed.Root, "consumers", "models", "modular-addition");
+        if (!Directory.Exists(model))
+        {
+            Directory.CreateDirectory(model);
+            foreach (var f in Directory.GetFiles(Path.Combine(Sample, "..", "models", "modular-addition")))
+                File.Copy(f, Path.Combine(model, Path.GetFileName(f)));
+        }
         File.Copy(Path.Combine(Sample, "mechanist.json"), Path.Combine(dir, "mechanist.json"));
         File.Copy(Path.Combine(Sample, "mechanist.failing.json"), Path.Combine(dir, "mechanist.failing.json"));
         foreach (var (file, text) in files) File.WriteAllText(Path.Combine(dir, file), text);
@@ -86,7 +94,7 @@ public sealed class MechanistCheckBuildTests(PackageFeed feed) : IClassFixture<P
         var dir = Consumer("failing", """<MechanistCheck Include="mechanist.failing.json" />""");
         var config = Path.Combine(dir, "mechanist.failing.json");
         var first = Build(dir);
-        AssertFailedWith(first, $"{config}(6,5): error MECH1001: explained variance 0.944 is below the threshold 0.97");
+        AssertFailedWith(first, $"{config}(7,5): error MECH1001: explained variance 0.9449 is below the threshold 0.97");
         // Not skipped: a failed check leaves no stamp, so it runs (and fails) again.
         var second = Build(dir);
         AssertFailedWith(second, "error MECH1001");

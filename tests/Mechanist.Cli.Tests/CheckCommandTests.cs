@@ -52,22 +52,30 @@ public sealed class CheckCommandTests
     }
 
     [Fact]
-    public void Failing_sample_config_exits_1_with_the_explained_variance_of_the_shipped_pca()
+    public void Failing_sample_config_exits_1_with_the_explained_variance_of_the_shipped_sae()
     {
         var r = Cli.Run("check", Path.Combine(Sample, "mechanist.failing.json"), "--format", "json");
         Assert.True(r.ExitCode == 1, r.ToString());
         var f = Finding(JsonReport(r), "MECH1001");
         Assert.Equal("error", (string?)f["severity"]);
         Assert.Equal(0.97, (double)f["threshold"]!);
-        Assert.Equal(6, (int)f["line"]!); // the line of decompositions.resid in the config
+        Assert.Equal(7, (int)f["line"]!); // the line of decompositions.resid in the config
         Assert.Equal("blocks.0.hook_resid_post", (string?)f["site"]);
 
-        // Independent value: a PCA with k components explains the top k covariance eigenvalues' share of the variance.
+        // Independent value: SAELens's TopK equations written out here on the shipped weights, in float64:
+        // f = TopK_k(ReLU((x - b_dec) W_enc + b_enc)), x_hat = f W_dec + b_dec, EV = 1 - sum||x - x_hat||^2 / sum||x - mean||^2.
         using var scope = NewDisposeScope();
         using var x = Mechanist.IO.ActivationFiles.Load(SampleActivations);
-        var centered = x.Data.to(ScalarType.Float64) - x.Data.to(ScalarType.Float64).mean([0], keepdim: true);
-        var eig = linalg.eigvalsh(centered.T.matmul(centered)).flip(0);
-        double expected = (eig[..24].sum() / eig.sum()).item<double>();
+        var w = Mechanist.IO.Safetensors.ReadAll(Path.Combine(SampleRelease, "sae_weights.safetensors"))
+            .ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float64));
+        var k = int.Parse(System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(SampleRelease, "cfg.json")))!["mechanist"]!["options"]!["k"]!.GetValue<string>());
+        var xs = x.Data.to(ScalarType.Float64);
+        var pre = nn.functional.relu((xs - w["b_dec"]).matmul(w["W_enc"]) + w["b_enc"]);
+        var (values, indices) = pre.topk(k, dim: 1);
+        var latents = zeros_like(pre).scatter(1, indices, values);
+        var xhat = latents.matmul(w["W_dec"]) + w["b_dec"];
+        var centered = xs - xs.mean([0], keepdim: true);
+        double expected = 1 - ((xs - xhat).square().sum() / centered.square().sum()).item<double>();
         Assert.Equal(expected, (double)f["value"]!, 4);
     }
 
@@ -78,7 +86,7 @@ public sealed class CheckCommandTests
         var report = temp.File("report.sarif");
         var r = Cli.Run("check", Path.Combine(Sample, "mechanist.failing.json"), "--format", "sarif", "--out", report);
         Assert.True(r.ExitCode == 1, r.ToString());
-        Assert.Contains("mechanist.failing.json(6,5): error MECH1001: explained variance", r.Out); // findings still printed
+        Assert.Contains("mechanist.failing.json(7,5): error MECH1001: explained variance", r.Out); // findings still printed
         var text = File.ReadAllText(report);
         SchemaValidation.AssertValid(SchemaValidation.SarifSchemaPath, text);
 
@@ -106,7 +114,7 @@ public sealed class CheckCommandTests
         var physical = result["locations"]![0]!["physicalLocation"]!;
         Assert.Equal("mechanist.failing.json", (string)physical["artifactLocation"]!["uri"]!);
         Assert.Equal("CONFIGROOT", (string)physical["artifactLocation"]!["uriBaseId"]!);
-        Assert.Equal(6, (int)physical["region"]!["startLine"]!);
+        Assert.Equal(7, (int)physical["region"]!["startLine"]!);
         Assert.Equal(new Uri(Sample + "/").AbsoluteUri, (string)run["originalUriBaseIds"]!["CONFIGROOT"]!["uri"]!);
         var props = result["properties"]!;
         Assert.Equal("blocks.0.hook_resid_post", (string)props["site"]!);
@@ -160,11 +168,12 @@ public sealed class CheckCommandTests
         // Promoted: exit 1.
         r = Cli.Run("check", Config(temp, WithChecks("""{ "MECH1004": "error" }""")), "--format", "json");
         Assert.Equal(1, r.ExitCode);
-        // The threshold decides: L0 is 24, so 23 reports and 24 does not (the comparison is l0 > threshold).
-        r = Cli.Run("check", Config(temp, WithChecks("""{ "MECH1004": "none", "MECH1002": { "severity": "error", "threshold": 23 } }""")), "--format", "json");
+        // The threshold decides: the release is a TopK SAE with k = 8, so L0 is 8: 7 reports and 8 does not
+        // (the comparison is l0 > threshold).
+        r = Cli.Run("check", Config(temp, WithChecks("""{ "MECH1004": "none", "MECH1002": { "severity": "error", "threshold": 7 } }""")), "--format", "json");
         Assert.Equal(1, r.ExitCode);
-        Assert.Equal(24, (double)Finding(JsonReport(r), "MECH1002")["value"]!, 6);
-        r = Cli.Run("check", Config(temp, WithChecks("""{ "MECH1004": "none", "MECH1002": { "severity": "error", "threshold": 24 } }""")), "--format", "json");
+        Assert.Equal(8, (double)Finding(JsonReport(r), "MECH1002")["value"]!, 6);
+        r = Cli.Run("check", Config(temp, WithChecks("""{ "MECH1004": "none", "MECH1002": { "severity": "error", "threshold": 8 } }""")), "--format", "json");
         Assert.True(r.ExitCode == 0, r.ToString());
     }
 
@@ -248,7 +257,8 @@ public sealed class CheckCommandTests
         var r = Cli.Run("check", Path.Combine(Sample, "mechanist.json"), "--dependencies", deps);
         Assert.Equal(0, r.ExitCode);
         Assert.Equal(
-            [SampleActivations, Path.Combine(Sample, "mechanist.json"), Path.Combine(SampleRelease, "cfg.json"), Path.Combine(SampleRelease, "sae_weights.safetensors")],
+            [SampleActivations, Path.Combine(Sample, "mechanist.json"), Path.Combine(SampleRelease, "cfg.json"), Path.Combine(SampleRelease, "sae_weights.safetensors"),
+             .. Directory.GetFiles(Path.GetFullPath(Path.Combine(Sample, "..", "models", "modular-addition"))).Order(StringComparer.Ordinal)], // the model folder named by "model"
             File.ReadAllLines(deps));
     }
 
@@ -347,7 +357,7 @@ public sealed class CheckCommandTests
             }
             """);
         AssertBadInput(Check(temp, config), temp,
-            "error MECH0003: unknown decomposer 'pcaa'; did you mean 'pca'? Known decomposers: pca.",
+            "error MECH0003: unknown decomposer 'pcaa'; did you mean 'pca'? Known decomposers: ",
             "error MECH0010: unknown option 'componets' for method 'pca'. Did you mean 'components'?",
             "error MECH0003: unknown validator 'decomposition.qualty'; did you mean 'decomposition.quality'?",
             "error MECH0010: validation 'decomposition.qualty' names decomposition 'c', which 'decompositions' does not define.",
@@ -414,7 +424,7 @@ public sealed class CheckCommandTests
         using var temp = new TempDir();
         var narrow = TestData.WithTensor(temp.Path, "narrow.safetensors", "activations", randn(64, 8));
         AssertBadInput(Check(temp, Config(temp, $$"""{ "decompositions": { "a": { "activations": "{{narrow}}", "path": "{SAE}" } } }""")), temp,
-            "error MECH0011: decomposition 'a' has d_in 32, but its activations", "have dimension 8.");
+            "error MECH0011: decomposition 'a' has d_in 128, but its activations", "have dimension 8.");
     }
 
     [Fact]
