@@ -12,6 +12,10 @@ public static class CliApp
     public static IReadOnlyList<ICommand> Commands { get; } =
     [
         new PluginsListCommand(), new GenerateSuperpositionCommand(), new DecomposeCommand(), new EvaluateCommand(),
+        new HarvestCommand(), new BenchHarvestCommand(),
+        new CheckCommand(),
+        new AttributeCommand(), new InterpretCommand(), new BenchIgCommand(),
+        new TrainModularAdditionCommand(), new TrainToySuperpositionCommand(), new BenchModularAdditionCommand(),
         new CompareCommand(), new BenchSaeCommand(),
     ];
 
@@ -54,8 +58,8 @@ public static class CliApp
         try
         {
             var parsed = ParsedArguments.Parse(command.Name, rest, command.Options);
-            if (parsed.Positionals.Count > 0)
-                throw new UsageException($"unexpected argument '{parsed.Positionals[0]}' for '{command.Name}'. See 'mechanist {command.Name} --help'.");
+            if (parsed.Positionals.Count > command.MaxPositionals)
+                throw new UsageException($"unexpected argument '{parsed.Positionals[command.MaxPositionals]}' for '{command.Name}'. See 'mechanist {command.Name} --help'.");
             return command.Run(parsed, env);
         }
         catch (MechanistInputException e)

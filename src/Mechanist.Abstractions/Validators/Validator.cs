@@ -55,6 +55,12 @@ public sealed class ValidationContext : MethodContext
 
     public string? Site { get; init; }
 
+    /// <summary>The behaviour causal and attribution checks test claims about (inputs, metric, corrupted inputs).</summary>
+    public Attribution.Behaviour? Behaviour { get; init; }
+
+    /// <summary>Token ids [n_sequences, seq_len] the activations were harvested from, row-major (see <see cref="Interpreters.InterpretContext.Tokens"/>).</summary>
+    public TorchSharp.torch.Tensor? Tokens { get; init; }
+
     public CheckSettings Settings { get; init; } = CheckSettings.Default;
 
     /// <summary>The configured threshold of a check (its default unless overridden).</summary>

@@ -1,4 +1,5 @@
 using Mechanist.Cli.CommandLine;
+using Mechanist.Host.Activations;
 using Mechanist.IO;
 
 namespace Mechanist.Cli.Commands;
@@ -24,14 +25,14 @@ public sealed class ActivationInputs : IDisposable
     /// <summary>The paths as given, for reports.</summary>
     public string Description { get; private set; } = "";
 
-    public static ActivationInputs Load(string activations, string? targets)
+    public static ActivationInputs Load(string activations, string? targets, string? site = null)
     {
         var result = new ActivationInputs();
         try
         {
             var paths = activations.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             if (paths.Length == 0) throw new UsageException("--activations needs a file (or several, comma-separated).");
-            var sites = paths.Select(p => result.Own(ActivationFiles.Load(p))).ToList<IActivationSource>();
+            var sites = paths.Select(p => result.Own(ActivationSources.Open(p, site))).ToList();
             result.Description = string.Join(",", paths.Select(Path.GetFullPath));
             if (sites.Count == 1) result.Activations = sites[0];
             else
@@ -41,7 +42,7 @@ public sealed class ActivationInputs : IDisposable
             }
             if (targets is not null)
             {
-                var t = result.Own(ActivationFiles.Load(targets));
+                var t = result.Own(ActivationSources.Open(targets));
                 if (t.Count != result.Activations.Count)
                     throw new MechanistInputException(
                         $"{targets}: has {t.Count} rows but the activations have {result.Activations.Count}; targets must be row-aligned with the activations.");
@@ -56,9 +57,9 @@ public sealed class ActivationInputs : IDisposable
         }
     }
 
-    T Own<T>(T value) where T : IDisposable
+    IActivationSource Own(IActivationSource value)
     {
-        _owned.Add(value);
+        if (value is IDisposable disposable) _owned.Add(disposable);
         return value;
     }
 

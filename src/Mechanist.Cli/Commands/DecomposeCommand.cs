@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Mechanist.Cli.CommandLine;
 using Mechanist.Decomposers;
+using Mechanist.Host.Activations;
 using Mechanist.Host.Discovery;
 using Mechanist.Host.Formats;
 using Mechanist.Host.Running;
@@ -16,10 +17,11 @@ public sealed class DecomposeCommand : ICommand
 {
     public string Name => "decompose";
     public string Summary => "fit one decomposer, write a SAELens-layout folder + metrics.json";
-    public string Usage => "--activations FILE[,FILE...] --method ID [--targets FILE] [--set key=value]... [--ground-truth FILE] [--hook-name SITE] [--seed S] [--device D] [--plugins DIR]... --out DIR";
+    public string Usage => "--activations FILE|DIR[,FILE...] [--site SITE] --method ID [--targets FILE] [--set key=value]... [--ground-truth FILE] [--hook-name SITE] [--seed S] [--device D] [--plugins DIR]... --out DIR";
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
-        new("activations", ".safetensors (tensor 'activations' [N, d]) or .npy; several row-aligned sites comma-separated (a crosscoder fits them together, other methods see them concatenated)", ValueName: "FILE"),
+        new("activations", ".safetensors (tensor 'activations' [N, d]), .npy, or an activation store folder; several row-aligned sites comma-separated (a crosscoder fits them together, other methods see them concatenated)", ValueName: "FILE|DIR"),
+        new("site", "tensor or store site to read (default: 'activations', or a store's only site)", ValueName: "SITE"),
         new("targets", "row-aligned targets in the same format (a transcoder's MLP output)", ValueName: "FILE"),
         new("method", "decomposer ID (see 'mechanist plugins list')", ValueName: "ID"),
         new("ground-truth", ".safetensors with tensor 'directions' [n, d]: adds mmcs to the metrics", ValueName: "FILE"),
@@ -41,7 +43,7 @@ public sealed class DecomposeCommand : ICommand
         var settings = args.Settings(methodId);
         var options = MethodCatalog.BindOptions(entry, settings);
 
-        using var inputs = ActivationInputs.Load(activationsPath, args.Get("targets"));
+        using var inputs = ActivationInputs.Load(activationsPath, args.Get("targets"), args.Get("site"));
         var activations = inputs.Activations;
         var reference = inputs.Targets ?? activations;
         using var truth = args.Get("ground-truth") is { } gt ? GroundTruth.Load(gt, reference.Dimension) : null;
@@ -52,7 +54,8 @@ public sealed class DecomposeCommand : ICommand
         var context = new DecomposeContext
         {
             Activations = activations, Targets = inputs.Targets, Sites = inputs.Sites, Options = options, Seed = seed, Device = device,
-            HookName = args.Get("hook-name"), Progress = progress,
+            HookName = args.Get("hook-name") ?? (inputs.Sites is null ? ActivationSources.SiteName(activations, args.Get("site")) : null),
+            Progress = progress,
         };
         var watch = Stopwatch.StartNew();
         Decomposition fitted;

@@ -1,4 +1,5 @@
 using Mechanist.Cli.CommandLine;
+using Mechanist.Host.Activations;
 using Mechanist.Host.Formats;
 using Mechanist.IO;
 using Mechanist.Methods.Evaluation;
@@ -10,11 +11,12 @@ public sealed class EvaluateCommand : ICommand
 {
     public string Name => "evaluate";
     public string Summary => "metrics of a SAELens-layout folder on activations";
-    public string Usage => "--decomposition DIR --activations FILE[,FILE...] [--targets FILE] [--ground-truth FILE] [--format text|json] [--device D] [--out FILE]";
+    public string Usage => "--decomposition DIR --activations FILE|DIR[,FILE...] [--site SITE] [--targets FILE] [--ground-truth FILE] [--format text|json] [--device D] [--out FILE]";
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
         new("decomposition", "SAELens-layout folder (cfg.json + sae_weights.safetensors) or sparsify folder (cfg.json + sae.safetensors)", ValueName: "DIR"),
-        new("activations", ".safetensors (tensor 'activations' [N, d]) or .npy; several sites comma-separated (a crosscoder)", ValueName: "FILE"),
+        new("activations", ".safetensors (tensor 'activations' [N, d]), .npy, or an activation store folder; several sites comma-separated (a crosscoder)", ValueName: "FILE|DIR"),
+        new("site", "tensor or store site to read (default: 'activations', or a store's only site)", ValueName: "SITE"),
         new("targets", "row-aligned targets (a transcoder's MLP output); metrics compare the reconstruction with them", ValueName: "FILE"),
         new("ground-truth", ".safetensors with tensor 'directions' [n, d]: adds mmcs", ValueName: "FILE"),
         CommonOptions.Format, CommonOptions.Device, CommonOptions.Out, CommonOptions.Verbose, CommonOptions.Help,
@@ -27,7 +29,7 @@ public sealed class EvaluateCommand : ICommand
         var format = args.GetChoice("format", "text", "text", "json");
         var device = CommonOptions.ParseDevice(args);
         using var decomposition = DecompositionFolder.Load(folder);
-        using var inputs = ActivationInputs.Load(activationsPath, args.Get("targets"));
+        using var inputs = ActivationInputs.Load(activationsPath, args.Get("targets"), args.Get("site"));
         var activations = inputs.Activations;
         using var truth = args.Get("ground-truth") is { } gt ? GroundTruth.Load(gt, (inputs.Targets ?? activations).Dimension) : null;
         var metrics = DecompositionMetrics.Compute(decomposition, activations, truth, device: device, targets: decomposition.ReconstructsTargets ? inputs.Targets : null);

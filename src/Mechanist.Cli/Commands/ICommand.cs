@@ -15,6 +15,9 @@ public interface ICommand
 
     IReadOnlyList<OptionSpec> Options { get; }
 
+    /// <summary>How many positional arguments the verb takes (<c>check CONFIG</c> takes one).</summary>
+    int MaxPositionals => 0;
+
     int Run(ParsedArguments args, CommandEnvironment env);
 }
 

@@ -1,0 +1,77 @@
+using Mechanist.Cli.CommandLine;
+using Mechanist.Host.Checking;
+using Mechanist.Host.Configuration;
+using Mechanist.Host.Reports;
+using Mechanist.IO;
+
+namespace Mechanist.Cli.Commands;
+
+/// <summary>
+/// <c>mechanist check CONFIG</c>: runs everything a <c>mechanist.json</c> asks and reports the findings. Exit code 1
+/// when any finding has error severity, 0 otherwise, 2 when the configuration or an input is invalid (each problem
+/// printed as an MSBuild canonical error line with its check ID and the config line, nothing written).
+/// </summary>
+public sealed class CheckCommand : ICommand
+{
+    public string Name => "check";
+    public string Summary => "run what a mechanist.json asks (decompositions, validations) and gate on the findings";
+    public string Usage => "CONFIG [--format text|json|sarif|msbuild] [--out FILE] [--model DIR] [--plugins DIR]... [--device D] [--help-uri-base URI] [--dependencies FILE]";
+    public int MaxPositionals => 1;
+
+    public IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("format", "report format: text|json|sarif|msbuild (default text)", ValueName: "FORMAT"),
+        new("out", "write the report to FILE (atomically); the findings are still printed as text", ValueName: "FILE"),
+        new("model", "the model folder, replacing the config's 'model'", ValueName: "DIR"),
+        CommonOptions.Plugins, CommonOptions.Device,
+        new("help-uri-base", "absolute URI that relative help links (docs/checks/ID.md) resolve against in reports", ValueName: "URI"),
+        new("dependencies", "write the list of every file the check read, one per line (for incremental builds)", ValueName: "FILE"),
+        CommonOptions.Verbose, CommonOptions.Help,
+    ];
+
+    public int Run(ParsedArguments args, CommandEnvironment env)
+    {
+        if (args.Positionals.Count == 0)
+            throw new UsageException("'check' needs a configuration file: mechanist check CONFIG. See 'mechanist check --help'.");
+        var configPath = args.Positionals[0];
+        var format = args.GetChoice("format", "text", CheckReports.Formats);
+        var outPath = args.Get("out");
+        var helpBase = args.Get("help-uri-base");
+        if (helpBase is not null && !Uri.TryCreate(helpBase, UriKind.Absolute, out _))
+            throw new UsageException($"--help-uri-base expects an absolute URI, got '{helpBase}'.");
+
+        CheckResult result;
+        try
+        {
+            result = CheckRunner.Run(configPath, new CheckRunOptions
+            {
+                ExtraPlugins = args.GetAll("plugins"), Model = args.Get("model"), Device = args.Get("device"), HelpUriBase = helpBase,
+                Log = env.Verbose ? new SyncProgress(line => env.Error.WriteLine($"mechanist check: {line}")) : null,
+            });
+        }
+        catch (CheckInputException e)
+        {
+            env.Error.Write(CheckReports.Canonical(e));
+            if (env.Verbose) env.Error.WriteLine(e);
+            return ExitCodes.BadInput;
+        }
+
+        int exitCode = result.HasErrors ? ExitCodes.ErrorFinding : ExitCodes.Ok;
+        var report = CheckReports.Render(result, format, CliApp.Version, exitCode);
+        if (args.Get("dependencies") is { } dependencies)
+            AtomicFile.WriteText(dependencies, string.Concat(result.Inputs.Select(i => i + "\n")));
+        if (outPath is not null)
+        {
+            AtomicFile.WriteText(outPath, report);
+            env.Out.Write(CheckReports.Text(result));
+        }
+        else env.Out.Write(report);
+        return exitCode;
+    }
+
+    /// <summary>Reports progress on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+    sealed class SyncProgress(Action<string> write) : IProgress<string>
+    {
+        public void Report(string value) => write(value);
+    }
+}

@@ -1,0 +1,163 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Mechanist.Cli.CommandLine;
+using Mechanist.Host.Discovery;
+using Mechanist.Host.Formats;
+using Mechanist.Host.Running;
+using Mechanist.Interpreters;
+using Mechanist.IO;
+using Mechanist.Models;
+using Mechanist.Options;
+using static TorchSharp.torch;
+
+namespace Mechanist.Cli.Commands;
+
+/// <summary>
+/// <c>mechanist interpret</c>: runs one interpreter over a decomposition's features and writes one JSON record per
+/// feature (JSON Lines).
+/// </summary>
+public sealed class InterpretCommand : ICommand
+{
+    public string Name => "interpret";
+    public string Summary => "per-feature explanations (top examples, output effects, synthesis), one JSON record per feature";
+    public string Usage => "--decomposition DIR --method ID [--model DIR] [--site SITE] [--tokens IDS|FILE] [--activations FILE] [--input FILE] [--features LIST] [--set key=value]... [--format text|json] [--out FILE]";
+    public IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("decomposition", "SAELens-layout folder whose features are explained", ValueName: "DIR"),
+        new("method", "interpreter ID: top-examples, output-effects, feature-synthesis, or a plugin's", ValueName: "ID"),
+        new("model", "model folder (config.json with model_type + model.safetensors)", ValueName: "DIR"),
+        new("site", "hook site the decomposition reads (default: its cfg.json hook_name)", ValueName: "SITE"),
+        new("tokens", "token ids [n_seq, seq_len] to harvest activations from, or synthesis template: \"1,2;3,4\" or a .safetensors/.npy file", ValueName: "IDS"),
+        new("activations", "precomputed activations [N, d_in] (.safetensors 'activations' or .npy), rows matching --tokens when given", ValueName: "FILE"),
+        new("input", "template input [1, …] for feature-synthesis mode=input (.safetensors 'input' or .npy)", ValueName: "FILE"),
+        new("features", "features to explain: \"0,5,17\" or \"0-31\" (default: all)", ValueName: "LIST"),
+        new("harvest-batch", "sequences per forward pass when harvesting (default 64)", ValueName: "N"),
+        CommonOptions.Set, CommonOptions.Seed, CommonOptions.Device, CommonOptions.Plugins, CommonOptions.Format,
+        CommonOptions.Out, CommonOptions.Verbose, CommonOptions.Help,
+    ];
+
+    public int Run(ParsedArguments args, CommandEnvironment env)
+    {
+        var decompositionDir = args.Require("decomposition");
+        var methodId = args.Require("method");
+        var format = args.GetChoice("format", "text", "text", "json");
+        var seed = CommonOptions.ParseSeed(args);
+        var device = CommonOptions.ParseDevice(args);
+        int harvestBatch = args.GetInt("harvest-batch", 64);
+        if (harvestBatch < 1) throw new UsageException("option '--harvest-batch' must be at least 1.");
+
+        using var host = CommonOptions.CreateHost(args, env);
+        var entry = host.Catalog.Resolve(methodId, MethodKind.Interpreter);
+        var options = MethodCatalog.BindOptions(entry, args.Settings(methodId));
+        using var decomposition = DecompositionFolder.Load(decompositionDir);
+        var features = args.Get("features") is { } list ? ParseFeatures(list, decomposition.DSae) : null;
+        var site = args.Get("site") ?? (decomposition.Metadata.HookName is { Length: > 0 } h ? h : null);
+        var tokens = args.Get("tokens") is { } t ? TensorArguments.Tokens("tokens", t) : null;
+        var template = args.Get("input") is { } input ? TensorArguments.Input("input", input) : tokens?.narrow(0, 0, 1);
+
+        var modelDir = args.Get("model");
+        using var model = modelDir is null ? null : ModelFolders.Load(modelDir, host, device, seed);
+        if (model is not null && site is not null && !model.HookSites.Contains(site))
+        {
+            var closest = NameSuggester.Closest(site, model.HookSites);
+            throw new MechanistInputException(
+                $"--site {site}: model '{model.ModelType}' has no such hook site.{(closest is null ? "" : $" Did you mean '{closest}'?")}");
+        }
+
+        using var scope = NewDisposeScope();
+        ActivationMatrix? activations = null;
+        Tensor? rowTokens = tokens;
+        bool readsActivations = methodId is not ("feature-synthesis" or "output-effects");
+        if (args.Get("activations") is { } actsPath) activations = ActivationFiles.Load(actsPath);
+        else if (readsActivations && model is not null && tokens is not null && site is not null)
+        {
+            activations = Harvest(model, tokens.to(device), site, harvestBatch, decomposition.DIn, out var perToken);
+            if (!perToken) rowTokens = null;
+        }
+        else if (methodId == "top-examples")
+            throw new UsageException("top-examples needs --activations FILE, or --model DIR, --tokens and a site (--site or the decomposition's hook_name) to harvest from.");
+        using var _ = activations;
+        if (activations is not null && activations.Dimension != decomposition.DIn)
+            throw new MechanistInputException(
+                $"{activations.Name}: activations have dimension {activations.Dimension} but the decomposition's d_in is {decomposition.DIn}.");
+
+        var context = new InterpretContext
+        {
+            Decomposition = decomposition, Activations = activations, Model = model, Features = features, Site = site,
+            Tokens = rowTokens, Unembedding = modelDir is null ? null : ModelFolders.Unembedding(modelDir, site),
+            Embedding = modelDir is null ? null : ModelFolders.Embedding(modelDir), InputTemplate = template?.to(device),
+            Options = options, Seed = seed, Device = device,
+        };
+        var interpreter = MethodCatalog.Create<Interpreter>(entry, host.Services);
+        random.manual_seed(seed);
+        var explanations = MethodInvoker.Invoke(entry, () => interpreter.Interpret(context));
+
+        var lines = new StringBuilder();
+        foreach (var e in explanations)
+        {
+            var record = new JsonObject
+            {
+                ["feature"] = e.Feature, ["method"] = entry.Id, ["site"] = site, ["summary"] = e.Summary,
+                ["details"] = JsonNode.Parse(e.Details.ToJsonString()),
+            };
+            lines.Append(record.ToJsonString()).Append('\n');
+        }
+        if (args.Get("out") is { } outPath) AtomicFile.WriteText(outPath, lines.ToString());
+        if (format == "json") env.Out.Write(lines.ToString());
+        else
+        {
+            env.Out.WriteLine($"{entry.Id}: {explanations.Count} feature(s) of {Path.GetFullPath(decompositionDir)}{(site is null ? "" : $" at {site}")}");
+            foreach (var e in explanations) env.Out.WriteLine($"  feature {e.Feature}: {e.Summary}");
+        }
+        return ExitCodes.Ok;
+    }
+
+    internal static IReadOnlyList<int> ParseFeatures(string text, int dSae)
+    {
+        var result = new List<int>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var bounds = part.Split('-');
+            bool ok = bounds.Length is 1 or 2 && bounds.All(b => int.TryParse(b, NumberStyles.None, CultureInfo.InvariantCulture, out _));
+            if (!ok) throw new UsageException($"--features: '{part}' is not a feature index or range (e.g. \"0,5,17\" or \"0-31\").");
+            int lo = int.Parse(bounds[0], CultureInfo.InvariantCulture), hi = int.Parse(bounds[^1], CultureInfo.InvariantCulture);
+            if (hi < lo) throw new UsageException($"--features: range '{part}' is empty.");
+            for (int f = lo; f <= hi; f++)
+            {
+                if (f >= dSae) throw new MechanistInputException($"--features: feature {f} is out of range: the decomposition has {dSae} features (0 … {dSae - 1}).");
+                result.Add(f);
+            }
+        }
+        return result.Distinct().ToList();
+    }
+
+    /// <summary>
+    /// Runs the model over the token sequences and keeps the site's activations as rows: [n_seq · seq_len, d] for a
+    /// [batch, pos, d] site (<paramref name="perToken"/> true), [n_seq, d] for a [batch, d] site.
+    /// </summary>
+    internal static ActivationMatrix Harvest(IHookedModel model, Tensor tokens, string site, int batchSize, int dIn, out bool perToken)
+    {
+        var rows = new List<Tensor>();
+        perToken = true;
+        using var noGrad = no_grad();
+        for (long start = 0; start < tokens.shape[0]; start += batchSize)
+        {
+            var batch = tokens.narrow(0, start, Math.Min(batchSize, tokens.shape[0] - start));
+            Tensor? activation = null;
+            using (var handle = model.AddHook(site, a => { activation = a.detach().clone(); return null; }))
+                model.Run(batch);
+            if (activation is null) throw new InvalidOperationException($"hook site {site} did not fire.");
+            if (activation.shape[^1] != dIn)
+                throw new MechanistInputException(
+                    $"the decomposition's d_in is {dIn} but the activation at '{site}' has width {activation.shape[^1]} (shape [{string.Join(", ", activation.shape)}]).");
+            if (activation.ndim == 3 && activation.shape[1] == batch.shape[1]) rows.Add(activation.reshape(-1, dIn).cpu());
+            else
+            {
+                perToken = false;
+                rows.Add(activation.reshape(batch.shape[0], -1).cpu());
+            }
+        }
+        return new ActivationMatrix($"{site} harvested from {tokens.shape[0]} sequences", cat(rows, 0));
+    }
+}

@@ -1,0 +1,168 @@
+using static TorchSharp.torch;
+
+namespace Mechanist.Methods.Analysis;
+
+/// <summary>
+/// The Fourier basis of Z_p (p odd) and what a modular-arithmetic network looks like in it: the power of a table
+/// over Z_p per frequency, of a function over Z_p × Z_p per pair of frequencies, projections that remove
+/// frequencies, and the frequency each neuron or feature is tied to (Nanda et al. 2023, Progress measures for grokking).
+/// </summary>
+public static class ModularFourier
+{
+    /// <summary>Number of non-constant frequencies, (p − 1) / 2.</summary>
+    public static int Frequencies(int p) => (p - 1) / 2;
+
+    /// <summary>
+    /// The orthonormal Fourier basis [p, p] (float64), one basis vector per row: row 0 the constant 1/√p, rows
+    /// 2k − 1 and 2k the cosine and sine of frequency k (k = 1 … (p − 1)/2), scaled by √(2/p).
+    /// </summary>
+    public static Tensor Basis(int p)
+    {
+        if (p < 3 || p % 2 == 0) throw new ArgumentException($"p must be an odd number ≥ 3, got {p}.");
+        var x = arange(p, dtype: ScalarType.Float64);
+        var rows = new List<Tensor> { full(p, 1 / Math.Sqrt(p), ScalarType.Float64) };
+        for (int k = 1; k <= Frequencies(p); k++)
+        {
+            var angle = x * (2 * Math.PI * k / p);
+            rows.Add(angle.cos() * Math.Sqrt(2.0 / p));
+            rows.Add(angle.sin() * Math.Sqrt(2.0 / p));
+        }
+        return stack(rows);
+    }
+
+    /// <summary>The frequency of basis row <paramref name="index"/>: 0 for the constant, k for rows 2k − 1 and 2k.</summary>
+    public static int FrequencyOf(int index) => (index + 1) / 2;
+
+    /// <summary>"const", "cos k" or "sin k".</summary>
+    public static string Label(int index) => index == 0 ? "const" : $"{(index % 2 == 1 ? "cos" : "sin")} {FrequencyOf(index)}";
+
+    /// <summary>
+    /// Power per frequency of a table over Z_p, [p, d] (rows indexed by the residue, e.g. the embedding of each
+    /// number): P_k = Σ_d (C[cos k, d]² + C[sin k, d]²), C = basis · table. Index 0 holds the constant's power.
+    /// </summary>
+    public static double[] FrequencyPower(Tensor table)
+    {
+        int p = (int)table.shape[0];
+        using var scope = NewDisposeScope();
+        var c = Basis(p).matmul(table.to(ScalarType.Float64));
+        var rowPower = c.pow(2).sum(dim: 1).data<double>().ToArray();
+        var power = new double[Frequencies(p) + 1];
+        for (int i = 0; i < p; i++) power[FrequencyOf(i)] += rowPower[i];
+        return power;
+    }
+
+    /// <summary>
+    /// The smallest set of non-constant frequencies, strongest first, that holds at least <paramref name="coverage"/>
+    /// of the non-constant power (index 0 of <paramref name="power"/> is the constant and is ignored).
+    /// </summary>
+    public static int[] KeyFrequencies(double[] power, double coverage = 0.8)
+    {
+        double total = power.Skip(1).Sum();
+        if (total <= 0) return [];
+        var ordered = Enumerable.Range(1, power.Length - 1).OrderByDescending(k => power[k]).ToList();
+        var result = new List<int>();
+        double covered = 0;
+        foreach (var k in ordered)
+        {
+            if (covered >= coverage * total) break;
+            result.Add(k);
+            covered += power[k];
+        }
+        return result.Order().ToArray();
+    }
+
+    /// <summary>Share of the non-constant power held by the given frequencies.</summary>
+    public static double Share(double[] power, IEnumerable<int> frequencies)
+    {
+        double total = power.Skip(1).Sum();
+        return total <= 0 ? 0 : frequencies.Sum(k => power[k]) / total;
+    }
+
+    /// <summary>2-D Fourier coefficients of functions over Z_p × Z_p: [p, p, n] (a, b, channel) → [p, p, n] (i, j, channel).</summary>
+    public static Tensor Transform2D(Tensor grid)
+    {
+        int p = (int)grid.shape[0];
+        using var scope = NewDisposeScope();
+        var basis = Basis(p);
+        return einsum("ia,jb,abn->ijn", basis, basis, grid.to(ScalarType.Float64)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Back from 2-D coefficients to functions over Z_p × Z_p: [p, p, n] → [p, p, n].</summary>
+    public static Tensor Inverse2D(Tensor coefficients)
+    {
+        int p = (int)coefficients.shape[0];
+        using var scope = NewDisposeScope();
+        var basis = Basis(p);
+        return einsum("ia,jb,ijn->abn", basis, basis, coefficients).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The frequency of each basis row, [p] (int64).</summary>
+    static Tensor RowFrequencies(int p) => tensor(Enumerable.Range(0, p).Select(i => (long)FrequencyOf(i)).ToArray());
+
+    /// <summary>[p] booleans: whether each basis row's frequency is in the set.</summary>
+    static Tensor RowsIn(int p, ISet<int> set) => tensor(Enumerable.Range(0, p).Select(i => set.Contains(FrequencyOf(i))).ToArray());
+
+    /// <summary>
+    /// Removes from functions over Z_p × Z_p [p, p, n] every 2-D Fourier component that involves a frequency in
+    /// <paramref name="frequencies"/> (an orthogonal projection). The constant component is never removed.
+    /// </summary>
+    public static Tensor Ablate(Tensor grid, IEnumerable<int> frequencies)
+    {
+        var set = frequencies.ToHashSet();
+        int p = (int)grid.shape[0];
+        using var scope = NewDisposeScope();
+        var c = Transform2D(grid);
+        var rows = RowsIn(p, set);
+        var mask = (rows.unsqueeze(1) | rows.unsqueeze(0)).logical_not().to(ScalarType.Float64).unsqueeze(2);
+        return Inverse2D(c * mask).to(grid.dtype).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Share of the non-constant 2-D power of [p, p, n] held by components that use only the given frequencies.</summary>
+    public static double Share2D(Tensor grid, IEnumerable<int> frequencies)
+    {
+        var set = frequencies.ToHashSet();
+        using var scope = NewDisposeScope();
+        var power = Transform2D(grid).pow(2).sum(dim: 2);
+        int p = (int)grid.shape[0];
+        var constantOrIn = RowsIn(p, set) | RowFrequencies(p).eq(0);
+        var within = (constantOrIn.unsqueeze(1) & constantOrIn.unsqueeze(0)).to(ScalarType.Float64);
+        within[0, 0] = 0.0;
+        double total = power.sum().item<double>() - power[0, 0].item<double>();
+        double inside = (power * within).sum().item<double>();
+        return total <= 0 ? 0 : inside / total;
+    }
+
+    /// <summary>
+    /// For each channel of [p, p, n] (a neuron, a feature): the single frequency k whose components (those using
+    /// only k and the constant) hold the most of its non-constant power, and that share. Channels with no
+    /// non-constant power get frequency 0 and share 0.
+    /// </summary>
+    public static (int[] Frequency, double[] Share) ChannelFrequencies(Tensor grid)
+    {
+        int p = (int)grid.shape[0], n = (int)grid.shape[2];
+        int frequencies = Frequencies(p);
+        using var scope = NewDisposeScope();
+        var power = Transform2D(grid).pow(2);                       // [p, p, n]
+        var total = power.sum([0, 1]) - power[0, 0];
+        // pure[k, i, j] = 1 when component (i, j) uses frequency k alone (with the constant): (0,k), (k,0), (k,k).
+        var f = RowFrequencies(p);
+        var a = f.view(p, 1).expand(p, p);
+        var b = f.view(1, p).expand(p, p);
+        var pureFrequency = where((a.eq(0) | b.eq(0) | a.eq(b)) & (a + b).gt(0), maximum(a, b), full(p, p, -1L));
+        var pure = arange(frequencies + 1, dtype: ScalarType.Int64).view(-1, 1, 1).eq(pureFrequency.unsqueeze(0)).to(ScalarType.Float64);
+        var perFrequency = einsum("kij,ijn->kn", pure, power);
+        var (best, index) = perFrequency.max(0);
+        var totals = total.data<double>().ToArray();
+        var bestValues = best.data<double>().ToArray();
+        var indices = index.data<long>().ToArray();
+        var freq = new int[n];
+        var share = new double[n];
+        for (int c = 0; c < n; c++)
+        {
+            if (totals[c] <= 1e-12) continue;
+            freq[c] = (int)indices[c];
+            share[c] = bestValues[c] / totals[c];
+        }
+        return (freq, share);
+    }
+}

@@ -1,0 +1,114 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Mechanist.Models.Text;
+
+/// <summary>
+/// Token-id sequences read from a file, each at most the context length, in file order. Harvesting runs them as
+/// they are; activations come out sequence by sequence, position by position.
+/// </summary>
+public sealed class TokenSequences
+{
+    TokenSequences(string source, List<long[]> sequences)
+    {
+        Source = source;
+        Sequences = sequences;
+        TotalTokens = sequences.Sum(s => (long)s.Length);
+    }
+
+    /// <summary>The file the ids came from.</summary>
+    public string Source { get; }
+
+    public IReadOnlyList<long[]> Sequences { get; }
+
+    public long TotalTokens { get; }
+
+    public static TokenSequences FromSequences(string source, IEnumerable<long[]> sequences) => new(source, sequences.ToList());
+
+    /// <summary>
+    /// A UTF-8 text file, tokenised as one document with GPT-2's BPE and cut into consecutive sequences of
+    /// <paramref name="context"/> tokens (the last one shorter). Every id must be below <paramref name="vocabSize"/>.
+    /// </summary>
+    public static TokenSequences ReadText(string path, int vocabSize, int context)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(context, 1);
+        if (!File.Exists(path)) throw new MechanistInputException($"{path}: text file not found.");
+        string text;
+        try
+        {
+            text = File.ReadAllText(path, new UTF8Encoding(false, throwOnInvalidBytes: true));
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw new MechanistInputException($"{path}: not valid UTF-8 text (byte offset {e.Index}).", e);
+        }
+        var ids = Gpt2Tokenizer.Encode(text);
+        if (ids.Count == 0) throw new MechanistInputException($"{path}: the text holds no tokens.");
+        if (vocabSize < Gpt2Tokenizer.VocabSize)
+        {
+            for (int i = 0; i < ids.Count; i++)
+                if (ids[i] >= vocabSize)
+                    throw new MechanistInputException(
+                        $"{path}: GPT-2 token {i} of the text has id {ids[i]} ('{Gpt2Tokenizer.Decode([ids[i]])}'), outside the model's vocabulary of {vocabSize} ids; use --tokens with ids the model knows.");
+        }
+        var sequences = new List<long[]>();
+        for (int start = 0; start < ids.Count; start += context)
+        {
+            int length = Math.Min(context, ids.Count - start);
+            var sequence = new long[length];
+            for (int j = 0; j < length; j++) sequence[j] = ids[start + j];
+            sequences.Add(sequence);
+        }
+        return new TokenSequences(path, sequences);
+    }
+
+    /// <summary>
+    /// A JSONL file with one JSON list of token ids per line (blank lines skipped). A line longer than
+    /// <paramref name="context"/> is cut into consecutive sequences of at most that many tokens. Errors name the
+    /// file, the line and the id.
+    /// </summary>
+    public static TokenSequences ReadJsonl(string path, int vocabSize, int context)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(context, 1);
+        if (!File.Exists(path)) throw new MechanistInputException($"{path}: token file not found.");
+        var sequences = new List<long[]>();
+        int lineNumber = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            var ids = ParseLine(path, lineNumber, line, vocabSize);
+            if (ids.Length == 0) throw new MechanistInputException($"{path}, line {lineNumber}: empty token list.");
+            for (int start = 0; start < ids.Length; start += context)
+                sequences.Add(ids[start..Math.Min(ids.Length, start + context)]);
+        }
+        if (sequences.Count == 0) throw new MechanistInputException($"{path}: no token lists (expected one JSON list of token ids per line).");
+        return new TokenSequences(path, sequences);
+    }
+
+    static long[] ParseLine(string path, int lineNumber, string line, int vocabSize)
+    {
+        var where = $"{path}, line {lineNumber}";
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            if (doc.RootElement.ValueKind != JsonValueKind.Array)
+                throw new MechanistInputException($"{where}: expected a JSON list of token ids, got a JSON {doc.RootElement.ValueKind.ToString().ToLowerInvariant()}.");
+            var ids = new long[doc.RootElement.GetArrayLength()];
+            int i = 0;
+            foreach (var item in doc.RootElement.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.Number || !item.TryGetInt64(out var id))
+                    throw new MechanistInputException($"{where}: item {i} ({item.GetRawText()}) is not an integer token id.");
+                if (id < 0 || id >= vocabSize)
+                    throw new MechanistInputException($"{where}: token id {id} (item {i}) is outside the model's vocabulary [0, {vocabSize}).");
+                ids[i++] = id;
+            }
+            return ids;
+        }
+        catch (JsonException e)
+        {
+            throw new MechanistInputException($"{where}: not valid JSON ({e.Message}).", e);
+        }
+    }
+}
