@@ -291,3 +291,63 @@ static class PngDecoder
         return (width, height, rgba);
     }
 }
+
+/// <summary><c>evaluate --model</c>: the CE-loss and KL scores of splicing a decomposition into a language model.</summary>
+public class SpliceCommandTests
+{
+    const string Site = "blocks.1.hook_resid_mid";
+
+    static string HarvestAndFit(TempDir temp, string method, params string[] settings)
+    {
+        var acts = temp.File("acts.safetensors");
+        if (!File.Exists(acts))
+        {
+            var h = Cli.Run("harvest", "--model", HarvestCommandTests.Fixture, "--tokens", HarvestCommandTests.FixtureTokens, "--sites", Site, "--out", acts);
+            Assert.True(h.ExitCode == 0, h.ToString());
+        }
+        var outDir = temp.File(method);
+        var d = Cli.Run(["decompose", "--activations", acts, "--site", Site, "--method", method, .. settings.SelectMany(s => new[] { "--set", s }), "--out", outDir]);
+        Assert.True(d.ExitCode == 0, d.ToString());
+        return outDir;
+    }
+
+    [Fact]
+    public void An_exact_decomposition_spliced_into_gpt2_scores_one()
+    {
+        using var temp = new TempDir();
+        var pca = HarvestAndFit(temp, "pca", "components=32");
+        var r = Cli.Run("evaluate", "--decomposition", pca, "--model", HarvestCommandTests.Fixture, "--tokens", HarvestCommandTests.FixtureTokens,
+            "--batch-size", "3", "--format", "json");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var splice = JsonNode.Parse(r.Out)!["splice"]!;
+        Assert.Equal(Site, (string?)splice["site"]);
+        Assert.Equal(1.0, (double)splice["ce_loss_score"]!, 4);
+        Assert.Equal(1.0, (double)splice["kl_score"]!, 4);
+        Assert.Equal(4 * 15, (long)splice["tokens"]!);
+        Assert.False(string.IsNullOrEmpty((string?)splice["definitions"]!["ce_loss_score"]));
+
+        var sae = HarvestAndFit(temp, "sae.topk", "k=4", "d_sae=64", "steps=100", "batch_size=32");
+        var s = Cli.Run("evaluate", "--decomposition", sae, "--activations", temp.File("acts.safetensors"), "--site", Site,
+            "--model", HarvestCommandTests.Fixture, "--tokens", HarvestCommandTests.FixtureTokens, "--format", "json");
+        Assert.True(s.ExitCode == 0, s.ToString());
+        var both = JsonNode.Parse(s.Out)!;
+        Assert.True(both["fvu"] is not null);
+        var score = (double)both["splice"]!["ce_loss_score"]!;
+        Assert.True(score < 1 && score > -5, $"a lossy SAE scores below 1: {score}");
+    }
+
+    [Fact]
+    public void Splice_bad_inputs_exit_2()
+    {
+        using var temp = new TempDir();
+        var pca = HarvestAndFit(temp, "pca", "components=4");
+        Assert.Equal(2, Cli.Run("evaluate", "--decomposition", pca, "--tokens", HarvestCommandTests.FixtureTokens).ExitCode);
+        var noTokens = Cli.Run("evaluate", "--decomposition", pca, "--model", HarvestCommandTests.Fixture);
+        Assert.Equal(2, noTokens.ExitCode);
+        Assert.Contains("--tokens FILE or --text FILE", noTokens.Error);
+        var badSite = Cli.Run("evaluate", "--decomposition", pca, "--model", HarvestCommandTests.Fixture, "--tokens", HarvestCommandTests.FixtureTokens,
+            "--splice-site", "blocks.1.hook_resid_mdi");
+        Assert.Equal(2, badSite.ExitCode);
+        Assert.Contains("Did you mean 'blocks.1.hook_resid_mid'?", badSite.Error);
+    }
+}
