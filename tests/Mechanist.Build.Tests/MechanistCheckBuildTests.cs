@@ -108,7 +108,7 @@ public sealed class MechanistCheckBuildTests(PackageFeed feed) : IClassFixture<P
     [Fact]
     public void Warnings_obey_NoWarn_WarningsAsErrors_and_TreatWarningsAsErrors()
     {
-        // decomposition.quality at its defaults: MECH1004 (PCA latents are dense) is a warning.
+        // decomposition.quality at its defaults: MECH1004 (53% of the released SAE's latents are dense) is a warning.
         var dir = Consumer("warnings", """<MechanistCheck Include="defaults.json" />""", ("defaults.json", """
             {
               "device": "cpu",
@@ -119,7 +119,7 @@ public sealed class MechanistCheckBuildTests(PackageFeed feed) : IClassFixture<P
         var config = Path.Combine(dir, "defaults.json");
         var plain = Build(dir);
         AssertPassed(plain);
-        Assert.Contains($"{config}(3,23): warning MECH1004: 100% of latents fire on more than 10% of rows", plain.Output);
+        Assert.Contains($"{config}(3,23): warning MECH1004: 53.13% of latents fire on more than 10% of rows", plain.Output);
 
         var suppressed = Build(dir, "-p:NoWarn=MECH1004");
         AssertPassed(suppressed);

@@ -46,6 +46,9 @@ public static class SaeTrainer
         var device = context.Device;
         var fingerprint = Fingerprint(variant, options, context.Seed, inputs, target, batchSize);
         var run = new Run<TOptions>(context, options, variant, shape, inputs, target, batchSize, fingerprint);
+        // Training needs gradients even when the caller runs under no_grad (an analysis that fits a dictionary
+        // inside an inference block): the mode is restored on return.
+        using var gradients = enable_grad();
         try
         {
             return run.Execute();
