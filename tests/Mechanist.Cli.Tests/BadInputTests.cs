@@ -6,7 +6,7 @@ namespace Mechanist.Cli.Tests;
 /// <summary>Every bad input: exit code 2, one clear line naming the file/key/option and what was expected, no output written.</summary>
 public class BadInputTests
 {
-    static void AssertBadInput(CliResult r, TempDir temp, string outName, params string[] expected)
+    internal static void AssertBadInput(CliResult r, TempDir temp, string outName, params string[] expected)
     {
         Assert.True(r.ExitCode == 2, r.ToString());
         var line = Assert.Single(r.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));

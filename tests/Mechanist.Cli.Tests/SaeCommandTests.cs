@@ -13,14 +13,8 @@ namespace Mechanist.Cli.Tests;
 /// <summary>The SAE family through the command line: decompose, evaluate, compare, bench, and their bad inputs.</summary>
 public class SaeCommandTests
 {
-    static void AssertBadInput(CliResult r, TempDir temp, string outName, params string[] expected)
-    {
-        Assert.True(r.ExitCode == 2, r.ToString());
-        var line = Assert.Single(r.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith("mechanist: error: ", line);
-        foreach (var text in expected) Assert.Contains(text, line);
-        Assert.False(Directory.Exists(temp.File(outName)) || File.Exists(temp.File(outName)), $"{outName} must not exist");
-    }
+    static void AssertBadInput(CliResult r, TempDir temp, string outName, params string[] expected) =>
+        BadInputTests.AssertBadInput(r, temp, outName, expected);
 
     [Fact]
     public void Decompose_with_topk_writes_a_topk_folder_and_reports_progress()
