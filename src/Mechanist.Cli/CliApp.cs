@@ -16,6 +16,7 @@ public static class CliApp
         new CheckCommand(),
         new AttributeCommand(), new InterpretCommand(), new BenchIgCommand(),
         new TrainModularAdditionCommand(), new TrainToySuperpositionCommand(), new BenchModularAdditionCommand(),
+        new TrainBracketsCommand(), new GenerateBracketsCommand(),
         new CompareCommand(), new BenchSaeCommand(),
     ];
 

@@ -35,13 +35,17 @@ public sealed class AdamW : IDisposable
         foreach (var (_, p, _, _) in _state) p.grad?.zero_();
     }
 
-    /// <summary>One update from the current gradients (a parameter without a gradient is skipped, as in PyTorch).</summary>
-    public void Step()
+    /// <summary>
+    /// One update from the current gradients (a parameter without a gradient is skipped, as in PyTorch).
+    /// <paramref name="lrScale"/> multiplies the learning rate for this step only (a schedule).
+    /// </summary>
+    public void Step(double lrScale = 1.0)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         StepCount++;
         var (lr, beta1, beta2, eps, weightDecay) = Settings;
+        lr *= lrScale;
         double biasCorrection1 = 1 - Math.Pow(beta1, StepCount);
         double biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(beta2, StepCount));
         foreach (var (_, p, m, v) in _state)
