@@ -190,7 +190,10 @@ public sealed class ConceptLabels
         throw new MechanistInputException($"{path}: metadata '{key}.classes' must be a JSON list of distinct class names, got {text}.");
     }
 
-    /// <summary>Writes labels (and optional tokens) in the format <see cref="Load"/> reads, atomically.</summary>
+    /// <summary>
+    /// Writes labels (U8 when a concept has at most 256 classes, else I64) and optional tokens (I64) in the format
+    /// <see cref="Load"/> reads, atomically.
+    /// </summary>
     public static void Save(string path, long[] shape, IEnumerable<Concept> concepts, Tensor? tokens = null, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var tensors = new Dictionary<string, Tensor>();
@@ -199,7 +202,8 @@ public sealed class ConceptLabels
         using var scope = NewDisposeScope();
         foreach (var c in concepts)
         {
-            tensors[Prefix + c.Name] = tensor(c.Labels).view(shape);
+            var labels = tensor(c.Labels).view(shape);
+            tensors[Prefix + c.Name] = c.Classes.Count <= 256 ? labels.to(ScalarType.Byte) : labels;
             meta[$"{Prefix}{c.Name}.classes"] = new JsonArray(c.Classes.Select(n => (JsonNode?)JsonValue.Create(n)).ToArray()).ToJsonString();
         }
         if (tokens is not null) tensors["tokens"] = tokens.to(ScalarType.Int64).view(shape);

@@ -86,7 +86,7 @@ public static class ConceptAttribution
         var w = probe.Direction(1, 0).to(ScalarType.Float32);                 // log-odds = x · w + c
         var c = (probe.Bias[1] - probe.Bias[0] - (probe.Mean / probe.Scale).matmul(probe.Weight[.., 1] - probe.Weight[.., 0])).to(ScalarType.Float32);
         var mask = positive.to(ScalarType.Float32);
-        double Mean(Tensor values, Tensor weights) => (values * weights).sum().item<double>() / weights.sum().item<double>();
+        double Mean(Tensor values, Tensor weights) => (values * weights).sum().to(ScalarType.Float64).item<double>() / weights.sum().to(ScalarType.Float64).item<double>();
         double clean = Mean(probeRows.matmul(w) + c, mask);
         double other = Mean(probeRows.matmul(w) + c, 1 - mask);
 
