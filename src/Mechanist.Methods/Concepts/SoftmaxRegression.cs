@@ -48,7 +48,7 @@ public sealed class SoftmaxRegression : IDisposable
     /// Fits the probe to rows <paramref name="x"/> [N, d] with labels <paramref name="y"/> [N] in 0 … classes − 1.
     /// Stops when max |∂f/∂θ| &lt; <paramref name="tolerance"/> or after <paramref name="maxIterations"/>.
     /// </summary>
-    public static SoftmaxRegression Fit(Tensor x, Tensor y, int classes, double l2 = 1e-3, int maxIterations = 300, double tolerance = 1e-6)
+    public static SoftmaxRegression Fit(Tensor x, Tensor y, int classes, double l2 = 1e-3, int maxIterations = 300, double tolerance = 1e-4)
     {
         if (x.ndim != 2) throw new ArgumentException($"features must be [N, d], got [{string.Join(", ", x.shape)}].");
         if (y.ndim != 1 || y.shape[0] != x.shape[0]) throw new ArgumentException("labels must be [N], one per row.");
