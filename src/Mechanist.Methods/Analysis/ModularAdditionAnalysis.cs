@@ -32,8 +32,14 @@ public static class ModularAdditionAnalysis
         /// <summary>Random sets of non-key frequencies (as many as the key ones) ablated for comparison.</summary>
         public int RandomDraws { get; init; } = 5;
 
-        /// <summary>A feature is tied to a frequency when that frequency alone holds at least this share of its power.</summary>
+        /// <summary>
+        /// A feature is tied to a frequency k when the components of k's first <see cref="FeatureHarmonics"/> harmonics
+        /// hold at least this share of its non-constant power (<see cref="ModularFourier.HarmonicFrequencies"/>).
+        /// </summary>
         public double FeatureShare { get; init; } = 0.5;
+
+        /// <summary>Harmonics m·k mod p (m = 1 … this) counted for a feature's frequency k; 1 counts k alone.</summary>
+        public int FeatureHarmonics { get; init; } = 4;
 
         public int Seed { get; init; }
     }
@@ -73,9 +79,11 @@ public static class ModularAdditionAnalysis
                 sb.AppendLine($"  random non-key {{{string.Join(", ", set)}}} removed: {Fmt(score)}");
             if (Features is { } f)
             {
-                sb.AppendLine($"decomposition of the MLP activations ({f.Method}, {f.Alive} live features of {f.Total}):");
-                sb.AppendLine($"  {f.TiedToKey} tied to a key frequency (one frequency holds ≥ {f.Threshold.ToString("0%", inv)} of the feature's power), {f.TiedToOther} to another frequency");
+                sb.AppendLine($"decomposition of the MLP activations ({f.Method}, {f.Alive} live features of {f.Total}; FVU {f.Fvu.ToString("0.000", inv)}, L0 {f.L0.ToString("0.0", inv)}):");
+                sb.AppendLine($"  {f.TiedToKey} tied to a key frequency (the first {f.Harmonics} harmonics m·k mod p of one frequency k hold ≥ {f.Threshold.ToString("0%", inv)} of the feature's power), {f.TiedToOther} to another frequency");
                 sb.AppendLine($"  per key frequency: {string.Join(", ", f.PerKeyFrequency.Select(kv => $"{kv.Key}: {kv.Value}"))}");
+                sb.AppendLine($"  by one frequency alone (k without its harmonics holds ≥ {f.Threshold.ToString("0%", inv)}): {f.TiedToKeyByFundamental} tied to a key frequency");
+                sb.AppendLine($"  by decoder direction (≥ {f.Threshold.ToString("0%", inv)} of its squared norm on the MLP neurons of one key frequency): {f.TiedToKeyByDecoder}");
             }
             return sb.ToString();
 
@@ -83,8 +91,20 @@ public static class ModularAdditionAnalysis
         }
     }
 
+    /// <summary>How a decomposition's features relate to the frequencies.</summary>
+    /// <param name="TiedToKey">Live features tied (harmonic definition) to a key frequency.</param>
+    /// <param name="TiedToKeyByFundamental">The same with one harmonic (the frequency alone), the stricter earlier definition.</param>
+    /// <param name="TiedToKeyByDecoder">Live features whose decoder direction puts ≥ threshold of its squared norm on one key frequency's neurons.</param>
+    /// <param name="Fvu">Fraction of variance unexplained on the p² activation rows.</param>
     public sealed record FeatureSummary(string Method, int Total, int Alive, int TiedToKey, int TiedToOther, double Threshold,
-        IReadOnlyDictionary<int, int> PerKeyFrequency, int[] FeatureFrequency, double[] FeatureShare);
+        IReadOnlyDictionary<int, int> PerKeyFrequency, int[] FeatureFrequency, double[] FeatureShare)
+    {
+        public int Harmonics { get; init; } = 1;
+        public int TiedToKeyByFundamental { get; init; }
+        public int TiedToKeyByDecoder { get; init; }
+        public double Fvu { get; init; } = double.NaN;
+        public double L0 { get; init; } = double.NaN;
+    }
 
     /// <summary>All p² inputs (a, b, =), row a·p + b, and their labels (a + b) mod p.</summary>
     public static (Tensor Tokens, Tensor Labels) AllPairs(int p, int equalsToken)
@@ -152,12 +172,25 @@ public static class ModularAdditionAnalysis
             var (method, decomposition) = decompose(acts);
             using var _ = decomposition;
             var latents = decomposition.Encode(acts.Data).to(ScalarType.Float64).reshape(p, p, -1);
-            var (featureFrequency, featureShare) = ModularFourier.ChannelFrequencies(latents);
+            var quality = Evaluation.DecompositionMetrics.Compute(decomposition, acts);
+            var (featureFrequency, featureShare) = ModularFourier.HarmonicFrequencies(latents, settings.FeatureHarmonics);
+            var (fundamentalFrequency, fundamentalShare) = ModularFourier.ChannelFrequencies(latents);
             var alive = Enumerable.Range(0, featureShare.Length).Where(f => featureShare[f] > 0).ToList();
             var tied = alive.Where(f => featureShare[f] >= settings.FeatureShare).ToList();
+            int byFundamental = alive.Count(f => fundamentalShare[f] >= settings.FeatureShare && key.Contains(fundamentalFrequency[f]));
+            int byDecoder = 0;
+            if (decomposition.DOut == neuronFrequency.Length)
+            {
+                var (decoderFrequency, decoderShare) = ModularFourier.DecoderFrequencies(decomposition.DecoderDirections.cpu(), neuronFrequency);
+                byDecoder = alive.Count(f => decoderShare[f] >= settings.FeatureShare && key.Contains(decoderFrequency[f]));
+            }
             features = new FeatureSummary(method, decomposition.DSae, alive.Count,
                 tied.Count(f => key.Contains(featureFrequency[f])), tied.Count(f => !key.Contains(featureFrequency[f])), settings.FeatureShare,
-                key.ToDictionary(k => k, k => tied.Count(f => featureFrequency[f] == k)), featureFrequency, featureShare);
+                key.ToDictionary(k => k, k => tied.Count(f => featureFrequency[f] == k)), featureFrequency, featureShare)
+            {
+                Harmonics = settings.FeatureHarmonics, TiedToKeyByFundamental = byFundamental, TiedToKeyByDecoder = byDecoder,
+                Fvu = quality.Fvu, L0 = quality.L0,
+            };
         }
 
         return new Result(p, embeddingPower, key, keyShare, mlpShare, perFrequency, onKey,
