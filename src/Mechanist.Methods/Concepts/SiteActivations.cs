@@ -21,6 +21,7 @@ public static class SiteActivations
     {
         if (tokens.ndim != 2 || tokens.numel() == 0)
             throw new MechanistInputException($"token ids must be [n_sequences, seq_len], got [{string.Join(", ", tokens.shape)}].");
+        sites = sites.Distinct().ToList();
         foreach (var site in sites) RequireSite(model, site);
         long nSeq = tokens.shape[0], seqLen = tokens.shape[1];
         var parts = sites.ToDictionary(s => s, _ => new List<Tensor>());

@@ -15,7 +15,7 @@ namespace Mechanist.Methods.Validators;
 /// </summary>
 [Validator("concept.probe",
     Title = "Linear probe selectivity",
-    Summary = "Fits an L2 softmax probe per site and concept on per-token activations (training sequences), scores it on held-out sequences, and fits the same probe on a Hewitt-Liang control task (each token type, or token and position, gets a random label drawn from the concept's class frequencies). A concept claim whose selectivity (accuracy − control accuracy) is below the threshold is something a probe finds by memorising token types (MECH4002). Needs concept labels (option labels) and either a model with token ids (the context's or the labels file's) or the site's activations with token ids.",
+    Summary = "Fits an L2 softmax probe per site and concept on per-token activations (training sequences), scores it on held-out sequences, and fits the same probe on a Hewitt-Liang control task (each token type, or token and position, gets a random label drawn from the concept's class frequencies). A concept claim whose selectivity (accuracy − control accuracy) is below the threshold is something a probe finds by memorising token types (MECH4002). Needs concept labels (option labels), a site, token ids (the context's or the labels file's) and either a model or the site's activations.",
     Reference = "Hewitt & Liang 2019, Designing and Interpreting Probes with Control Tasks; Alain & Bengio 2016, Understanding intermediate layers using linear classifier probes.",
     HelpLink = "docs/methods/concept.probe.md")]
 public sealed class ConceptProbe : Validator<ConceptProbeOptions>
@@ -37,28 +37,20 @@ public sealed class ConceptProbe : Validator<ConceptProbeOptions>
             return;
         }
         var tokens = ConceptInputs.Tokens(context, labels);
-        var sites = ConceptOptions.List(options.Sites) is { Count: > 0 } s ? s : context.Site is { } one ? [one] : [];
-        if (tokens is null || sites.Count == 0)
+        if (tokens is null || context.Site is not { } site)
         {
-            context.Logger.LogInformation("concept.probe: needs token ids (context or labels file) and a site (option sites or the context's); nothing reported.");
+            context.Logger.LogInformation("concept.probe: needs token ids (the context's or the labels file's) and a site; nothing reported.");
             return;
         }
         if (context.ThresholdOf(LowSelectivity) is not double threshold) return;
         var concepts = labels.Select(ConceptOptions.List(options.Concept));
-        var settings = options.Settings();
         using var scope = NewDisposeScope();
-        var rows = new Dictionary<string, Tensor>();
-        foreach (var site in sites)
+        if (ConceptInputs.Rows(context, tokens, site) is not { } rows)
         {
-            var r = ConceptInputs.Rows(context, tokens, site);
-            if (r is null)
-            {
-                context.Logger.LogInformation("concept.probe: no model and no activations for site {Site}; nothing reported for it.", site);
-                continue;
-            }
-            rows[site] = r;
+            context.Logger.LogInformation("concept.probe: no model and no activations for {Site}; nothing reported.", site);
+            return;
         }
-        foreach (var score in LinearProbe.Score(rows, tokens, concepts, settings, context.Seed, context.CancellationToken))
+        foreach (var score in LinearProbe.Score(new Dictionary<string, Tensor> { [site] = rows }, tokens, concepts, options.Settings(), context.Seed, context.CancellationToken))
             if (!(score.Selectivity >= threshold))
                 context.Report(LowSelectivity, [score.Concept, score.Site, score.Accuracy, score.ControlAccuracy, score.Majority, score.Selectivity, threshold], score.Selectivity);
     }
@@ -66,9 +58,6 @@ public sealed class ConceptProbe : Validator<ConceptProbeOptions>
 
 public sealed record ConceptProbeOptions : ConceptOptions
 {
-    [Option("hook sites probed, comma-separated (default: the context's site)")]
-    public string Sites { get; init; } = "";
-
     [Option("L2 penalty λ on the mean cross-entropy (standardised features)")]
     public double L2 { get; init; } = 1e-3;
 

@@ -129,11 +129,11 @@ public sealed class Steering : Validator<SteeringOptions>
             var steeredLogMass = LogProbs(model, testHalf, site, direction).index_select(1, claimIndex).logsumexp(1);
             double effect = (steeredLogMass - cleanMass).mean().item<double>();
             var random = new List<double>();
-            double norm = direction.norm().item<double>();
+            double norm = direction.norm().to(ScalarType.Float64).item<double>();
             for (int d = 0; d < options.RandomDraws; d++)
             {
                 var r = randn(direction.shape, generator: rng);
-                random.Add(Effect(r * (norm / r.norm().item<double>())));
+                random.Add(Effect(r * (norm / r.norm().to(ScalarType.Float64).item<double>())));
             }
             results.Add(new Outcome(f, amplitude, claimed, effect, random, cleanMass.exp().mean().item<double>(), steeredLogMass.exp().mean().item<double>()));
         }
