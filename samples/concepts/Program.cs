@@ -30,6 +30,7 @@ using Mechanist.Models.Text;
 using static TorchSharp.torch;
 
 var inv = CultureInfo.InvariantCulture;
+var clock = System.Diagnostics.Stopwatch.StartNew();
 var repo = FindRepo();
 var modelDir = Path.Combine(repo, "samples", "models", "brackets");
 var dataPath = Path.Combine(repo, "samples", "concepts", "data", "brackets.safetensors");
@@ -73,7 +74,7 @@ try
     var sites = Enumerable.Range(0, layers).SelectMany(l => new[] { $"blocks.{l}.hook_resid_pre", $"blocks.{l}.hook_resid_mid" })
         .Append($"blocks.{layers - 1}.hook_resid_post").ToList();
     var concepts = new[] { "kind", "depth", "top" };
-    var probeSettings = new ProbeSettings { Control = ControlKey.TokenPosition };
+    var probeSettings = new ProbeSettings { Control = ControlKey.TokenPosition, MaxTrainRows = 6000 };
     var probes = LinearProbe.Run(model, tokens, labels, sites, concepts, probeSettings, seed);
     Console.WriteLine();
     Console.WriteLine("1. linear probes (held-out accuracy / control-task accuracy / selectivity; control labels a random function of (token, position)):");
@@ -90,6 +91,7 @@ try
         ["selectivity"] = p.Selectivity, ["majority"] = p.Majority,
     }).ToArray());
 
+    Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds:F0} s]");
     // 2. A sparse autoencoder at the feature site; latents against the concepts.
     var rows = SiteActivations.Harvest(model, tokens, [featureSite])[featureSite];
     var saeEntry = host.Catalog.Resolve("sae.topk", MethodKind.Decomposer);
@@ -128,6 +130,7 @@ try
         ["sparse"] = new JsonArray(r.Sparse.Select(s => (JsonNode)new JsonObject { ["k"] = s.K, ["accuracy"] = s.Accuracy }).ToArray()),
     }).ToArray());
 
+    Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds:F0} s]");
     // 3. TCAV: does "the innermost open bracket is square" matter for preferring ']' over ')'?
     var top = labels["top"];
     int square = top.ClassIndex("square");
@@ -151,6 +154,7 @@ try
         ["random_scores"] = new JsonArray(t.RandomScores.Select(v => (JsonNode)v).ToArray()),
     }).ToArray());
 
+    Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds:F0} s]");
     // 4. Steering along the latent that best tracks "innermost bracket is square".
     var squareLatent = sparse.Single(r => r.Concept == "top" && r.Class == "square").BestLatent;
     var steering = Steering.Run(model, sae, featureSite, tokens, new SteeringOptions { Features = squareLatent.ToString(inv), Scale = 2 }, seed).Single();
@@ -169,6 +173,7 @@ try
         ["inside_round_before"] = ToJson(vocab, before), ["inside_round_after"] = ToJson(vocab, after),
     };
 
+    Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds:F0} s]");
     // 5. Which heads carry the concept: ablation and attribution patching on the probe's log-odds.
     var headSite = $"blocks.{layers - 2}.attn.hook_z";
     var attribution = ConceptAttribution.Run(model, tokens.narrow(0, 0, Math.Min(128, tokens.shape[0])),
@@ -183,6 +188,7 @@ try
         ["unit"] = s.Unit, ["effect"] = s.Effect, ["estimate"] = s.Estimate, ["fraction"] = s.Fraction,
     }).ToArray());
 
+    Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds:F0} s]");
     if (outDir is not null)
     {
         Directory.CreateDirectory(outDir);

@@ -17,6 +17,7 @@ public static class CliApp
         new AttributeCommand(), new InterpretCommand(), new BenchIgCommand(),
         new TrainModularAdditionCommand(), new TrainToySuperpositionCommand(), new BenchModularAdditionCommand(),
         new TrainBracketsCommand(), new GenerateBracketsCommand(),
+        new ConceptsProbeCommand(), new ConceptsTcavCommand(), new ConceptsSparseProbingCommand(), new ConceptsAttributeCommand(),
         new CompareCommand(), new BenchSaeCommand(),
     ];
 

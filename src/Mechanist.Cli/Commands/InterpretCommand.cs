@@ -87,6 +87,7 @@ public sealed class InterpretCommand : ICommand
             Decomposition = decomposition, Activations = activations, Model = model, Features = features, Site = site,
             Tokens = rowTokens, Unembedding = modelDir is null ? null : ModelFolders.Unembedding(modelDir, site),
             Embedding = modelDir is null ? null : ModelFolders.Embedding(modelDir), InputTemplate = template?.to(device),
+            TokenText = modelDir is not null && Mechanist.Models.Text.TokenVocabulary.TryRead(modelDir) is { } vocabulary ? vocabulary.Text : null,
             Options = options, Seed = seed, Device = device,
         };
         var interpreter = MethodCatalog.Create<Interpreter>(entry, host.Services);
