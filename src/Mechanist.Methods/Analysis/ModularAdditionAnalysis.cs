@@ -84,6 +84,9 @@ public static class ModularAdditionAnalysis
                 sb.AppendLine($"  per key frequency: {string.Join(", ", f.PerKeyFrequency.Select(kv => $"{kv.Key}: {kv.Value}"))}");
                 sb.AppendLine($"  by one frequency alone (k without its harmonics holds ≥ {f.Threshold.ToString("0%", inv)}): {f.TiedToKeyByFundamental} tied to a key frequency");
                 sb.AppendLine($"  by decoder direction (≥ {f.Threshold.ToString("0%", inv)} of its squared norm on the MLP neurons of one key frequency): {f.TiedToKeyByDecoder}");
+                sb.AppendLine($"  on the key frequencies jointly (components using key frequencies only hold ≥ {f.Threshold.ToString("0%", inv)}): {f.OnKeyFrequencies}; " +
+                              $"mean share of a live feature's power in same-frequency (a + b) components: {f.MeanSameFrequencyShare.ToString("0.0%", inv)}; " +
+                              $"key frequencies holding ≥ 10% of such a feature's power: {f.MeanKeyFrequenciesUsed.ToString("0.0", inv)} on average");
             }
             return sb.ToString();
 
@@ -103,6 +106,15 @@ public static class ModularAdditionAnalysis
         public int TiedToKeyByFundamental { get; init; }
         public int TiedToKeyByDecoder { get; init; }
         public double Fvu { get; init; } = double.NaN;
+
+        /// <summary>Live features with ≥ threshold of their power in components that use key frequencies only (jointly).</summary>
+        public int OnKeyFrequencies { get; init; }
+
+        /// <summary>Mean over live features of the share of power in same-frequency components (a function of a + b has all of it there).</summary>
+        public double MeanSameFrequencyShare { get; init; } = double.NaN;
+
+        /// <summary>Mean over the <see cref="OnKeyFrequencies"/> features of how many key frequencies hold ≥ 10% of the feature's power (pure components of k with its harmonics).</summary>
+        public double MeanKeyFrequenciesUsed { get; init; } = double.NaN;
         public double L0 { get; init; } = double.NaN;
     }
 
@@ -184,12 +196,21 @@ public static class ModularAdditionAnalysis
                 var (decoderFrequency, decoderShare) = ModularFourier.DecoderFrequencies(decomposition.DecoderDirections.cpu(), neuronFrequency);
                 byDecoder = alive.Count(f => decoderShare[f] >= settings.FeatureShare && key.Contains(decoderFrequency[f]));
             }
+            var (jointShare, sameShare) = ModularFourier.ChannelShares(latents, key);
+            var onKeys = alive.Where(f => jointShare[f] >= settings.FeatureShare).ToList();
+            double used = 0;
+            if (onKeys.Count > 0)
+            {
+                var perKey = key.Select(k => ModularFourier.ChannelShares(latents, ModularFourier.Harmonics(k, p, settings.FeatureHarmonics)).Within).ToList();
+                used = onKeys.Average(f => perKey.Count(s => s[f] >= 0.1));
+            }
             features = new FeatureSummary(method, decomposition.DSae, alive.Count,
                 tied.Count(f => key.Contains(featureFrequency[f])), tied.Count(f => !key.Contains(featureFrequency[f])), settings.FeatureShare,
                 key.ToDictionary(k => k, k => tied.Count(f => featureFrequency[f] == k)), featureFrequency, featureShare)
             {
                 Harmonics = settings.FeatureHarmonics, TiedToKeyByFundamental = byFundamental, TiedToKeyByDecoder = byDecoder,
-                Fvu = quality.Fvu, L0 = quality.L0,
+                Fvu = quality.Fvu, L0 = quality.L0, OnKeyFrequencies = onKeys.Count,
+                MeanSameFrequencyShare = alive.Count == 0 ? double.NaN : alive.Average(f => sameShare[f]), MeanKeyFrequenciesUsed = onKeys.Count == 0 ? double.NaN : used,
             };
         }
 

@@ -272,4 +272,28 @@ public static class ModularFourier
         }
         return (freq, share);
     }
+
+    /// <summary>
+    /// Per channel of [p, p, n]: the share of its non-constant 2-D power in components that use only
+    /// <paramref name="frequencies"/> (and the constant), jointly — <see cref="Share2D"/> channel by channel — and the
+    /// share in components with the same frequency on both axes (cos/sin k ⊗ cos/sin k, k ≠ 0), where a function of
+    /// a + b alone has all its power.
+    /// </summary>
+    public static (double[] Within, double[] SameFrequency) ChannelShares(Tensor grid, IEnumerable<int> frequencies)
+    {
+        var set = frequencies.ToHashSet();
+        int p = (int)grid.shape[0];
+        using var scope = NewDisposeScope();
+        var power = Transform2D(grid).pow(2);                                   // [p, p, n]
+        var total = power.sum([0, 1]) - power[0, 0];
+        var constantOrIn = RowsIn(p, set) | RowFrequencies(p).eq(0);
+        var within = (constantOrIn.unsqueeze(1) & constantOrIn.unsqueeze(0)).to(ScalarType.Float64);
+        within[0, 0] = 0.0;
+        var f = RowFrequencies(p);
+        var same = (f.unsqueeze(1).eq(f.unsqueeze(0)) & f.unsqueeze(1).gt(0)).to(ScalarType.Float64);
+        var safe = total.clamp_min(1e-300);
+        var w = where(total.gt(1e-12), einsum("ij,ijn->n", within, power) / safe, zeros_like(total)).data<double>().ToArray();
+        var d = where(total.gt(1e-12), einsum("ij,ijn->n", same, power) / safe, zeros_like(total)).data<double>().ToArray();
+        return (w, d);
+    }
 }

@@ -35,11 +35,11 @@ public sealed class AdamW : IDisposable
         foreach (var (_, p, _, _) in _state) p.grad?.zero_();
     }
 
-    /// <summary>
-    /// One update from the current gradients (a parameter without a gradient is skipped, as in PyTorch).
-    /// <paramref name="lrScale"/> multiplies the learning rate for this step only (a schedule).
-    /// </summary>
-    public void Step(double lrScale = 1.0)
+    /// <summary>One update from the current gradients (a parameter without a gradient is skipped, as in PyTorch).</summary>
+    public void Step() => Step(1.0);
+
+    /// <summary>One update with the learning rate multiplied by <paramref name="lrScale"/> for this step only (a schedule).</summary>
+    public void Step(double lrScale)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
