@@ -6,7 +6,8 @@
 //   2. a sparse autoencoder's latents align with the concepts (best latent's correlation, sparse probing);
 //   3. TCAV is significant for the true concept and not for the same labels shuffled;
 //   4. steering along a concept latent changes the next-token distribution the concept predicts;
-//   5. the attention heads that carry a concept, by ablation and by attribution patching of the probe.
+//   5. the attention heads that carry a concept, by ablation and by attribution patching of the probe;
+//   6. AtP* against attribution patching, with activation patching as the ground truth.
 //
 //   dotnet run --project samples/concepts -- [--model DIR] [--data FILE] [--site SITE] [--sae-steps N] [--seed S] [--out DIR]
 
@@ -92,22 +93,36 @@ try
     }).ToArray());
 
     Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds:F0} s]");
-    // 2. A sparse autoencoder at the feature site; latents against the concepts.
-    var rows = SiteActivations.Harvest(model, tokens, [featureSite])[featureSite];
-    var saeEntry = host.Catalog.Resolve("sae.topk", MethodKind.Decomposer);
-    var saeOptions = MethodCatalog.BindOptions(saeEntry, new Dictionary<string, string>
+    // 2. Sparse autoencoders; their latents against the concepts.
+    var steerSite = $"blocks.{layers - 1}.hook_resid_mid";
+    var rows = SiteActivations.Harvest(model, tokens, [featureSite, steerSite]);
+    Decomposition FitSae(string site)
     {
-        ["k"] = "4", ["d_sae"] = "128", ["steps"] = saeSteps.ToString(inv), ["batch_size"] = "512",
-    });
-    using var acts = new ActivationMatrix(featureSite, rows);
-    using var sae = MethodCatalog.Create<Decomposer>(saeEntry, host.Services).Fit(new DecomposeContext
+        var entry = host.Catalog.Resolve("sae.topk", MethodKind.Decomposer);
+        var options = MethodCatalog.BindOptions(entry, new Dictionary<string, string>
+        {
+            ["k"] = "4", ["d_sae"] = "128", ["steps"] = saeSteps.ToString(inv), ["batch_size"] = "512",
+        });
+        using var matrix = new ActivationMatrix(site, rows[site]);
+        return MethodCatalog.Create<Decomposer>(entry, host.Services).Fit(new DecomposeContext
+        {
+            Activations = matrix, Options = options, Seed = seed, HookName = site,
+        });
+    }
+    using var sae = FitSae(featureSite);
+    using var steerSae = FitSae(steerSite);
+    DecompositionMetrics Quality(Decomposition d, string site)
     {
-        Activations = acts, Options = saeOptions, Seed = seed, HookName = featureSite,
-    });
-    var quality = DecompositionMetrics.Compute(sae, acts);
-    var latents = sae.Encode(rows);
+        using var matrix = new ActivationMatrix(site, rows[site]);
+        return DecompositionMetrics.Compute(d, matrix);
+    }
+    var quality = Quality(sae, featureSite);
+    var steerQuality = Quality(steerSae, steerSite);
+    var latents = sae.Encode(rows[featureSite]);
+    Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds:F0} s]");
     Console.WriteLine();
-    Console.WriteLine($"2. sae.topk (k = 4, 128 latents, {saeSteps} steps) at {featureSite}: FVU {quality.Fvu.ToString("0.000", inv)}, L0 {quality.L0.ToString("0.0", inv)}");
+    Console.WriteLine($"2. sae.topk (k = 4, 128 latents, {saeSteps} steps) at {featureSite}: FVU {quality.Fvu.ToString("0.000", inv)}, L0 {quality.L0.ToString("0.0", inv)} (at {steerSite}: FVU {steerQuality.Fvu.ToString("0.000", inv)})");
+    Console.WriteLine("   best latent = largest |Pearson r| with the class indicator; k = accuracy of a probe on the k latents SAEBench selects (largest mean difference)");
     Console.WriteLine($"  {"concept = class",-18}{"best latent",-13}{"r",-8}{"k=1",-7}{"k=2",-7}{"k=5",-7}{"raw",-7}");
     var split = RowSplit.BySequence(tokens.shape[0], tokens.shape[1], 0.2, seed);
     var sparse = new List<SparseProbingResult>();
@@ -116,13 +131,19 @@ try
         var concept = labels[name];
         for (int c = 0; c < concept.Classes.Count; c++)
         {
-            var r = SparseProbing.Run(latents, rows, concept, c, split, [1, 2, 5], 1e-3, 8000, seed);
+            var r = SparseProbing.Run(latents, rows[featureSite], concept, c, split, [1, 2, 5], 1e-3, 8000, seed);
             sparse.Add(r);
             Console.WriteLine($"  {name + " = " + r.Class,-18}{r.BestLatent,-13}{r.BestCorrelation.ToString("0.000", inv),-8}" +
                 string.Concat(r.Sparse.Select(s => $"{s.Accuracy.ToString("0.000", inv),-7}")) + r.RawAccuracy.ToString("0.000", inv));
         }
     }
-    results["sae"] = new JsonObject { ["site"] = featureSite, ["fvu"] = quality.Fvu, ["l0"] = quality.L0, ["d_sae"] = sae.DSae };
+    var (depthLatent, depthR) = SparseProbing.BestLatent(latents, labels["depth"].Labels);
+    Console.WriteLine($"  depth as a number: latent {depthLatent}, r = {depthR.ToString("0.000", inv)}");
+    results["sae"] = new JsonObject
+    {
+        ["site"] = featureSite, ["fvu"] = quality.Fvu, ["l0"] = quality.L0, ["d_sae"] = sae.DSae, ["steer_site"] = steerSite, ["steer_fvu"] = steerQuality.Fvu,
+        ["depth_value_latent"] = depthLatent, ["depth_value_correlation"] = depthR,
+    };
     results["sparse_probing"] = new JsonArray(sparse.Select(r => (JsonNode)new JsonObject
     {
         ["concept"] = r.Concept, ["class"] = r.Class, ["best_latent"] = r.BestLatent, ["best_correlation"] = r.BestCorrelation,
@@ -130,18 +151,18 @@ try
         ["sparse"] = new JsonArray(r.Sparse.Select(s => (JsonNode)new JsonObject { ["k"] = s.K, ["accuracy"] = s.Accuracy }).ToArray()),
     }).ToArray());
 
-    Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds:F0} s]");
     // 3. TCAV: does "the innermost open bracket is square" matter for preferring ']' over ')'?
     var top = labels["top"];
     int square = top.ClassIndex("square");
-    var last = top.Labels.Select((l, r) => (l, r)).Where(x => x.r % tokens.shape[1] == tokens.shape[1] - 1).ToList();
-    var inside = last.Where(x => x.l != BracketLanguage.TopNone).Select(x => (long)(x.r / tokens.shape[1])).ToArray();
+    long seqLen = tokens.shape[1];
+    var inside = Enumerable.Range(0, (int)tokens.shape[0]).Where(q => top.Labels[(q + 1) * seqLen - 1] != BracketLanguage.TopNone).Select(q => (long)q).ToArray();
     var behaviour = new Behaviour(tokens.index_select(0, tensor(inside)),
         o => o[.., -1, BracketLanguage.CloseSquare] - o[.., -1, BracketLanguage.CloseRound],
         "logit(']') − logit(')') at the last position");
     var tcavSettings = new TcavSettings { RandomCavs = 20, Examples = 200 };
-    var tcavTrue = Tcav.Run(model, featureSite, rows, top, square, behaviour, tcavSettings, seed);
-    var tcavShuffled = Tcav.Run(model, featureSite, rows, top.Shuffled(seed + 5), square, behaviour, tcavSettings, seed);
+    var tcavTrue = Tcav.Run(model, featureSite, rows[featureSite], top, square, behaviour, tcavSettings, seed);
+    var tcavShuffled = Tcav.Run(model, featureSite, rows[featureSite], top.Shuffled(seed + 5), square, behaviour, tcavSettings, seed);
+    Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds:F0} s]");
     Console.WriteLine();
     Console.WriteLine($"3. TCAV at {featureSite} for {behaviour.Description}, over {inside.Length} sequences ending inside a bracket, 20 concept and 20 random CAVs:");
     foreach (var t in new[] { tcavTrue, tcavShuffled })
@@ -154,48 +175,132 @@ try
         ["random_scores"] = new JsonArray(t.RandomScores.Select(v => (JsonNode)v).ToArray()),
     }).ToArray());
 
-    Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds:F0} s]");
-    // 4. Steering along the latent that best tracks "innermost bracket is square".
-    var squareLatent = sparse.Single(r => r.Concept == "top" && r.Class == "square").BestLatent;
-    var steering = Steering.Run(model, sae, featureSite, tokens, new SteeringOptions { Features = squareLatent.ToString(inv), Scale = 2 }, seed).Single();
+    // 4. Steering along the latent that best tracks "innermost bracket is square", before and in the last block.
     var roundRows = top.Labels.Select((l, r) => (l, r)).Where(x => x.l == BracketLanguage.TopRound).Select(x => (long)x.r).ToArray();
-    var (before, after) = NextTokenShift(model, featureSite, tokens, roundRows, sae.DecoderDirections[squareLatent] * steering.Amplitude);
     Console.WriteLine();
-    Console.WriteLine($"4. steering along latent {squareLatent} (best for top = square) at {featureSite}, amplitude {steering.Amplitude.ToString("0.00", inv)} (2 x its largest activation):");
-    Console.WriteLine($"  claimed output (local effect): {string.Join(" ", steering.Claimed.Select(t => vocab.Text(t)))}; log-probability of the claim {steering.Effect.ToString("+0.00;-0.00", inv)} nats, random directions of equal norm {steering.RandomMean.ToString("+0.00;-0.00", inv)} (max {steering.RandomEffects.Max().ToString("+0.00;-0.00", inv)})");
-    Console.WriteLine($"  at the {roundRows.Length} tokens inside a round bracket, mean next-token probability before -> after steering:");
+    Console.WriteLine($"4. steering along the latent that best tracks top = square (amplitude 2 x its largest activation; validator 'steering'):");
+    var steeringJson = new JsonArray();
+    var shifts = new List<(string Site, double[] After)>();
+    double[] before = [];
+    foreach (var (site, dictionary) in new[] { (featureSite, sae), (steerSite, steerSae) })
+    {
+        var siteLatents = dictionary.Encode(rows[site]);
+        var (latent, r) = SparseProbing.BestLatent(siteLatents, top.Labels.Select(l => l == square ? 1L : 0L).ToArray());
+        var options = new SteeringOptions { Features = latent.ToString(inv), Scale = 2 };
+        var outcome = Steering.Run(model, dictionary, site, tokens, options, seed).Single();
+        var findings = new List<Mechanist.Validators.Finding>();
+        new Steering().Validate(new Mechanist.Validators.ValidationContext(findings.Add)
+        {
+            Options = options, Model = model, Decomposition = dictionary, Site = site, Tokens = tokens, Seed = seed,
+        });
+        var (b, after) = NextTokenShift(model, site, tokens, roundRows, dictionary.DecoderDirections[latent] * outcome.Amplitude);
+        before = b;
+        shifts.Add((site, after));
+        Console.WriteLine($"  at {site}: latent {latent} (r = {r.ToString("0.000", inv)}), amplitude {outcome.Amplitude.ToString("0.00", inv)}; claimed output {string.Join(" ", outcome.Claimed.Select(t => vocab.Text(t)))}: " +
+            $"its log-probability {outcome.Effect.ToString("+0.00;-0.00", inv)} nats, random directions of equal norm {outcome.RandomMean.ToString("+0.00;-0.00", inv)} (max {outcome.RandomEffects.Max().ToString("+0.00;-0.00", inv)})");
+        Console.WriteLine($"    findings: {(findings.Count == 0 ? "none" : string.Join("; ", findings.Select(f => f.ToString())))}");
+        steeringJson.Add(new JsonObject
+        {
+            ["site"] = site, ["latent"] = latent, ["correlation"] = r, ["amplitude"] = outcome.Amplitude,
+            ["claimed"] = new JsonArray(outcome.Claimed.Select(t => (JsonNode)vocab.Text(t)).ToArray()), ["effect"] = outcome.Effect,
+            ["random_mean"] = outcome.RandomMean, ["random_max"] = outcome.RandomEffects.Max(),
+            ["findings"] = new JsonArray(findings.Select(f => (JsonNode)f.Id).ToArray()), ["inside_round_after"] = ToJson(vocab, after),
+        });
+    }
+    Console.WriteLine($"  mean next-token probability at the {roundRows.Length} tokens inside a round bracket: before -> steered at {string.Join(" / ", shifts.Select(x => x.Site))}");
     for (int t = 0; t < vocab.Count; t++)
-        Console.WriteLine($"    {vocab.Text(t),-6} {before[t].ToString("0.000", inv)} -> {after[t].ToString("0.000", inv)}");
-    results["steering"] = new JsonObject
-    {
-        ["latent"] = squareLatent, ["amplitude"] = steering.Amplitude, ["claimed"] = new JsonArray(steering.Claimed.Select(t => (JsonNode)vocab.Text(t)).ToArray()),
-        ["effect"] = steering.Effect, ["random_mean"] = steering.RandomMean, ["random_max"] = steering.RandomEffects.Max(),
-        ["inside_round_before"] = ToJson(vocab, before), ["inside_round_after"] = ToJson(vocab, after),
-    };
-
+        Console.WriteLine($"    {vocab.Text(t),-6} {before[t].ToString("0.000", inv)} -> {string.Join(" / ", shifts.Select(x => x.After[t].ToString("0.000", inv)))}");
+    results["steering"] = steeringJson;
+    results["inside_round_before"] = ToJson(vocab, before);
     Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds:F0} s]");
+
     // 5. Which heads carry the concept: ablation and attribution patching on the probe's log-odds.
-    var headSite = $"blocks.{layers - 2}.attn.hook_z";
-    var attribution = ConceptAttribution.Run(model, tokens.narrow(0, 0, Math.Min(128, tokens.shape[0])),
-        new Concept(top.Name, top.Labels.Take((int)(Math.Min(128, tokens.shape[0]) * tokens.shape[1])).ToArray(), top.Classes), square,
-        headSite, featureSite, null, new ConceptAttribution.Settings(), seed);
+    var attributions = new JsonArray();
     Console.WriteLine();
-    Console.WriteLine($"5. heads of {headSite} carrying top = square (probe at {featureSite}: accuracy {attribution.ProbeAccuracy.ToString("0.000", inv)}, log-odds {attribution.CleanLogOdds.ToString("0.00", inv)} on the class vs {attribution.OtherLogOdds.ToString("0.00", inv)}):");
-    foreach (var s in attribution.Scores.OrderByDescending(s => s.Effect))
-        Console.WriteLine($"  {s.Unit}: mean-ablation lowers the log-odds by {s.Effect.ToString("0.00", inv)} ({s.Fraction.ToString("0%", inv)} of the margin); attribution patching estimates {s.Estimate.ToString("0.00", inv)}");
-    results["attribution"] = new JsonArray(attribution.Scores.Select(s => (JsonNode)new JsonObject
+    Console.WriteLine("5. heads carrying top = square: each head mean-ablated, the fall of a probe's log-odds on the class's tokens (and the attribution-patching estimate)");
+    var few = tokens.narrow(0, 0, Math.Min(128, tokens.shape[0]));
+    var fewTop = new Concept(top.Name, top.Labels.Take((int)few.numel()).ToArray(), top.Classes);
+    for (int l = 0; l < layers - 1; l++)
     {
-        ["unit"] = s.Unit, ["effect"] = s.Effect, ["estimate"] = s.Estimate, ["fraction"] = s.Fraction,
-    }).ToArray());
-
+        var headSite = $"blocks.{l}.attn.hook_z";
+        var probeSite = $"blocks.{l + 1}.hook_resid_mid";
+        var attribution = ConceptAttribution.Run(model, few, fewTop, square, headSite, probeSite, null, new ConceptAttribution.Settings(), seed);
+        Console.WriteLine($"  {headSite} (probe at {probeSite}: accuracy {attribution.ProbeAccuracy.ToString("0.000", inv)}, log-odds {attribution.CleanLogOdds.ToString("0.00", inv)} on the class vs {attribution.OtherLogOdds.ToString("0.00", inv)}):");
+        foreach (var sc in attribution.Scores.OrderByDescending(x => x.Effect))
+            Console.WriteLine($"    {sc.Unit}: {sc.Effect.ToString("0.00", inv)} ({sc.Fraction.ToString("0%", inv)} of the margin); attribution patching {sc.Estimate.ToString("0.00", inv)}");
+        foreach (var sc in attribution.Scores)
+            attributions.Add(new JsonObject { ["site"] = headSite, ["probe_site"] = probeSite, ["unit"] = sc.Unit, ["effect"] = sc.Effect, ["estimate"] = sc.Estimate, ["fraction"] = sc.Fraction });
+    }
+    results["attribution"] = attributions;
     Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds:F0} s]");
+
+    // 6. AtP* against attribution patching, with activation patching as the truth: flip the innermost open bracket.
+    var pairs = inside.Take(32).ToArray();
+    var clean = tokens.index_select(0, tensor(pairs)).clone();
+    var corrupted = clean.clone();
+    for (int q = 0; q < pairs.Length; q++)
+    {
+        int balance = 0;
+        for (long j = seqLen - 1; j >= 0; j--)
+        {
+            long t = clean[q, j].item<long>();
+            if (t is BracketLanguage.CloseRound or BracketLanguage.CloseSquare) balance++;
+            else if (t is BracketLanguage.OpenRound or BracketLanguage.OpenSquare)
+            {
+                if (balance == 0) { corrupted[q, j] = t == BracketLanguage.OpenRound ? BracketLanguage.OpenSquare : BracketLanguage.OpenRound; break; }
+                balance--;
+            }
+        }
+    }
+    var qkSites = Enumerable.Range(0, layers).SelectMany(l => new[] { $"blocks.{l}.attn.hook_q", $"blocks.{l}.attn.hook_k" }).ToList();
+    AttributionContext Ctx(Mechanist.Options.MethodOptions o) => new()
+    {
+        Model = model, Input = clean, Baseline = corrupted, Sites = qkSites, Options = o,
+        Metric = x => x[.., -1, BracketLanguage.CloseSquare] - x[.., -1, BracketLanguage.CloseRound], MetricDescription = behaviour.Description,
+    };
+    using var atpScope = NewDisposeScope();
+    var truth = new Mechanist.Methods.Attribution.ActivationPatching().Attribute(Ctx(new Mechanist.Methods.Attribution.ActivationPatchingOptions
+        { Granularity = Mechanist.Methods.Attribution.PatchGranularity.Head, UnitsPerPass = 32 })).Scores;
+    var plain = new Mechanist.Methods.Attribution.AttributionPatching().Attribute(Ctx(new Mechanist.Methods.Attribution.PatchingOptions
+        { Granularity = Mechanist.Methods.Attribution.PatchGranularity.Head })).Scores;
+    var star = new Mechanist.Methods.Attribution.AtpStar().Attribute(Ctx(new Mechanist.Methods.Attribution.AtpStarOptions
+        { Granularity = Mechanist.Methods.Attribution.PatchGranularity.Head, GradDrop = false })).Scores;
+    var starGd = new Mechanist.Methods.Attribution.AtpStar().Attribute(Ctx(new Mechanist.Methods.Attribution.AtpStarOptions
+        { Granularity = Mechanist.Methods.Attribution.PatchGranularity.Head, GradDrop = true })).Scores;
+    double Scale() => truth.abs().mean().item<float>();
+    double Error(Tensor e) => (e - truth).abs().mean().item<float>() / Scale();
+    double MagnitudeError(Tensor e) => (e.abs() - truth.abs()).abs().mean().item<float>() / Scale();
+    double Worst(Tensor e) => (e - truth).abs().max().item<float>();
+    double Rank(Tensor e) => RankCorrelation.Spearman(e.abs().mean([0]).to(ScalarType.Float64).data<double>().ToArray(), truth.abs().mean([0]).to(ScalarType.Float64).data<double>().ToArray());
+    Console.WriteLine();
+    Console.WriteLine($"6. AtP* and attribution patching against activation patching: {pairs.Length} sequences with the innermost open bracket flipped, {truth.shape[1]} units (every query and key, per position and head, of the {layers} layers), metric {behaviour.Description}");
+    Console.WriteLine($"  mean |ΔM| of activation patching per unit: {Scale().ToString("0.0000", inv)}; errors relative to it (mean |estimate − truth| / mean |truth|), the largest error, Spearman ρ of mean |score| per unit:");
+    Console.WriteLine($"    attribution patching        {Error(plain).ToString("0.000", inv)}   max {Worst(plain).ToString("0.000", inv)}   ρ {Rank(plain).ToString("0.000", inv)}");
+    Console.WriteLine($"    AtP* (QK fix)               {Error(star).ToString("0.000", inv)}   max {Worst(star).ToString("0.000", inv)}   ρ {Rank(star).ToString("0.000", inv)}");
+    Console.WriteLine($"    AtP* (QK fix + GradDrop)    {MagnitudeError(starGd).ToString("0.000", inv)} (of |truth|)   ρ {Rank(starGd).ToString("0.000", inv)}");
+    foreach (var site in qkSites)
+    {
+        int first = qkSites.IndexOf(site) * (int)(truth.shape[1] / qkSites.Count), count = (int)(truth.shape[1] / qkSites.Count);
+        var t = truth.narrow(1, first, count);
+        double E(Tensor e) => (e.narrow(1, first, count) - t).abs().mean().item<float>();
+        Console.WriteLine($"    {site,-24} mean |truth| {t.abs().mean().item<float>().ToString("0.0000", inv)}   error: attribution patching {E(plain).ToString("0.0000", inv)}, AtP* {E(star).ToString("0.0000", inv)}");
+    }
+    results["atp_star"] = new JsonObject
+    {
+        ["units"] = truth.shape[1], ["pairs"] = pairs.Length, ["mean_abs_truth"] = Scale(),
+        ["attribution_patching"] = new JsonObject { ["relative_error"] = Error(plain), ["max_error"] = Worst(plain), ["spearman"] = Rank(plain) },
+        ["atp_star"] = new JsonObject { ["relative_error"] = Error(star), ["max_error"] = Worst(star), ["spearman"] = Rank(star) },
+        ["atp_star_grad_drop"] = new JsonObject { ["relative_magnitude_error"] = MagnitudeError(starGd), ["spearman"] = Rank(starGd) },
+    };
+    Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds:F0} s]");
+
     if (outDir is not null)
     {
         Directory.CreateDirectory(outDir);
         AtomicFile.WriteText(Path.Combine(outDir, "results.json"), results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         AtomicFile.WriteText(Path.Combine(outDir, "probes.svg"), Svg.ProbeChart(probes, sites, concepts));
         AtomicFile.WriteText(Path.Combine(outDir, "tcav.svg"), Svg.TcavChart([tcavTrue, tcavShuffled]));
-        AtomicFile.WriteText(Path.Combine(outDir, "steering.svg"), Svg.SteeringChart(vocab, before, after, squareLatent));
+        AtomicFile.WriteText(Path.Combine(outDir, "steering.svg"), Svg.SteeringChart(vocab, before, shifts));
         Console.WriteLine($"\nfigures and results written to {Path.GetFullPath(outDir)}");
     }
     return 0;

@@ -50,7 +50,7 @@ static class Svg
     /// <summary>Each CAV's TCAV score, concept CAVs against random CAVs, per concept.</summary>
     public static string TcavChart(IReadOnlyList<TcavResult> results)
     {
-        const int width = 620, height = 280, left = 60, top = 35, bottom = 60;
+        const int width = 620, height = 250, left = 60, top = 35, bottom = 60;
         var svg = Open(width, height, "TCAV scores: concept CAVs (filled) vs random CAVs (open)");
         int groups = results.Count;
         double slot = (width - left - 20.0) / groups;
@@ -76,22 +76,35 @@ static class Svg
         return svg.Append("</svg>").ToString();
     }
 
-    /// <summary>The mean next-token distribution inside round brackets, before and after steering.</summary>
-    public static string SteeringChart(TokenVocabulary vocab, double[] before, double[] after, int latent)
+    /// <summary>The mean next-token distribution inside round brackets, before (grey) and after steering at each site.</summary>
+    public static string SteeringChart(TokenVocabulary vocab, double[] before, IReadOnlyList<(string Site, double[] After)> after)
     {
-        const int width = 560, height = 280, left = 50, top = 35, bottom = 50;
-        var svg = Open(width, height, $"Next token inside '(': before (grey) and after (blue) steering along latent {latent}");
-        int n = before.Length;
-        double slot = (width - left - 20.0) / n;
-        double max = Math.Max(before.Max(), after.Max());
+        const int width = 760, height = 300, left = 50, top = 35, bottom = 70;
+        var svg = Open(width, height, "Next token inside '(': before steering (grey) and steered along the 'square' latent");
+        int n = before.Length, bars = after.Count + 1;
+        double slot = (width - left - 20.0) / n, bar = slot * 0.8 / bars;
+        double max = Math.Max(before.Max(), after.Max(a => a.After.Max()));
         double Y(double v) => top + (1 - v / max) * (height - top - bottom);
+        for (double g = 0; g <= max + 1e-9; g += 0.1)
+        {
+            svg.Append(Inv, $"<line x1=\"{left}\" x2=\"{width - 20}\" y1=\"{Y(g):0.#}\" y2=\"{Y(g):0.#}\" stroke=\"#ddd\"/>");
+            svg.Append(Inv, $"<text x=\"{left - 30}\" y=\"{Y(g) + 4:0.#}\">{g:0.0}</text>");
+        }
         for (int t = 0; t < n; t++)
         {
-            double x = left + slot * t;
-            svg.Append(Inv, $"<rect x=\"{x + slot * 0.1:0.#}\" y=\"{Y(before[t]):0.#}\" width=\"{slot * 0.38:0.#}\" height=\"{Y(0) - Y(before[t]):0.#}\" fill=\"#999\"/>");
-            svg.Append(Inv, $"<rect x=\"{x + slot * 0.5:0.#}\" y=\"{Y(after[t]):0.#}\" width=\"{slot * 0.38:0.#}\" height=\"{Y(0) - Y(after[t]):0.#}\" fill=\"{Colors[0]}\"/>");
-            svg.Append(Inv, $"<text x=\"{x + slot * 0.4:0.#}\" y=\"{height - bottom + 16}\" font-size=\"13\">{WebUtility.HtmlEncode(vocab.Text(t))}</text>");
-            svg.Append(Inv, $"<text x=\"{x + slot * 0.1:0.#}\" y=\"{Y(Math.Max(before[t], after[t])) - 4:0.#}\" font-size=\"9\">{before[t]:0.00}→{after[t]:0.00}</text>");
+            double x = left + slot * t + slot * 0.1;
+            var values = new[] { before[t] }.Concat(after.Select(a => a.After[t])).ToArray();
+            for (int b = 0; b < bars; b++)
+            {
+                var color = b == 0 ? "#999" : Colors[(b - 1) % Colors.Length];
+                svg.Append(Inv, $"<rect x=\"{x + bar * b:0.#}\" y=\"{Y(values[b]):0.#}\" width=\"{bar * 0.95:0.#}\" height=\"{Y(0) - Y(values[b]):0.#}\" fill=\"{color}\"/>");
+            }
+            svg.Append(Inv, $"<text x=\"{x + slot * 0.3:0.#}\" y=\"{height - bottom + 16}\" font-size=\"13\">{WebUtility.HtmlEncode(vocab.Text(t))}</text>");
+        }
+        for (int b = 0; b < after.Count; b++)
+        {
+            svg.Append(Inv, $"<rect x=\"{left + 220 * b}\" y=\"{height - 30}\" width=\"12\" height=\"12\" fill=\"{Colors[b % Colors.Length]}\"/>");
+            svg.Append(Inv, $"<text x=\"{left + 220 * b + 16}\" y=\"{height - 20}\">steered at {after[b].Site}</text>");
         }
         return svg.Append("</svg>").ToString();
     }

@@ -84,7 +84,7 @@ public static class ModularAdditionAnalysis
                 sb.AppendLine($"  per key frequency: {string.Join(", ", f.PerKeyFrequency.Select(kv => $"{kv.Key}: {kv.Value}"))}");
                 sb.AppendLine($"  by one frequency alone (k without its harmonics holds ≥ {f.Threshold.ToString("0%", inv)}): {f.TiedToKeyByFundamental} tied to a key frequency");
                 sb.AppendLine($"  by decoder direction (≥ {f.Threshold.ToString("0%", inv)} of its squared norm on the MLP neurons of one key frequency): {f.TiedToKeyByDecoder}");
-                sb.AppendLine($"  on the key frequencies jointly (components using key frequencies only hold ≥ {f.Threshold.ToString("0%", inv)}): {f.OnKeyFrequencies}; " +
+                sb.AppendLine($"  on the key frequencies jointly (components using only key frequencies and their first {f.Harmonics} harmonics hold ≥ {f.Threshold.ToString("0%", inv)}): {f.OnKeyFrequencies}; " +
                               $"mean share of a live feature's power in same-frequency (a + b) components: {f.MeanSameFrequencyShare.ToString("0.0%", inv)}; " +
                               $"key frequencies holding ≥ 10% of such a feature's power: {f.MeanKeyFrequenciesUsed.ToString("0.0", inv)} on average");
             }
@@ -107,7 +107,7 @@ public static class ModularAdditionAnalysis
         public int TiedToKeyByDecoder { get; init; }
         public double Fvu { get; init; } = double.NaN;
 
-        /// <summary>Live features with ≥ threshold of their power in components that use key frequencies only (jointly).</summary>
+        /// <summary>Live features with ≥ threshold of their power in components that use only key frequencies and their harmonics (jointly).</summary>
         public int OnKeyFrequencies { get; init; }
 
         /// <summary>Mean over live features of the share of power in same-frequency components (a function of a + b has all of it there).</summary>
@@ -196,7 +196,8 @@ public static class ModularAdditionAnalysis
                 var (decoderFrequency, decoderShare) = ModularFourier.DecoderFrequencies(decomposition.DecoderDirections.cpu(), neuronFrequency);
                 byDecoder = alive.Count(f => decoderShare[f] >= settings.FeatureShare && key.Contains(decoderFrequency[f]));
             }
-            var (jointShare, sameShare) = ModularFourier.ChannelShares(latents, key);
+            var keyHarmonics = key.SelectMany(k => ModularFourier.Harmonics(k, p, settings.FeatureHarmonics)).ToHashSet();
+            var (jointShare, sameShare) = ModularFourier.ChannelShares(latents, keyHarmonics);
             var onKeys = alive.Where(f => jointShare[f] >= settings.FeatureShare).ToList();
             double used = 0;
             if (onKeys.Count > 0)

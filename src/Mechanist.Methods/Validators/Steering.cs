@@ -18,7 +18,7 @@ namespace Mechanist.Methods.Validators;
 /// </summary>
 [Validator("steering",
     Title = "Steering along a feature moves its claimed output",
-    Summary = "For each tested latent f: its claimed output is the top_tokens tokens whose log-probability rises most (on a claim half of the sequences) when its decoder direction is added at a twentieth of the steering amplitude — the feature's local output effect — unless claimed_tokens gives them. Then, on the other half, the decoder direction is added at every position with amplitude α = scale × (f's largest activation on the inputs): the log of the claimed tokens' total probability must rise by at least the threshold (MECH3003), while directions drawn at random with the same norm must not raise it by the threshold on average (MECH3004). Needs a model whose output is logits [batch, pos, vocab], a decomposition, its site and token ids.",
+    Summary = "For each tested latent f: its claimed output is the top_tokens tokens whose logit rises most relative to the others (on a claim half of the sequences) when its decoder direction is added at a twentieth of the steering amplitude — the feature's output effect through the rest of the model — unless claimed_tokens gives them. Then, on the other half, the decoder direction is added at every position with amplitude α = scale × (f's largest activation on the inputs): the log of the claimed tokens' total probability must rise by at least the threshold (MECH3003), while directions drawn at random with the same norm must not raise it by the threshold on average (MECH3004). Needs a model whose output is logits [batch, pos, vocab], a decomposition, its site and token ids.",
     Reference = "Turner et al. 2023, Activation Addition; Templeton et al. 2024, Scaling Monosemanticity (feature steering); Marks et al. 2024 (causal tests of features).",
     HelpLink = "docs/methods/steering.md")]
 public sealed class Steering : Validator<SteeringOptions>
@@ -105,7 +105,7 @@ public sealed class Steering : Validator<SteeringOptions>
         }
         var explicitClaim = ConceptOptions.Ints("claimed_tokens", options.ClaimedTokens).Select(i => (long)i).ToList();
 
-        var cleanClaimLogp = LogProbs(model, claimHalf, site, null);          // [positions, vocab]
+        var cleanClaimLogits = Logits(model, claimHalf, site, null);          // [positions, vocab]
         var cleanTestLogp = LogProbs(model, testHalf, site, null);
         long vocab = cleanTestLogp.shape[1];
         foreach (var t in explicitClaim)
@@ -120,9 +120,7 @@ public sealed class Steering : Validator<SteeringOptions>
             double amplitude = options.Scale * maxActivation[f];
             if (!(amplitude > 0)) continue;                                         // never fires on these inputs: nothing to scale by
             var direction = decomposition.DecoderDirections[f].to(ScalarType.Float32, CPU) * amplitude;
-            IReadOnlyList<long> claimed = explicitClaim.Count > 0 ? explicitClaim
-                : (LogProbs(model, claimHalf, site, direction / 20.0) - cleanClaimLogp).mean([0])
-                    .argsort(descending: true).narrow(0, 0, Math.Min(options.TopTokens, (int)vocab)).data<long>().ToArray();
+            IReadOnlyList<long> claimed = explicitClaim.Count > 0 ? explicitClaim : Claim(model, claimHalf, site, direction / 20.0, cleanClaimLogits, options.TopTokens);
             var claimIndex = tensor(claimed.ToArray());
             var cleanMass = cleanTestLogp.index_select(1, claimIndex).logsumexp(1);
             double Effect(Tensor v) => (LogProbs(model, testHalf, site, v).index_select(1, claimIndex).logsumexp(1) - cleanMass).mean().item<double>();
@@ -140,8 +138,25 @@ public sealed class Steering : Validator<SteeringOptions>
         return results;
     }
 
+    /// <summary>
+    /// The claimed output of a direction: the <paramref name="top"/> tokens whose logit rises most relative to the
+    /// others, on average over positions, when <paramref name="small"/> is added — Δz_t − mean_t' Δz_t', the
+    /// direction's output effect through the rest of the model (a logit lens that includes the later layers).
+    /// </summary>
+    static long[] Claim(IHookedModel model, Tensor tokens, string site, Tensor small, Tensor cleanLogits, int top)
+    {
+        var change = Logits(model, tokens, site, small) - cleanLogits;
+        var centred = (change - change.mean([1], keepdim: true)).mean([0]);
+        return centred.argsort(descending: true).narrow(0, 0, Math.Min(top, (int)centred.shape[0])).data<long>().ToArray();
+    }
+
+    static Tensor Logits(IHookedModel model, Tensor tokens, string site, Tensor? add) => Output(model, tokens, site, add).to(ScalarType.Float64);
+
     /// <summary>Log-probabilities [positions, vocab] of the model on <paramref name="tokens"/>, with <paramref name="add"/> added to the site at every position.</summary>
-    static Tensor LogProbs(IHookedModel model, Tensor tokens, string site, Tensor? add)
+    static Tensor LogProbs(IHookedModel model, Tensor tokens, string site, Tensor? add) => Output(model, tokens, site, add).to(ScalarType.Float64).log_softmax(-1);
+
+    /// <summary>The model's logits [positions, vocab] (CPU) with <paramref name="add"/> added to the site at every position.</summary>
+    static Tensor Output(IHookedModel model, Tensor tokens, string site, Tensor? add)
     {
         Tensor output;
         if (add is null) output = model.Run(tokens);
@@ -150,7 +165,7 @@ public sealed class Steering : Validator<SteeringOptions>
                 output = model.Run(tokens);
         if (output.ndim != 3)
             throw new MechanistInputException($"steering reads next-token logits [batch, pos, vocab]; the model returned [{string.Join(", ", output.shape)}].");
-        return output.to(ScalarType.Float64).log_softmax(-1).reshape(-1, output.shape[^1]).cpu();
+        return output.reshape(-1, output.shape[^1]).cpu();
     }
 }
 
@@ -165,7 +180,7 @@ public sealed record SteeringOptions : MethodOptions
     [Option("steering amplitude as a multiple of the latent's largest activation on the inputs")]
     public double Scale { get; init; } = 2.0;
 
-    [Option("size of the claimed output: the tokens whose log-probability the direction raises most")]
+    [Option("size of the claimed output: the tokens whose logit the direction raises most relative to the others")]
     public int TopTokens { get; init; } = 3;
 
     [Option("the claimed output as token ids, comma-separated, for every tested latent (default: each latent's own top_tokens)")]
