@@ -19,7 +19,7 @@ namespace Mechanist.Methods.Attribution;
 /// </summary>
 [AttributionMethod("atp-star",
     Title = "AtP* (attribution patching with the QK fix and GradDrop)",
-    Summary = "Attribution patching corrected for its two known failure modes (Kramár et al. 2024). QK fix: for blocks.L.attn.hook_q and hook_k units the patched attention pattern is computed exactly from the patched scores (scale · q · kᵀ, the scale read off the run) and only the path after the pattern is linearised, so saturated attention no longer hides a key or query's effect. GradDrop (grad_drop=true): the estimate is repeated with the gradient through each layer's residual contributions (hook_attn_out, hook_mlp_out) cut, and the scores are (1/(L − 1)) Σ_ℓ |estimate_ℓ|: unsigned magnitudes robust to cancellation between paths. Other units are attribution patching. Granularity site, position or head for queries and keys.",
+    Summary = "Attribution patching corrected for its two known failure modes (Kramár et al. 2024). QK fix: for blocks.L.attn.hook_q and hook_k units the patched attention pattern is computed exactly from the patched scores (scale · q · kᵀ, the scale read off the run) and only the path after the pattern is linearised, so saturated attention no longer hides a key or query's effect. GradDrop (grad_drop=true, the paper's full AtP*): the estimate is repeated with the gradient through each layer's residual contributions (hook_attn_out, hook_mlp_out) cut, and the scores are (1/(L − 1)) Σ_ℓ |estimate_ℓ|: unsigned magnitudes robust to cancellation between paths. Other units are attribution patching. Granularity site, position or head for queries and keys.",
     Reference = "Kramár, Lieberum, Shah & Nanda 2024, AtP*: An efficient and scalable method for localizing LLM behaviour to components.",
     HelpLink = "docs/methods/atp-star.md")]
 public sealed partial class AtpStar : AttributionMethod<AtpStarOptions>
@@ -247,6 +247,6 @@ public sealed partial class AtpStar : AttributionMethod<AtpStarOptions>
 /// <summary>Options of AtP*: the patching options plus GradDrop.</summary>
 public sealed record AtpStarOptions : PatchingOptions
 {
-    [Option("GradDrop: average the absolute estimates over runs that each cut the gradient through one layer's residual outputs (unsigned scores); false keeps signed estimates with the QK fix only")]
-    public bool GradDrop { get; init; } = true;
+    [Option("GradDrop (the full AtP* of the paper): average the absolute estimates over runs that each cut the gradient through one layer's residual outputs, giving unsigned scores; false (the default) keeps signed estimates with the QK fix only, on any model")]
+    public bool GradDrop { get; init; }
 }

@@ -137,7 +137,7 @@ public class AtpStarTests
         };
         var ap = new ActivationPatching().Attribute(Ctx(new ActivationPatchingOptions()));
         var atp = new AttributionPatching().Attribute(Ctx(new PatchingOptions()));
-        var gd = new AtpStar().Attribute(Ctx(new AtpStarOptions()));
+        var gd = new AtpStar().Attribute(Ctx(new AtpStarOptions { GradDrop = true }));
         // resid_pre: the true effect is Σ x³ = 1.125; AtP sees a zero gradient; GradDrop, with block 0 cut, sees the
         // direct path alone (Σ x = 1.5) and with block 1 cut nothing: (1.5 + 0) / (2 − 1).
         Assert.Equal(1.125, ap.Scores[0, 0].item<double>(), 12);
@@ -161,7 +161,7 @@ public class AtpStarTests
         var element = Assert.Throws<MechanistInputException>(() =>
             new AtpStar().Attribute(Context(clean, corrupted, new AtpStarOptions { Granularity = PatchGranularity.Element, GradDrop = false })));
         Assert.Contains("granularity element", element.Message);
-        var layers = Assert.Throws<MechanistInputException>(() => new AtpStar().Attribute(Context(clean, corrupted, new AtpStarOptions())));
+        var layers = Assert.Throws<MechanistInputException>(() => new AtpStar().Attribute(Context(clean, corrupted, new AtpStarOptions { GradDrop = true })));
         Assert.Contains("grad_drop=false", layers.Message);
     }
 }
