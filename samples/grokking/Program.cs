@@ -138,9 +138,10 @@ static void WriteFigures(string dir, ModularAdditionAnalysis.Result r)
         ["features"] = r.Features is { } f ? new JsonObject
         {
             ["method"] = f.Method, ["total"] = f.Total, ["alive"] = f.Alive, ["fvu"] = f.Fvu, ["l0"] = f.L0, ["harmonics"] = f.Harmonics,
-            ["tied_to_key"] = f.TiedToKey, ["tied_to_other"] = f.TiedToOther, ["tied_to_key_by_one_frequency"] = f.TiedToKeyByFundamental,
-            ["tied_to_key_by_decoder"] = f.TiedToKeyByDecoder, ["on_key_frequencies_jointly"] = f.OnKeyFrequencies,
-            ["mean_same_frequency_share"] = f.MeanSameFrequencyShare, ["mean_key_frequencies_used"] = f.MeanKeyFrequenciesUsed,
+            ["tied_to_key"] = f.TiedToKey, ["tied_to_other"] = f.TiedToOther,
+            ["tied_to_key_by_harmonics"] = f.TiedToKeyByHarmonics, ["tied_to_other_by_harmonics"] = f.TiedToOtherByHarmonics,
+            ["tied_to_key_by_one_frequency"] = f.TiedToKeyByFundamental, ["on_key_frequencies_jointly"] = f.OnKeyFrequencies,
+            ["mean_key_frequencies_used"] = f.MeanKeyFrequenciesUsed,
         } : null,
     };
     AtomicFile.WriteText(Path.Combine(dir, "results.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
