@@ -140,6 +140,7 @@ static void WriteFigures(string dir, ModularAdditionAnalysis.Result r)
             ["method"] = f.Method, ["total"] = f.Total, ["alive"] = f.Alive, ["fvu"] = f.Fvu, ["l0"] = f.L0, ["harmonics"] = f.Harmonics,
             ["tied_to_key"] = f.TiedToKey, ["tied_to_other"] = f.TiedToOther,
             ["tied_to_key_by_harmonics"] = f.TiedToKeyByHarmonics, ["tied_to_other_by_harmonics"] = f.TiedToOtherByHarmonics,
+            ["other_harmonic_frequencies"] = new JsonObject(f.OtherHarmonicFrequencies.Select(x => KeyValuePair.Create(x.Frequency.ToString(CultureInfo.InvariantCulture), (JsonNode?)x.Count))),
             ["tied_to_key_by_one_frequency"] = f.TiedToKeyByFundamental, ["on_key_frequencies_jointly"] = f.OnKeyFrequencies,
             ["mean_key_frequencies_used"] = f.MeanKeyFrequenciesUsed,
         } : null,

@@ -82,7 +82,7 @@ public static class ModularAdditionAnalysis
                 sb.AppendLine($"decomposition of the MLP activations ({f.Method}, {f.Alive} live features of {f.Total}; FVU {f.Fvu.ToString("0.000", inv)}, L0 {f.L0.ToString("0.0", inv)}):");
                 sb.AppendLine($"  {f.TiedToKey} tied to a key frequency (its decoder direction puts ≥ {f.Threshold.ToString("0%", inv)} of its squared norm on the MLP neurons of one key frequency), {f.TiedToOther} to another frequency");
                 sb.AppendLine($"  per key frequency: {string.Join(", ", f.PerKeyFrequency.Select(kv => $"{kv.Key}: {kv.Value}"))}");
-                sb.AppendLine($"  by activation over (a, b): {f.TiedToKeyByHarmonics} tied to a key frequency and {f.TiedToOtherByHarmonics} to another when the first {f.Harmonics} harmonics m·k mod p of one frequency count ({f.TiedToKeyByFundamental} by one frequency alone); " +
+                sb.AppendLine($"  by activation over (a, b): {f.TiedToKeyByHarmonics} tied to a key frequency and {f.TiedToOtherByHarmonics} to another{(f.OtherHarmonicFrequencies.Count == 0 ? "" : $" ({string.Join(", ", f.OtherHarmonicFrequencies.Take(4).Select(x => $"{x.Frequency}: {x.Count}"))})")} when the first {f.Harmonics} harmonics m·k mod p of one frequency count ({f.TiedToKeyByFundamental} by one frequency alone); " +
                               $"{f.OnKeyFrequencies} hold ≥ {f.Threshold.ToString("0%", inv)} of their power in the key frequencies and their harmonics jointly, over {f.MeanKeyFrequenciesUsed.ToString("0.0", inv)} key frequencies on average");
             }
             return sb.ToString();
@@ -108,6 +108,9 @@ public static class ModularAdditionAnalysis
 
         /// <summary>The same, of a frequency that is not a key frequency.</summary>
         public int TiedToOtherByHarmonics { get; init; }
+
+        /// <summary>Those other frequencies and how many features each takes, most first.</summary>
+        public IReadOnlyList<(int Frequency, int Count)> OtherHarmonicFrequencies { get; init; } = [];
 
         /// <summary>The same with one harmonic: the frequency alone holds ≥ threshold (the earlier definition).</summary>
         public int TiedToKeyByFundamental { get; init; }
@@ -215,6 +218,8 @@ public static class ModularAdditionAnalysis
                 Harmonics = settings.FeatureHarmonics, TiedToKeyByFundamental = byFundamental,
                 TiedToKeyByHarmonics = tiedByHarmonics.Count(f => key.Contains(harmonicFrequency[f])),
                 TiedToOtherByHarmonics = tiedByHarmonics.Count(f => !key.Contains(harmonicFrequency[f])),
+                OtherHarmonicFrequencies = tiedByHarmonics.Where(f => !key.Contains(harmonicFrequency[f])).GroupBy(f => harmonicFrequency[f])
+                    .Select(g => (g.Key, g.Count())).OrderByDescending(x => x.Item2).ThenBy(x => x.Key).ToList(),
                 Fvu = quality.Fvu, L0 = quality.L0, OnKeyFrequencies = onKeys.Count, MeanKeyFrequenciesUsed = onKeys.Count == 0 ? double.NaN : used,
             };
         }
