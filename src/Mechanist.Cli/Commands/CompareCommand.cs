@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mechanist.Cli.CommandLine;
-using Mechanist.Cli.Reports;
 using Mechanist.Decomposers;
 using Mechanist.Host.Discovery;
 using Mechanist.Host.Formats;
@@ -11,6 +10,7 @@ using Mechanist.Host.Running;
 using Mechanist.IO;
 using Mechanist.Methods.Evaluation;
 using Mechanist.Options;
+using Mechanist.Reports.Plots;
 using static TorchSharp.torch;
 
 namespace Mechanist.Cli.Commands;
@@ -116,7 +116,7 @@ public sealed class CompareCommand : ICommand
             }
 
             var results = Results(rows, inputs, args, seed, steps, device);
-            var png = ParetoPlot.Render(rows.Select(r => new ParetoPlot.Point(r.Entry.Id, r.Metrics.L0, r.Metrics.Fvu)).ToList()).EncodePng();
+            var png = ParetoPlot.Render(rows.Select(r => new ParetoPlot.Point(r.Entry.Id, r.Metrics.L0, r.Metrics.Fvu)).ToList()).Png();
             var resultsText = results.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
             AtomicFile.WriteDirectory(outDir, temp =>
             {

@@ -1,0 +1,45 @@
+using ScottPlot;
+using ScottPlot.TickGenerators;
+
+namespace Mechanist.Reports.Plots;
+
+/// <summary>Axis helpers shared by the plots.</summary>
+static class Axes
+{
+    /// <summary>
+    /// Makes the left axis read as log10 of the plotted values: ticks at integer exponents labelled <c>10ⁿ</c>, with
+    /// log-spaced minor ticks. The caller plots log10 of its values.
+    /// </summary>
+    public static void LogY(Plot plot) => plot.Axes.Left.TickGenerator = LogTicks();
+
+    public static void LogX(Plot plot) => plot.Axes.Bottom.TickGenerator = LogTicks();
+
+    static NumericAutomatic LogTicks() => new()
+    {
+        MinorTickGenerator = new LogMinorTickGenerator(),
+        IntegerTicksOnly = true,
+        LabelFormatter = PlotValues.PowerOfTen,
+    };
+
+    /// <summary>Whether values span enough decades (and are all positive) to read better on a log axis.</summary>
+    public static bool WantsLog(IEnumerable<double> values)
+    {
+        double min = double.PositiveInfinity, max = 0;
+        foreach (var v in values)
+        {
+            if (v <= 0) return false;
+            min = Math.Min(min, v);
+            max = Math.Max(max, v);
+        }
+        return max > 0 && max / min >= 100;
+    }
+
+    public static readonly Color[] Palette =
+    [
+        Color.FromHex("#1F77B4"), Color.FromHex("#D62728"), Color.FromHex("#2CA02C"), Color.FromHex("#FF7F0E"),
+        Color.FromHex("#9467BD"), Color.FromHex("#8C564B"), Color.FromHex("#E377C2"), Color.FromHex("#7F7F7F"),
+        Color.FromHex("#BCBD22"), Color.FromHex("#17BECF"),
+    ];
+
+    public static Color Colour(int i) => Palette[i % Palette.Length];
+}
