@@ -17,6 +17,7 @@ public static class CliApp
         new AttributeCommand(), new InterpretCommand(), new ReportCommand(), new BenchIgCommand(),
         new TrainModularAdditionCommand(), new TrainToySuperpositionCommand(), new BenchModularAdditionCommand(),
         new CompareCommand(), new BenchSaeCommand(),
+        new PlotParetoCommand(), new PlotTrainingCommand(), new PlotDensityCommand(), new PlotGrokkingCommand(), new PlotAttributionCommand(),
     ];
 
     public static string Version =>

@@ -15,7 +15,10 @@ public static class DensityHistogram
     /// <param name="frequencies">each feature's firing frequency in [0, 1] (fraction of rows where it is non-zero).</param>
     /// <param name="rows">rows the frequencies were measured on (sets the lowest frequency that can be seen, 1/rows).</param>
     public static Figure Render(IReadOnlyList<double> frequencies, long rows, string? title = null,
-        int width = Figure.DefaultWidth, int height = Figure.DefaultHeight)
+        int width = Figure.DefaultWidth, int height = Figure.DefaultHeight) => Figure.Single(Panel(frequencies, rows, title), width, height);
+
+    /// <summary>The histogram as one panel (several side by side compare decompositions).</summary>
+    public static Plot Panel(IReadOnlyList<double> frequencies, long rows, string? title = null)
     {
         if (frequencies.Count == 0) throw new MechanistInputException("a density histogram needs at least one feature.");
         for (int i = 0; i < frequencies.Count; i++)
@@ -34,7 +37,7 @@ public static class DensityHistogram
 
         var plot = Figure.NewPanel();
         var inv = CultureInfo.InvariantCulture;
-        Figure.Title(plot, title ?? $"feature density ({frequencies.Count} features, {dead} never fired{(rows > 0 ? $", {rows.ToString("N0", inv)} rows" : "")})");
+        Figure.Title(plot, (title is null ? "feature density" : title) + $" ({frequencies.Count} features, {dead} never fired{(rows > 0 && title is null ? $", {rows.ToString("N0", inv)} rows" : "")})");
         plot.XLabel("firing frequency (fraction of rows, log scale)");
         plot.YLabel("features");
         var bars = counts.Select((c, i) => new Bar
@@ -48,6 +51,6 @@ public static class DensityHistogram
         Axes.LogX(plot);
         plot.Axes.SetLimitsX(lo - width1, hi + width1);
         plot.Axes.SetLimitsY(0, Math.Max(1, counts.Max()) * 1.1);
-        return Figure.Single(plot, width, height);
+        return plot;
     }
 }
