@@ -37,7 +37,7 @@ public static class DensityHistogram
 
         var plot = Figure.NewPanel();
         var inv = CultureInfo.InvariantCulture;
-        Figure.Title(plot, (title is null ? "feature density" : title) + $" ({frequencies.Count} features, {dead} never fired{(rows > 0 && title is null ? $", {rows.ToString("N0", inv)} rows" : "")})");
+        Figure.Title(plot, (title is null ? "feature density" : title) + $" ({frequencies.Count} feature{(frequencies.Count == 1 ? "" : "s")}, {dead} never fired{(rows > 0 && title is null ? $", {rows.ToString("N0", inv)} rows" : "")})");
         plot.XLabel("firing frequency (fraction of rows, log scale)");
         plot.YLabel("features");
         var bars = counts.Select((c, i) => new Bar

@@ -3,7 +3,10 @@
 (function () {
   "use strict";
   var dataElement = document.getElementById("mechanist-data");
-  if (!dataElement) return;
+  if (!dataElement) {
+    document.documentElement.setAttribute("data-ready", "true");
+    return;
+  }
   var data = JSON.parse(dataElement.textContent);
   var dashboards = data.dashboards || [];
   var byAnchor = {};
@@ -86,7 +89,7 @@
   }
 
   function histogram(f) {
-    var counts = f.h, w = 320, h = 90, pad = 18;
+    var counts = f.h, w = 320, h = 104, pad = 18, head = 14;
     var svg = svgEl("svg", { viewBox: "0 0 " + w + " " + (h + pad), width: w, height: h + pad, role: "img", class: "histogram" });
     var title = svgEl("title", {});
     title.textContent = "activation histogram: positive activations in " + counts.length + " bins on (0, " + num(f.mx) + "]";
@@ -95,7 +98,7 @@
     var bw = w / counts.length;
     counts.forEach(function (c, i) {
       if (c === 0) return;
-      var bh = Math.max(1, (h - 4) * c / top);
+      var bh = Math.max(1, (h - head) * c / top);
       svg.appendChild(svgEl("rect", { x: (i * bw + 0.5).toFixed(1), y: (h - bh).toFixed(1), width: (bw - 1).toFixed(1), height: bh.toFixed(1), class: "bar" }));
     });
     svg.appendChild(svgEl("line", { x1: 0, y1: h, x2: w, y2: h, class: "axis" }));
