@@ -94,8 +94,8 @@ public sealed class ReportCommand : ICommand
 
         var request = new DashboardRequest
         {
-            Decomposition = decomposition, DecompositionPath = Path.GetFullPath(decompositionDir), Site = site,
-            ModelPath = modelDir is null ? null : Path.GetFullPath(modelDir), Activations = activations, Tokens = tokens,
+            // Paths as the user gave them: the page reads like the command that made it.
+            Decomposition = decomposition, DecompositionPath = decompositionDir, Site = site, ModelPath = modelDir, Activations = activations, Tokens = tokens,
             TokenText = (model as ITokenizedModel)?.TokenText,
             Unembedding = modelDir is null ? null : ModelFolders.Unembedding(modelDir, site), Features = features,
             Settings = settings.ToDictionary(kv => kv.Key, kv => kv.Value), Findings = findings, Gaps = gaps, Seed = seed, Device = device,

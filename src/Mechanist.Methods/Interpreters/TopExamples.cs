@@ -234,7 +234,7 @@ public sealed class TopExamples : Interpreter<TopExamplesOptions>
                 ["mean_active_activation"] = count[j] > 0 ? Math.Round(sum[j] / count[j], 6) : 0,
                 ["histogram"] = new JsonObject
                 {
-                    ["range"] = new JsonArray(0, Math.Round(max[j], 6)),
+                    ["range"] = new JsonArray(0.0, Math.Round(max[j], 6)),
                     ["counts"] = new JsonArray(Enumerable.Range(0, ReportedBins).Select(b => (JsonNode)Enumerable.Range(0, HistogramBins / ReportedBins)
                         .Sum(x => histogram[j * HistogramBins + b * (HistogramBins / ReportedBins) + x])).ToArray()),
                 },

@@ -20,14 +20,16 @@ public static class DashboardPage
         if (dashboard.Rows > 0) body.Append(", statistics over ").Append(dashboard.Rows.ToString("N0", CultureInfo.InvariantCulture)).Append(" activation rows");
         body.Append(". Pick a feature in the index or type its ID; the card reads top to bottom.</p>");
         Facts(body, dashboard.Facts);
-        body.Append("</header>\n<main>\n");
+        body.Append("</header>\n<main>\n<div class=\"overview\"><div class=\"overview-text\">");
         Gaps(body, dashboard.Gaps);
         if (dashboard.Findings.Count > 0)
         {
             body.Append("<h2 class=\"section\">Check findings about the whole decomposition</h2>");
             FindingsList(body, dashboard.Findings);
         }
+        body.Append("</div>");
         Density(body, dashboard, "density");
+        body.Append("</div>\n");
         body.Append("<h2 class=\"section\">Features</h2>\n");
         Host(body, 0, dashboard);
         body.Append("</main>\n<footer class=\"page\">Made by mechanist ").Append(HtmlPage.Encode(toolVersion))
@@ -78,7 +80,7 @@ public static class DashboardPage
     {
         var frequencies = dashboard.Features.Where(f => f.Frequency is not null).Select(f => f.Frequency!.Value).ToList();
         if (frequencies.Count == 0) return;
-        var svg = DensityHistogram.Render(frequencies, dashboard.Rows, width: 640, height: 300).Svg();
+        var svg = DensityHistogram.Render(frequencies, dashboard.Rows, width: 560, height: 280).Svg();
         body.Append("<figure class=\"plot\">").Append(HtmlPage.InlineSvg(svg, idPrefix))
             .Append("<figcaption>How often each feature fires (fraction of activation rows, log scale). A healthy sparse dictionary has most features between 10⁻⁴ and 10⁻¹; ")
             .Append("a spike at the far right means dense features, features that never fire are counted in the title.</figcaption></figure>\n");

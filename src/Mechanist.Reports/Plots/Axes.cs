@@ -34,6 +34,32 @@ static class Axes
         return max > 0 && max / min >= 100;
     }
 
+    /// <summary>
+    /// At most about <paramref name="maxPoints"/> points of a long series, keeping the lowest and highest point of each
+    /// stretch (so spikes survive) and the ends; shorter series are returned as they are.
+    /// </summary>
+    public static (double[] X, double[] Y) Decimate(double[] xs, double[] ys, int maxPoints = 1000)
+    {
+        int n = xs.Length;
+        if (n <= maxPoints) return (xs, ys);
+        int buckets = Math.Max(1, maxPoints / 2);
+        var keep = new SortedSet<int> { 0, n - 1 };
+        for (int b = 0; b < buckets; b++)
+        {
+            int start = (int)((long)b * n / buckets), end = (int)((long)(b + 1) * n / buckets);
+            if (end <= start) continue;
+            int lo = start, hi = start;
+            for (int i = start; i < end; i++)
+            {
+                if (ys[i] < ys[lo]) lo = i;
+                if (ys[i] > ys[hi]) hi = i;
+            }
+            keep.Add(lo);
+            keep.Add(hi);
+        }
+        return (keep.Select(i => xs[i]).ToArray(), keep.Select(i => ys[i]).ToArray());
+    }
+
     public static readonly Color[] Palette =
     [
         Color.FromHex("#1F77B4"), Color.FromHex("#D62728"), Color.FromHex("#2CA02C"), Color.FromHex("#FF7F0E"),

@@ -53,7 +53,7 @@ public static class GrokkingCurves
             Line(loss, log, "test_loss", "held-out", 1, log: true);
             Axes.LogY(loss);
             Marks(loss, train99, test99);
-            loss.ShowLegend(Alignment.LowerLeft);
+            loss.ShowLegend(Alignment.UpperRight);
             panels.Add(loss);
         }
         return Figure.Grid(panels, 2, panels.Count == 1 ? Figure.DefaultWidth : 1080, 420);
@@ -69,6 +69,7 @@ public static class GrokkingCurves
             xs = keep.Select(i => xs[i]).ToArray();
             ys = keep.Select(i => Math.Log10(ys[i])).ToArray();
         }
+        (xs, ys) = Axes.Decimate(xs, ys, 800);
         var line = plot.Add.Scatter(xs, ys, Axes.Colour(colour));
         line.MarkerSize = 0;
         line.LineWidth = 1.6f;

@@ -34,6 +34,7 @@ public static class TrainingCurves
             for (int i = 0; i < series.Count; i++)
             {
                 var (run, (xs, ys)) = series[i];
+                (xs, ys) = Axes.Decimate(xs, ys);
                 var line = plot.Add.Scatter(xs, log ? ys.Select(Math.Log10).ToArray() : ys, Axes.Colour(runs.ToList().IndexOf(run)));
                 line.MarkerSize = xs.Length == 1 ? 6 : 0;
                 line.LineWidth = 1.6f;
