@@ -135,11 +135,11 @@ public sealed class ReportFiles : IDisposable
     string MakeLarge()
     {
         var path = _temp.File("large.html");
-        File.WriteAllText(path, DashboardPage.Render(LargeDashboard(1000), "test"));
+        File.WriteAllText(path, DashboardPage.Render(LargeDashboard(1000, id => $"tok{id}"), "test"));
         return path;
     }
 
-    public static FeatureDashboard LargeDashboard(int features)
+    public static FeatureDashboard LargeDashboard(int features, Func<long, string> tokenText)
     {
         var rng = new Random(7);
         var examples = Enumerable.Range(0, features).Select(f =>
@@ -148,8 +148,7 @@ public sealed class ReportFiles : IDisposable
             return Explanation(f, $"feature {f} fires on {frequency:P3} of rows", Enumerable.Range(0, 12).Select(_ => (long)rng.Next(50257)).ToArray(),
                 Enumerable.Range(0, 12).Select(_ => rng.NextDouble() * 3).ToArray(), 8, 3, frequency, topK: 10, quantiles: 5, samples: 3);
         }).ToList();
-        return FeatureDashboards.FromExplanations(Enumerable.Range(0, features).ToList(), examples, null,
-            id => Mechanist.Models.Text.Gpt2Tokenizer.Decode([(int)id])) with { Title = "1,000 features", Rows = 1_000_000, DSae = features };
+        return FeatureDashboards.FromExplanations(Enumerable.Range(0, features).ToList(), examples, null, tokenText) with { Title = "1,000 features", Rows = 1_000_000, DSae = features };
     }
 
     /// <summary>A top-examples record as the interpreter writes it (every example the same window, for size and rendering tests).</summary>

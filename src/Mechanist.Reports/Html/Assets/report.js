@@ -341,5 +341,7 @@
   window.addEventListener("hashchange", function () { show(decodeURIComponent(location.hash.slice(1)), true); });
   firsts.forEach(function (first) { var a = first(); if (a) show(a, false); });
   show(decodeURIComponent(location.hash.slice(1)), true);
+  // Milliseconds from the start of navigation until the index and the first card were drawn.
+  document.documentElement.setAttribute("data-ready-ms", String(Math.round(performance.now())));
   document.documentElement.setAttribute("data-ready", "true");
 })();
