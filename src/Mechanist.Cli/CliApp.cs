@@ -14,9 +14,10 @@ public static class CliApp
         new PluginsListCommand(), new GenerateSuperpositionCommand(), new DecomposeCommand(), new EvaluateCommand(),
         new HarvestCommand(), new BenchHarvestCommand(),
         new CheckCommand(),
-        new AttributeCommand(), new InterpretCommand(), new BenchIgCommand(),
+        new AttributeCommand(), new InterpretCommand(), new ReportCommand(), new BenchIgCommand(),
         new TrainModularAdditionCommand(), new TrainToySuperpositionCommand(), new BenchModularAdditionCommand(),
         new CompareCommand(), new BenchSaeCommand(),
+        new PlotParetoCommand(), new PlotTrainingCommand(), new PlotDensityCommand(), new PlotGrokkingCommand(), new PlotAttributionCommand(),
     ];
 
     public static string Version =>

@@ -92,6 +92,13 @@ public sealed class AttributeCommand : ICommand
         var result = MethodInvoker.Invoke(entry, () => method.Attribute(context));
 
         var json = Report(entry, modelDir, model, sites, metricKind, target, contrast, position, input, result, options, top);
+        if (args.Has("tokens"))
+        {
+            // The token ids (and their text, when the model has a tokenizer) label a plot of the scores by position.
+            json["input_tokens"] = JsonTensors.ToJson(input);
+            if ((model as ITokenizedModel)?.TokenText is { } tokenText)
+                json["input_token_text"] = new JsonArray(input.cpu().reshape(-1).data<long>().ToArray().Select(id => (JsonNode)tokenText(id)).ToArray());
+        }
         var text = json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         if (args.Get("out") is { } outPath) AtomicFile.WriteText(outPath, text + "\n");
         if (format == "json") env.Out.WriteLine(text);

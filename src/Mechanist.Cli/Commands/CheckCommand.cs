@@ -15,12 +15,12 @@ public sealed class CheckCommand : ICommand
 {
     public string Name => "check";
     public string Summary => "run what a mechanist.json asks (decompositions, validations) and gate on the findings";
-    public string Usage => "CONFIG [--format text|json|sarif|msbuild] [--out FILE] [--model DIR] [--plugins DIR]... [--device D] [--help-uri-base URI] [--dependencies FILE]";
+    public string Usage => "CONFIG [--format text|json|sarif|msbuild|html] [--out FILE] [--model DIR] [--plugins DIR]... [--device D] [--help-uri-base URI] [--dependencies FILE]";
     public int MaxPositionals => 1;
 
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
-        new("format", "report format: text|json|sarif|msbuild (default text)", ValueName: "FORMAT"),
+        new("format", "report format: text|json|sarif|msbuild|html (default text; html: one offline page linking findings to docs and feature cards)", ValueName: "FORMAT"),
         new("out", "write the report to FILE (atomically); the findings are still printed as text", ValueName: "FILE"),
         new("model", "the model folder, replacing the config's 'model'", ValueName: "DIR"),
         CommonOptions.Plugins, CommonOptions.Device,
@@ -34,7 +34,7 @@ public sealed class CheckCommand : ICommand
         if (args.Positionals.Count == 0)
             throw new UsageException("'check' needs a configuration file: mechanist check CONFIG. See 'mechanist check --help'.");
         var configPath = args.Positionals[0];
-        var format = args.GetChoice("format", "text", CheckReports.Formats);
+        var format = args.GetChoice("format", "text", [.. CheckReports.Formats, "html"]);
         var outPath = args.Get("out");
         var helpBase = args.Get("help-uri-base");
         if (helpBase is not null && !Uri.TryCreate(helpBase, UriKind.Absolute, out _))
@@ -57,7 +57,7 @@ public sealed class CheckCommand : ICommand
         }
 
         int exitCode = result.HasErrors ? ExitCodes.ErrorFinding : ExitCodes.Ok;
-        var report = CheckReports.Render(result, format, CliApp.Version, exitCode);
+        var report = format == "html" ? CheckHtml.Render(result, args, exitCode) : CheckReports.Render(result, format, CliApp.Version, exitCode);
         if (args.Get("dependencies") is { } dependencies)
             AtomicFile.WriteText(dependencies, string.Concat(result.Inputs.Select(i => i + "\n")));
         if (outPath is not null)

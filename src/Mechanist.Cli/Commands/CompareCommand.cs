@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mechanist.Cli.CommandLine;
-using Mechanist.Cli.Reports;
 using Mechanist.Decomposers;
 using Mechanist.Host.Discovery;
 using Mechanist.Host.Formats;
@@ -11,6 +10,8 @@ using Mechanist.Host.Running;
 using Mechanist.IO;
 using Mechanist.Methods.Evaluation;
 using Mechanist.Options;
+using Mechanist.Reports.Html;
+using Mechanist.Reports.Plots;
 using static TorchSharp.torch;
 
 namespace Mechanist.Cli.Commands;
@@ -18,12 +19,14 @@ namespace Mechanist.Cli.Commands;
 /// <summary>
 /// <c>mechanist compare</c>: fits several decomposers (built-in and plugin) on the same activations with the same seed
 /// and step budget, then writes a console table, <c>results.json</c> (metrics with definitions, wall time and peak
-/// memory per method), <c>pareto.png</c> (L0 against FVU) and each method's SAELens folder.
+/// memory per method), <c>report.html</c> (the table and every figure), the figures as PNG and SVG (<c>pareto</c>: L0
+/// against FVU; <c>pareto-mmcs</c> with ground truth; <c>training</c>: the trainers' logs; <c>density</c>: feature
+/// density) and each method's SAELens folder with its <c>training_log.jsonl</c>.
 /// </summary>
 public sealed class CompareCommand : ICommand
 {
     public string Name => "compare";
-    public string Summary => "fit several decomposers on the same data, seed and budget: table, results.json, pareto.png";
+    public string Summary => "fit several decomposers on the same data, seed and budget: table, results.json, report.html, plots";
     public string Usage => "--activations FILE[,FILE...] --methods ID,ID,... [--set id.key=value]... [--steps N] [--batch-size B] [--targets FILE] [--ground-truth FILE] [--seed S] [--device D] [--plugins DIR]... [--format text|json] --out DIR";
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
@@ -38,7 +41,7 @@ public sealed class CompareCommand : ICommand
     ];
 
     sealed record Row(MethodEntry Entry, MethodOptions Options, DecompositionMetrics Metrics, double FitSeconds, PeakMemory.Result Peak,
-        int DSae, string Architecture, Decomposition Decomposition);
+        int DSae, string Architecture, Decomposition Decomposition, RunLogRecorder Log, double[] Frequencies);
 
     public int Run(ParsedArguments args, CommandEnvironment env)
     {
@@ -81,10 +84,11 @@ public sealed class CompareCommand : ICommand
                 random.manual_seed(seed);
                 var decomposer = MethodCatalog.Create<Decomposer>(entry, host.Services);
                 var progress = ProgressBar.For(entry.Id, env);
+                var log = new RunLogRecorder(progress);
                 var context = new DecomposeContext
                 {
                     Activations = inputs.Activations, Targets = inputs.Targets, Sites = inputs.Sites, Options = options, Seed = seed,
-                    Device = device, Progress = progress,
+                    Device = device, Progress = log,
                 };
                 var watch = Stopwatch.StartNew();
                 Decomposition decomposition;
@@ -106,7 +110,8 @@ public sealed class CompareCommand : ICommand
                         Options = entry.Descriptor.Options.ToDictionary(o => o.Name, o => OptionSchema.FormatValue(o.Property.GetValue(options))),
                     };
                     var metrics = DecompositionMetrics.Compute(decomposition, inputs.Activations, truth, device: device, targets: decomposition.ReconstructsTargets ? inputs.Targets : null);
-                    rows.Add(new Row(entry, options, metrics, seconds, peak, decomposition.DSae, decomposition.Architecture, decomposition));
+                    var frequencies = FeatureDensity.Compute(decomposition, inputs.Activations, device: device);
+                    rows.Add(new Row(entry, options, metrics, seconds, peak, decomposition.DSae, decomposition.Architecture, decomposition, log, frequencies));
                 }
                 catch
                 {
@@ -116,17 +121,33 @@ public sealed class CompareCommand : ICommand
             }
 
             var results = Results(rows, inputs, args, seed, steps, device);
-            var png = ParetoPlot.Render(rows.Select(r => new ParetoPlot.Point(r.Entry.Id, r.Metrics.L0, r.Metrics.Fvu)).ToList()).EncodePng();
             var resultsText = results.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+            var figures = CompareFigures.Build(rows.Select(r => new CompareFigures.Method(r.Entry.Id,
+                r.Metrics.Values().ToDictionary(kv => kv.Key, kv => kv.Value),
+                r.Log.Count > 0 ? r.Log.ToRunLog(r.Entry.Id, Path.Combine(r.Entry.Id, RunLog.FileName)) : null,
+                r.Frequencies, inputs.Activations.Count)).ToList());
+            var pictures = figures.Figures.Select(f => (f.Name, Png: f.Figure.Png(), Svg: f.Figure.Svg())).ToList();
+            var report = CompareReportPage.Render(results, figures.Figures.Select(f => new CompareReportPage.Plot(f.Name, f.Caption, f.Figure)).ToList(),
+                figures.Notes, CliApp.Version);
             AtomicFile.WriteDirectory(outDir, temp =>
             {
                 File.WriteAllText(Path.Combine(temp, "results.json"), resultsText + "\n");
-                File.WriteAllBytes(Path.Combine(temp, "pareto.png"), png);
+                File.WriteAllText(Path.Combine(temp, "report.html"), report);
+                foreach (var (name, png, svg) in pictures)
+                {
+                    File.WriteAllBytes(Path.Combine(temp, name + ".png"), png);
+                    File.WriteAllText(Path.Combine(temp, name + ".svg"), svg);
+                }
                 foreach (var r in rows)
-                    DecompositionFolder.Save(Path.Combine(temp, r.Entry.Id), r.Decomposition);
+                    DecompositionFolder.Save(Path.Combine(temp, r.Entry.Id), r.Decomposition,
+                        r.Log.Count > 0 ? new Dictionary<string, string> { [RunLog.FileName] = r.Log.ToJsonl() } : null);
             });
             if (format == "json") env.Out.WriteLine(resultsText);
-            else WriteTable(env.Out, rows, truth is not null, Path.GetFullPath(outDir));
+            else
+            {
+                WriteTable(env.Out, rows, truth is not null, Path.GetFullPath(outDir));
+                foreach (var note in figures.Notes) env.Out.WriteLine($"  not plotted: {note}");
+            }
             return ExitCodes.Ok;
         }
         finally
@@ -200,6 +221,6 @@ public sealed class CompareCommand : ICommand
         w.WriteLine(string.Join("  ", header.Select((h, i) => i == 0 ? h.PadRight(widths[i]) : h.PadLeft(widths[i]))));
         foreach (var row in table)
             w.WriteLine(string.Join("  ", row.Select((c, i) => i == 0 ? c.PadRight(widths[i]) : c.PadLeft(widths[i]))));
-        w.WriteLine($"-> {outDir} (results.json, pareto.png, one SAELens folder per method)");
+        w.WriteLine($"-> {outDir} (report.html, results.json, pareto/training/density .png and .svg, one SAELens folder per method)");
     }
 }

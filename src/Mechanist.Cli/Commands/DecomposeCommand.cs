@@ -8,11 +8,15 @@ using Mechanist.Host.Running;
 using Mechanist.IO;
 using Mechanist.Methods.Evaluation;
 using Mechanist.Options;
+using Mechanist.Reports.Plots;
 using static TorchSharp.torch;
 
 namespace Mechanist.Cli.Commands;
 
-/// <summary><c>mechanist decompose</c>: fits one decomposer and writes a SAELens-layout folder plus <c>metrics.json</c>.</summary>
+/// <summary>
+/// <c>mechanist decompose</c>: fits one decomposer and writes a SAELens-layout folder plus <c>metrics.json</c> and, for
+/// a method with a training loop, its <c>training_log.jsonl</c> (step, loss, FVU, L0, dead fraction).
+/// </summary>
 public sealed class DecomposeCommand : ICommand
 {
     public string Name => "decompose";
@@ -51,11 +55,12 @@ public sealed class DecomposeCommand : ICommand
         random.manual_seed(seed);
         var decomposer = MethodCatalog.Create<Decomposer>(entry, host.Services);
         var progress = ProgressBar.For(entry.Id, env);
+        var log = new RunLogRecorder(progress);
         var context = new DecomposeContext
         {
             Activations = activations, Targets = inputs.Targets, Sites = inputs.Sites, Options = options, Seed = seed, Device = device,
             HookName = args.Get("hook-name") ?? (inputs.Sites is null ? ActivationSources.SiteName(activations, args.Get("site")) : null),
-            Progress = progress,
+            Progress = log,
         };
         var watch = Stopwatch.StartNew();
         Decomposition fitted;
@@ -90,7 +95,9 @@ public sealed class DecomposeCommand : ICommand
         };
         if (args.Get("targets") is { } targetsPath) context2["targets"] = Path.GetFullPath(targetsPath);
         var report = MetricsReport.ToJsonText(metrics, context2);
-        DecompositionFolder.Save(outDir, decomposition, new Dictionary<string, string> { ["metrics.json"] = report });
+        var files = new Dictionary<string, string> { ["metrics.json"] = report };
+        if (log.Count > 0) files[RunLog.FileName] = log.ToJsonl();
+        DecompositionFolder.Save(outDir, decomposition, files);
 
         env.Out.WriteLine($"{entry.Id}: d_in {decomposition.DIn}, d_sae {decomposition.DSae}, fitted on {activations.Count} rows in {fitSeconds:0.##} s -> {Path.GetFullPath(outDir)}");
         MetricsReport.WriteText(env.Out, metrics);

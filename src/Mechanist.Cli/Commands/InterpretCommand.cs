@@ -85,7 +85,7 @@ public sealed class InterpretCommand : ICommand
         var context = new InterpretContext
         {
             Decomposition = decomposition, Activations = activations, Model = model, Features = features, Site = site,
-            Tokens = rowTokens, Unembedding = modelDir is null ? null : ModelFolders.Unembedding(modelDir, site),
+            Tokens = rowTokens, TokenText = (model as ITokenizedModel)?.TokenText, Unembedding = modelDir is null ? null : ModelFolders.Unembedding(modelDir, site),
             Embedding = modelDir is null ? null : ModelFolders.Embedding(modelDir), InputTemplate = template?.to(device),
             Options = options, Seed = seed, Device = device,
         };

@@ -16,7 +16,7 @@ namespace Mechanist.Models.Architectures;
 /// Input: int64 tokens [batch, pos] with pos ≤ 3; output: logits [batch, pos, p]. As an <see cref="ILanguageModel"/>
 /// it reads ids 0 … p (<see cref="VocabSize"/> = p + 1) over 3 positions, so <c>mechanist harvest</c> takes it.
 /// </summary>
-public sealed class ModularAdditionTransformer : HookedModel, ILanguageModel
+public sealed class ModularAdditionTransformer : HookedModel, ILanguageModel, ITokenizedModel
 {
     public const string ModelTypeId = "modular-addition";
 
@@ -77,6 +77,9 @@ public sealed class ModularAdditionTransformer : HookedModel, ILanguageModel
     public int VocabSize => Config.DVocab;
 
     public int ContextLength => Config.NCtx;
+
+    /// <summary>Ids 0 … p − 1 are the residues (their numbers), id p is "=".</summary>
+    public Func<long, string>? TokenText => id => id == Config.EqualsToken ? "=" : id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public Device Device { get; }
 
