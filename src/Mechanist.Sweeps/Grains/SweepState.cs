@@ -1,0 +1,10 @@
+namespace Mechanist.Sweeps.Grains;
+
+/// <summary>The durable part of a sweep: its jobs in order and how many lost silos a job may survive.</summary>
+[GenerateSerializer, Alias("Mechanist.Sweeps.SweepState")]
+public sealed class SweepState
+{
+    [Id(0)] public List<string> JobIds { get; set; } = [];
+
+    [Id(1)] public int MaxAttempts { get; set; } = 3;
+}
