@@ -17,6 +17,7 @@ public static class CliApp
         new AttributeCommand(), new InterpretCommand(), new BenchIgCommand(),
         new TrainModularAdditionCommand(), new TrainToySuperpositionCommand(), new BenchModularAdditionCommand(),
         new CompareCommand(), new BenchSaeCommand(),
+        new SweepCommand(), new SiloCommand(),
     ];
 
     public static string Version =>

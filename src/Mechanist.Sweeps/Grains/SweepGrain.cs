@@ -61,7 +61,8 @@ public sealed class SweepGrain(
             all.Count(v => v.Status == JobStatus.Pending), all.Count(v => v.Status == JobStatus.Running),
             all.Count(v => v.Status == JobStatus.Succeeded), all.Count(v => v.Status == JobStatus.Failed),
             all.Sum(v => v.LostAttempts),
-            all.Where(v => v.Status == JobStatus.Running && v.Silo is not null).GroupBy(v => v.Silo!).ToDictionary(g => g.Key, g => g.Count()));
+            all.Where(v => v.Status == JobStatus.Running && v.Silo is not null).GroupBy(v => v.Silo!).ToDictionary(g => g.Key, g => g.Count()),
+            all.Where(v => v.Status == JobStatus.Failed).ToDictionary(v => v.Id, v => v.Outcome?.Error ?? "failed"));
     }
 
     public async Task<List<JobView>> Jobs()

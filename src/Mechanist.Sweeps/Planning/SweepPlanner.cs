@@ -10,14 +10,13 @@ namespace Mechanist.Sweeps.Planning;
 /// </summary>
 public static class SweepPlanner
 {
-    public static IReadOnlyList<JobSpec> Plan(SweepDefinition sweep, MethodCatalog catalog, string activations, string outputRoot,
-        string device, InputHashes hashes)
+    /// <summary>A job before its inputs are hashed: the method, its settings and bound option values, site and seed.</summary>
+    public sealed record Candidate(MethodEntry Entry, Dictionary<string, string> Settings, IReadOnlyDictionary<string, string> Bound, string? Site, int Seed);
+
+    /// <summary>Resolves every method and binds every option of every job (input errors name the sweep file key); nothing is read or written.</summary>
+    public static IReadOnlyList<Candidate> Expand(SweepDefinition sweep, MethodCatalog catalog)
     {
         var file = sweep.SourcePath;
-        var activationsHash = hashes.Of(activations);
-        var targetsHash = sweep.Targets is { } t ? hashes.Of(t) : null;
-        var truthHash = sweep.GroundTruth is { } g ? hashes.Of(g) : null;
-
         var candidates = new List<(MethodEntry Entry, Dictionary<string, string> Settings, string? Site, int Seed, string Key)>();
         var commonUsed = new HashSet<string>();
         foreach (var grid in sweep.Methods)
@@ -48,8 +47,7 @@ public static class SweepPlanner
             candidates.Add((entry, new Dictionary<string, string>(job.Options), job.Site, job.Seed, $"jobs[{i}].options"));
         }
 
-        var jobs = new List<JobSpec>();
-        var seen = new HashSet<string>();
+        var result = new List<Candidate>();
         foreach (var (entry, settings, site, seed, key) in candidates)
         {
             MethodOptions options;
@@ -62,18 +60,35 @@ public static class SweepPlanner
                 throw new MechanistInputException($"{file}: '{key}': {e.Message}", e);
             }
             var bound = entry.Descriptor.Options.ToDictionary(o => o.Name, o => OptionSchema.FormatValue(o.Property.GetValue(options)));
-            var id = JobIdentity.Compute(entry.Id, bound, seed, device, activationsHash, site, targetsHash, truthHash);
+            result.Add(new Candidate(entry, settings, bound, site, seed));
+        }
+        return result;
+    }
+
+    /// <summary>The jobs of the sweep on <paramref name="activations"/>, identified by content hash, labelled, each once.</summary>
+    public static IReadOnlyList<JobSpec> Plan(SweepDefinition sweep, MethodCatalog catalog, string activations, string outputRoot,
+        string device, InputHashes hashes)
+    {
+        var candidates = Expand(sweep, catalog);
+        var activationsHash = hashes.Of(activations);
+        var targetsHash = sweep.Targets is { } t ? hashes.Of(t) : null;
+        var truthHash = sweep.GroundTruth is { } g ? hashes.Of(g) : null;
+        var jobs = new List<JobSpec>();
+        var seen = new HashSet<string>();
+        foreach (var c in candidates)
+        {
+            var id = JobIdentity.Compute(c.Entry.Id, c.Bound, c.Seed, device, activationsHash, c.Site, targetsHash, truthHash);
             if (!seen.Add(id)) continue;
             jobs.Add(new JobSpec
             {
                 Id = id,
-                Folder = JobIdentity.FolderName(entry.Id, id),
-                Method = entry.Id,
-                Settings = settings,
-                Seed = seed,
+                Folder = JobIdentity.FolderName(c.Entry.Id, id),
+                Method = c.Entry.Id,
+                Settings = c.Settings,
+                Seed = c.Seed,
                 Device = device,
                 Activations = activations,
-                Site = site,
+                Site = c.Site,
                 Targets = sweep.Targets,
                 GroundTruth = sweep.GroundTruth,
                 OutputRoot = Path.GetFullPath(outputRoot),

@@ -89,5 +89,7 @@ public sealed record SweepResults(IReadOnlyList<JsonObject> Rows, IReadOnlyList<
     {
         AtomicFile.WriteText(Path.Combine(outputRoot, SweepLayout.ResultsFile), results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         AtomicFile.Write(Path.Combine(outputRoot, SweepLayout.PlotFile), s => s.Write(plotPng));
+        var checkpoints = Path.Combine(outputRoot, SweepLayout.CheckpointsFolder);
+        if (Directory.Exists(checkpoints) && !Directory.EnumerateFileSystemEntries(checkpoints).Any()) Directory.Delete(checkpoints);
     }
 }
