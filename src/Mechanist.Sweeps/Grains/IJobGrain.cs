@@ -3,7 +3,8 @@ using Mechanist.Sweeps.Planning;
 namespace Mechanist.Sweeps.Grains;
 
 /// <summary>
-/// One job of a sweep, keyed by its identity (the content hash of its inputs and options). Holds the job's durable
+/// One job of a sweep, keyed by <see cref="JobSpec.GrainKey"/> (its identity, the content hash of its inputs and
+/// options, within its output folder). Holds the job's durable
 /// record; the sweep claims it for a silo, the silo's worker runs it and completes it.
 /// </summary>
 [Alias("Mechanist.Sweeps.IJobGrain")]

@@ -16,7 +16,7 @@ public interface ISweepGrain : IGrainWithStringKey
     [Alias("Claim")] Task<JobLease?> Claim(string silo);
 
     /// <summary>Records a job's outcome through its grain; false for a stale or repeated report.</summary>
-    [Alias("Complete")] Task<bool> Complete(string jobId, int attempt, JobOutcome outcome);
+    [Alias("Complete")] Task<bool> Complete(string jobKey, int attempt, JobOutcome outcome);
 
     [Alias("Progress")] Task<SweepProgress> Progress();
 

@@ -18,8 +18,8 @@ public sealed class JobGrain(
 
     public async Task<JobView> Submit(JobSpec spec)
     {
-        if (spec.Id != this.GetPrimaryKeyString())
-            throw new ArgumentException($"job {spec.Id} submitted to the grain of job {this.GetPrimaryKeyString()}.", nameof(spec));
+        if (spec.GrainKey != this.GetPrimaryKeyString())
+            throw new ArgumentException($"job {spec.GrainKey} submitted to the grain of job {this.GetPrimaryKeyString()}.", nameof(spec));
         if (S.Spec is null || S.Status is JobStatus.Succeeded or JobStatus.Failed)
         {
             S.Spec = spec;
@@ -79,5 +79,5 @@ public sealed class JobGrain(
         await state.WriteStateAsync();
     }
 
-    JobView View() => new(this.GetPrimaryKeyString(), S.Status, S.Attempt, S.Silo, S.Outcome, S.Lost.Count);
+    JobView View() => new(S.Spec?.Id ?? this.GetPrimaryKeyString(), S.Status, S.Attempt, S.Silo, S.Outcome, S.Lost.Count);
 }

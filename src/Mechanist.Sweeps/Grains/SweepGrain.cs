@@ -20,13 +20,13 @@ public sealed class SweepGrain(
 
     public async Task Open(List<JobSpec> jobs, int maxAttempts)
     {
-        state.State.JobIds = jobs.Select(j => j.Id).ToList();
+        state.State.JobKeys = jobs.Select(j => j.GrainKey).ToList();
         state.State.MaxAttempts = maxAttempts;
         await state.WriteStateAsync();
         _views = [];
         foreach (var chunk in jobs.Chunk(64))
-            foreach (var view in await Task.WhenAll(chunk.Select(j => Job(j.Id).Submit(j))))
-                _views[view.Id] = view;
+            foreach (var (job, view) in chunk.Zip(await Task.WhenAll(chunk.Select(j => Job(j.GrainKey).Submit(j)))))
+                _views[job.GrainKey] = view;
         await GrainFactory.GetGrain<ISweepBoardGrain>(ISweepBoardGrain.Key).Add(Id);
     }
 
@@ -34,7 +34,7 @@ public sealed class SweepGrain(
     {
         var views = await Views();
         await Reconcile(views);
-        foreach (var id in state.State.JobIds)
+        foreach (var id in state.State.JobKeys)
         {
             if (views[id].Status != JobStatus.Pending) continue;
             var lease = await Job(id).TryClaim(Id, silo, state.State.MaxAttempts);
@@ -44,11 +44,11 @@ public sealed class SweepGrain(
         return null;
     }
 
-    public async Task<bool> Complete(string jobId, int attempt, JobOutcome outcome)
+    public async Task<bool> Complete(string jobKey, int attempt, JobOutcome outcome)
     {
         var views = await Views();
-        bool accepted = await Job(jobId).Complete(attempt, outcome);
-        if (views.ContainsKey(jobId)) views[jobId] = await Job(jobId).Get(state.State.MaxAttempts);
+        bool accepted = await Job(jobKey).Complete(attempt, outcome);
+        if (views.ContainsKey(jobKey)) views[jobKey] = await Job(jobKey).Get(state.State.MaxAttempts);
         return accepted;
     }
 
@@ -56,7 +56,7 @@ public sealed class SweepGrain(
     {
         var views = await Views();
         await Reconcile(views);
-        var all = state.State.JobIds.Select(id => views[id]).ToList();
+        var all = state.State.JobKeys.Select(key => views[key]).ToList();
         return new SweepProgress(
             all.Count(v => v.Status == JobStatus.Pending), all.Count(v => v.Status == JobStatus.Running),
             all.Count(v => v.Status == JobStatus.Succeeded), all.Count(v => v.Status == JobStatus.Failed),
@@ -68,8 +68,8 @@ public sealed class SweepGrain(
     public async Task<List<JobView>> Jobs()
     {
         var views = await Views();
-        foreach (var id in state.State.JobIds) views[id] = await Job(id).Get(state.State.MaxAttempts);
-        return state.State.JobIds.Select(id => views[id]).ToList();
+        foreach (var id in state.State.JobKeys) views[id] = await Job(id).Get(state.State.MaxAttempts);
+        return state.State.JobKeys.Select(key => views[key]).ToList();
     }
 
     public Task Close() => GrainFactory.GetGrain<ISweepBoardGrain>(ISweepBoardGrain.Key).Remove(Id);
@@ -78,9 +78,9 @@ public sealed class SweepGrain(
     {
         if (_views is not null) return _views;
         var views = new Dictionary<string, JobView>();
-        foreach (var chunk in state.State.JobIds.Chunk(64))
-            foreach (var view in await Task.WhenAll(chunk.Select(id => Job(id).Get(state.State.MaxAttempts))))
-                views[view.Id] = view;
+        foreach (var chunk in state.State.JobKeys.Chunk(64))
+            foreach (var (key, view) in chunk.Zip(await Task.WhenAll(chunk.Select(key => Job(key).Get(state.State.MaxAttempts)))))
+                views[key] = view;
         return _views = views;
     }
 
@@ -88,8 +88,8 @@ public sealed class SweepGrain(
     async Task Reconcile(Dictionary<string, JobView> views)
     {
         var snapshot = membership.CurrentSnapshot;
-        foreach (var view in views.Values.Where(v => v.Status == JobStatus.Running && v.Silo is not null).ToList())
+        foreach (var (key, view) in views.Where(kv => kv.Value.Status == JobStatus.Running && kv.Value.Silo is not null).ToList())
             if (snapshot.GetSiloStatus(SiloAddress.FromParsableString(view.Silo!)) == SiloStatus.Dead)
-                views[view.Id] = await Job(view.Id).Get(state.State.MaxAttempts);
+                views[key] = await Job(key).Get(state.State.MaxAttempts);
     }
 }

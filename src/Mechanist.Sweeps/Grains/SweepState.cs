@@ -4,7 +4,8 @@ namespace Mechanist.Sweeps.Grains;
 [GenerateSerializer, Alias("Mechanist.Sweeps.SweepState")]
 public sealed class SweepState
 {
-    [Id(0)] public List<string> JobIds { get; set; } = [];
+    /// <summary>The job grains' keys (<see cref="Planning.JobSpec.GrainKey"/>), in the sweep's order.</summary>
+    [Id(0)] public List<string> JobKeys { get; set; } = [];
 
     [Id(1)] public int MaxAttempts { get; set; } = 3;
 }

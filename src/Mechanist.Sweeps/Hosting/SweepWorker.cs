@@ -113,7 +113,7 @@ public sealed class SweepWorker(
         {
             try
             {
-                bool accepted = await grains.GetGrain<ISweepGrain>(lease.SweepId).Complete(lease.Spec.Id, lease.Attempt, outcome);
+                bool accepted = await grains.GetGrain<ISweepGrain>(lease.SweepId).Complete(lease.Spec.GrainKey, lease.Attempt, outcome);
                 if (!accepted)
                     logger.LogInformation("silo {Silo}: job {Folder} attempt {Attempt} was taken over; its outcome is not recorded", Silo, lease.Spec.Folder, lease.Attempt);
                 return;

@@ -47,6 +47,14 @@ public sealed record JobSpec
 
     [Id(13)] public string[] Plugins { get; init; } = [];
 
+    /// <summary>
+    /// The key of the job's grain: the identity within this output folder, so that two sweeps writing to different
+    /// folders each run (and record) their own copy of a shared job.
+    /// </summary>
+    [JsonIgnore]
+    public string GrainKey =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(OutputRoot)))[..16] + "-" + Id;
+
     [JsonIgnore] public string OutputFolder => Path.Combine(OutputRoot, SweepLayout.JobsFolder, Folder);
 
     [JsonIgnore] public string CheckpointFolder => Path.Combine(OutputRoot, SweepLayout.CheckpointsFolder, Folder);
