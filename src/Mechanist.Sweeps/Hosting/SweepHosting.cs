@@ -30,6 +30,15 @@ public static class SweepHosting
             silo.AddMemoryGrainStorage(Grains.SweepStorage.Name);
         }
         silo.Configure<ClusterMembershipOptions>(ConfigureMembership);
+        return silo.AddSweepWorker(worker);
+    }
+
+    /// <summary>
+    /// The sweep grains' worker on a silo whose clustering and <see cref="Grains.SweepStorage.Name"/> grain storage are
+    /// configured elsewhere (a test cluster), with the real job executor unless one is registered already.
+    /// </summary>
+    public static ISiloBuilder AddSweepWorker(this ISiloBuilder silo, SweepWorkerOptions worker)
+    {
         silo.Services.Configure<SweepWorkerOptions>(o =>
         {
             o.Slots = worker.Slots;
