@@ -17,7 +17,7 @@ public static class CliApp
         new AttributeCommand(), new InterpretCommand(), new BenchIgCommand(),
         new TrainModularAdditionCommand(), new TrainToySuperpositionCommand(), new BenchModularAdditionCommand(),
         new CompareCommand(), new BenchSaeCommand(),
-        new SweepCommand(), new SiloCommand(),
+        new SweepCommand(), new SiloCommand(), new BenchSweepCommand(),
     ];
 
     public static string Version =>
