@@ -24,7 +24,7 @@ public sealed class OrchestrationTests
         var jobs = TestCluster.Jobs(root, count: 12, sleepMs: 300, failing: 7);
         var seen = new List<SweepProgress>();
         var views = await new SweepCoordinator(cluster.Client) { PollInterval = TimeSpan.FromMilliseconds(50) }
-            .Run(root, jobs, new Collect(seen), Limit, CancellationToken.None);
+            .Run(SweepCoordinator.SweepId(root, jobs), jobs, new Collect(seen), Limit, CancellationToken.None);
 
         Assert.Equal(12, views.Count);
         Assert.Equal(11, views.Count(v => v.Status == JobStatus.Succeeded));
@@ -71,7 +71,7 @@ public sealed class OrchestrationTests
         var root = "/sweeps/" + Guid.NewGuid().ToString("N");
         var jobs = TestCluster.Jobs(root, count: 6, sleepMs: 1500);
         var coordinator = new SweepCoordinator(cluster.Client) { PollInterval = TimeSpan.FromMilliseconds(50) };
-        var run = coordinator.Run(root, jobs, null, Limit, CancellationToken.None);
+        var run = coordinator.Run(SweepCoordinator.SweepId(root, jobs), jobs, null, Limit, CancellationToken.None);
 
         // Wait (bounded) until every silo runs a job, then kill a secondary silo mid-job.
         var victim = cluster.Silos[2];

@@ -86,9 +86,9 @@ public sealed class SweepCommand : ICommand
             try
             {
                 views = cluster is null
-                    ? SweepRuntime.RunEmbedded(outRoot, toRun, new SweepWorkerOptions { Slots = slots, ThreadsPerJob = threadsPerJob },
+                    ? SweepRuntime.RunEmbedded(SweepCoordinator.SweepId(outRoot, jobs), toRun, new SweepWorkerOptions { Slots = slots, ThreadsPerJob = threadsPerJob },
                         printer, timeout, logLevel, cancel.Token).GetAwaiter().GetResult()
-                    : SweepRuntime.RunOnCluster(outRoot, toRun, new SweepClusterOptions { Redis = cluster, ClusterId = args.Get("cluster-id") ?? "mechanist" },
+                    : SweepRuntime.RunOnCluster(SweepCoordinator.SweepId(outRoot, jobs), toRun, new SweepClusterOptions { Redis = cluster, ClusterId = args.Get("cluster-id") ?? "mechanist" },
                         printer, timeout, logLevel, cancel.Token).GetAwaiter().GetResult();
             }
             catch (TimeoutException e)

@@ -12,7 +12,7 @@ namespace Mechanist.Sweeps;
 public static class SweepRuntime
 {
     /// <summary>Runs the jobs on a silo inside this process (localhost clustering on free ports, records in memory).</summary>
-    public static async Task<IReadOnlyList<JobView>> RunEmbedded(string outputRoot, IReadOnlyList<JobSpec> jobs, SweepWorkerOptions worker,
+    public static async Task<IReadOnlyList<JobView>> RunEmbedded(string sweepId, IReadOnlyList<JobSpec> jobs, SweepWorkerOptions worker,
         IProgress<SweepProgress>? progress, TimeSpan? timeout, LogLevel logLevel, CancellationToken cancellation)
     {
         var cluster = new SweepClusterOptions
@@ -26,7 +26,7 @@ public static class SweepRuntime
         try
         {
             return await new SweepCoordinator(host.Services.GetRequiredService<IGrainFactory>())
-                .Run(outputRoot, jobs, progress, timeout, cancellation);
+                .Run(sweepId, jobs, progress, timeout, cancellation);
         }
         finally
         {
@@ -36,7 +36,7 @@ public static class SweepRuntime
     }
 
     /// <summary>Submits the jobs to a Redis-clustered set of silos as a client and follows them to the end.</summary>
-    public static async Task<IReadOnlyList<JobView>> RunOnCluster(string outputRoot, IReadOnlyList<JobSpec> jobs, SweepClusterOptions cluster,
+    public static async Task<IReadOnlyList<JobView>> RunOnCluster(string sweepId, IReadOnlyList<JobSpec> jobs, SweepClusterOptions cluster,
         IProgress<SweepProgress>? progress, TimeSpan? timeout, LogLevel logLevel, CancellationToken cancellation)
     {
         var builder = Builder(logLevel);
@@ -53,7 +53,7 @@ public static class SweepRuntime
         try
         {
             return await new SweepCoordinator(host.Services.GetRequiredService<IGrainFactory>())
-                .Run(outputRoot, jobs, progress, timeout, cancellation);
+                .Run(sweepId, jobs, progress, timeout, cancellation);
         }
         finally
         {

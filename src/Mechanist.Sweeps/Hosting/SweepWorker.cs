@@ -9,8 +9,8 @@ namespace Mechanist.Sweeps;
 
 /// <summary>
 /// A silo's job slots. While a slot is free the worker asks the open sweeps for a job (so jobs go where there is free
-/// capacity), runs it on a dedicated thread — never on the .NET thread pool, which Orleans' scheduler and the
-/// cluster's failure detector need — with the configured libtorch threads, and reports the outcome to the sweep.
+/// capacity), runs it on the slot's dedicated thread (<see cref="JobThreads"/>) with the configured libtorch threads,
+/// and reports the outcome to the sweep.
 /// </summary>
 public sealed class SweepWorker(
     IGrainFactory grains,
@@ -21,6 +21,7 @@ public sealed class SweepWorker(
     ILogger<SweepWorker> logger) : BackgroundService
 {
     readonly SweepWorkerOptions _options = options.Value;
+    JobThreads? _threads;
     int _running;
     int _maxRunning;
     int _started;
@@ -37,6 +38,7 @@ public sealed class SweepWorker(
     {
         if (!await WaitForStart(lifetime, stopping)) return;
         logger.LogInformation("silo {Silo}: {Slots} job slot(s), {Threads} libtorch thread(s) per job", Silo, _options.Slots, _options.ThreadsPerJob);
+        using var threads = _threads = new JobThreads(_options.Slots, "sweep job slot");
         var running = new List<Task>();
         while (!stopping.IsCancellationRequested)
         {
@@ -94,8 +96,7 @@ public sealed class SweepWorker(
             var job = lease.Spec;
             logger.LogInformation("silo {Silo}: job {Label} ({Folder}), attempt {Attempt}", Silo, job.Label, job.Folder, lease.Attempt);
             var context = new JobRunContext(Silo, lease.Attempt, _options.ThreadsPerJob, stopping);
-            var outcome = await Task.Factory.StartNew(() => executor.Run(job, context), CancellationToken.None,
-                TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            var outcome = await _threads!.Run(() => executor.Run(job, context));
             if (stopping.IsCancellationRequested) return; // the job was interrupted: it will be run again
             await Report(lease, outcome, stopping);
         }

@@ -21,17 +21,21 @@ public sealed class SweepCoordinator(IGrainFactory grains)
     /// <summary>How many silos a job may lose before it fails.</summary>
     public int MaxAttempts { get; init; } = 3;
 
-    /// <summary>The sweep's key: its output folder and job identities.</summary>
+    /// <summary>
+    /// The sweep's key: its output folder and the identities of all its jobs (finished ones included), so that a rerun
+    /// of the same sweep — after the command was stopped, with some jobs finished since — finds the same sweep grain.
+    /// </summary>
     public static string SweepId(string outputRoot, IEnumerable<JobSpec> jobs)
     {
         var text = Path.GetFullPath(outputRoot) + "\n" + string.Join('\n', jobs.Select(j => j.Id).Order(StringComparer.Ordinal));
         return "sweep-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..32];
     }
 
-    public async Task<IReadOnlyList<JobView>> Run(string outputRoot, IReadOnlyList<JobSpec> jobs, IProgress<SweepProgress>? progress,
+    /// <summary>Opens sweep <paramref name="sweepId"/> with <paramref name="jobs"/> (those still to run) and follows it to the end.</summary>
+    public async Task<IReadOnlyList<JobView>> Run(string sweepId, IReadOnlyList<JobSpec> jobs, IProgress<SweepProgress>? progress,
         TimeSpan? timeout, CancellationToken cancellation)
     {
-        var sweep = grains.GetGrain<ISweepGrain>(SweepId(outputRoot, jobs));
+        var sweep = grains.GetGrain<ISweepGrain>(sweepId);
         await Retry(() => sweep.Open(jobs.ToList(), MaxAttempts), cancellation);
         var deadline = timeout is { } t ? DateTime.UtcNow + t : DateTime.MaxValue;
         while (true)
