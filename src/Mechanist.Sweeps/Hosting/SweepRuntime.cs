@@ -48,7 +48,7 @@ public static class SweepRuntime
         }
         catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
         {
-            throw new MechanistInputException($"cluster {cluster.Redis}: cannot join ({e.GetBaseException().Message}). Is Redis running there, and has a 'mechanist silo --cluster {cluster.Redis}' started?", e);
+            throw new MechanistInputException($"cluster {cluster.Redis}: cannot join ({Reason(e, cluster)}). Is Redis running there, and has a 'mechanist silo --cluster {cluster.Redis}' started?", e);
         }
         try
         {
@@ -75,7 +75,7 @@ public static class SweepRuntime
         }
         catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
         {
-            throw new MechanistInputException($"cluster {cluster.Redis}: the silo could not start ({e.GetBaseException().Message}).", e);
+            throw new MechanistInputException($"cluster {cluster.Redis}: the silo could not start ({Reason(e, cluster)}).", e);
         }
         started(host.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString());
         try
@@ -87,15 +87,29 @@ public static class SweepRuntime
         await host.StopAsync(stop.Token);
     }
 
+    /// <summary>Why joining failed, in a few words (the full exception is in the log with --verbose).</summary>
+    static string Reason(Exception e, SweepClusterOptions cluster)
+    {
+        var root = e.GetBaseException();
+        for (Exception? x = e; x is not null; x = x.InnerException)
+            if (x is StackExchange.Redis.RedisConnectionException)
+                return $"cannot connect to Redis at {cluster.Redis!.Host}:{cluster.Redis.Port}";
+        var message = root.Message.Split('\n')[0];
+        return message.Length > 200 ? message[..200] + "…" : message;
+    }
+
     static HostApplicationBuilder Builder(LogLevel logLevel)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // Orleans reports a dead silo, a lost connection or a failed start at length; what matters to the user is said by
+        // the sweep in one line. --verbose shows Orleans' own log.
+        bool verbose = logLevel <= LogLevel.Information;
+        builder.Logging.SetMinimumLevel(verbose ? LogLevel.Warning : LogLevel.Critical);
         builder.Logging.AddFilter("Mechanist", logLevel);
-        builder.Logging.AddFilter("Orleans", logLevel <= LogLevel.Debug ? LogLevel.Information : LogLevel.Error);
+        builder.Logging.AddFilter("Orleans", verbose ? LogLevel.Warning : LogLevel.Critical);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         return builder;
     }
