@@ -52,7 +52,9 @@ public sealed class RedisClusterTests
 
             int exit = sweep.WaitForExit(Limit);
             Assert.True(exit == 0, sweep.Output);
-            Assert.Contains("1 attempt(s) lost with their silo", sweep.Output);
+            var lostAttempts = System.Text.RegularExpressions.Regex.Match(sweep.Output, @"(\d+) attempt\(s\) lost with their silo");
+            Assert.True(lostAttempts.Success, sweep.Output);
+            int lostCount = int.Parse(lostAttempts.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
 
             var results = SweepFiles.Results(outRoot);
             var rows = results["jobs"]!.AsArray().Select(r => r!.AsObject()).ToList();
@@ -60,14 +62,15 @@ public sealed class RedisClusterTests
             Assert.Empty(results["failed"]!.AsArray());
             Assert.Equal(12, rows.Select(r => r["job"]!.GetValue<string>()).Distinct().Count());
             var lost = rows.Single(r => r["folder"]!.GetValue<string>() == $"jobs/{lostFolder}");
-            Assert.Equal(2, lost["attempt"]!.GetValue<int>());
+            Assert.True(lost["attempt"]!.GetValue<int>() >= 2, lost.ToJsonString());
             Assert.True(lost["resumed_from_step"]!.GetValue<long>() >= 25, lost.ToJsonString());
             var victimPort = victim.Lines.First(l => l.Contains("joined cluster")).Split(' ')[1].Split(':')[1]; // "silo S127.0.0.1:PORT:GEN joined ..."
             Assert.DoesNotContain($":{victimPort}@", lost["silo"]!.GetValue<string>());
-            Assert.All(rows.Where(r => r != lost), r => Assert.Equal(1, r["attempt"]!.GetValue<int>()));
-            // Twelve jobs started on the surviving silos plus the one lost: no job ran a third time.
+            // Twelve jobs, plus one start for every attempt lost with a silo (the killed one's job; more only if a
+            // loaded machine got a slow silo declared dead): no job ran again without its attempt being taken over.
             int starts = silos.Sum(s => s.Lines.Count(l => l.Contains(": job ") && l.Contains("attempt")));
-            Assert.Equal(13, starts);
+            Assert.Equal(12 + lostCount, starts);
+            Assert.Equal(12 + lostCount, rows.Sum(r => r["attempt"]!.GetValue<int>()));
             Assert.False(Directory.Exists(Path.Combine(outRoot, "checkpoints")), "checkpoints of finished jobs are removed");
 
             // The same sweep in one process (embedded silo) gives the same bytes.

@@ -16,19 +16,24 @@ namespace Mechanist.Sweeps.Tests;
 /// </summary>
 static class TestCluster
 {
-    public static async Task<InProcessTestCluster> Start(short silos, int slots)
+    /// <summary>
+    /// <paramref name="fastFailureDetection"/>: 1-second probes and one vote declare a silo dead (for the kill test);
+    /// otherwise Orleans' defaults, so that a loaded machine does not get a slow silo declared dead.
+    /// </summary>
+    public static async Task<InProcessTestCluster> Start(short silos, int slots, bool fastFailureDetection = false)
     {
         var builder = new InProcessTestClusterBuilder(silos);
         builder.ConfigureSilo((_, silo) =>
         {
             silo.Services.AddSingleton<IJobExecutor, ScriptedExecutor>();
             silo.Services.AddKeyedSingleton<IGrainStorage>(SweepStorage.Name, (sp, _) => new SharedGrainStorage(sp.GetRequiredService<Serializer>()));
-            silo.Configure<ClusterMembershipOptions>(o =>
-            {
-                o.ProbeTimeout = TimeSpan.FromSeconds(1);
-                o.NumMissedProbesLimit = 2;
-                o.NumVotesForDeathDeclaration = 1;
-            });
+            if (fastFailureDetection)
+                silo.Configure<ClusterMembershipOptions>(o =>
+                {
+                    o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                    o.NumMissedProbesLimit = 3;
+                    o.NumVotesForDeathDeclaration = 1;
+                });
             silo.AddSweepWorker(new SweepWorkerOptions { Slots = slots, PollInterval = TimeSpan.FromMilliseconds(50) });
         });
         var cluster = builder.Build();
