@@ -33,7 +33,8 @@ public sealed class DecomposerJobExecutor : IJobExecutor, IDisposable
         var watch = Stopwatch.StartNew();
         try
         {
-            // libtorch's intra-op thread count is a per-thread OpenMP setting: each job thread sets its own.
+            // libtorch keeps the intra-op thread count per thread (a new thread starts from the last value set): each
+            // slot's thread sets its own, and each job's parallel regions get a team of that size (J jobs use J x T).
             set_num_threads(context.Threads);
             var row = Fit(job, context);
             return new JobOutcome { Succeeded = true, Row = row.ToJsonString(), Silo = context.Silo, WallSeconds = watch.Elapsed.TotalSeconds };
