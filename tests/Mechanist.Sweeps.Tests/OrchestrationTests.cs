@@ -45,16 +45,19 @@ public sealed class OrchestrationTests
     }
 
     [Fact]
-    public async Task A_job_records_only_its_current_attempt_and_only_once()
+    public async Task A_job_records_only_its_current_attempt_and_only_once_and_retried_calls_change_nothing()
     {
         await using var cluster = await TestCluster.Start(silos: 1, slots: 1);
         var job = TestCluster.Jobs("/sweeps/" + Guid.NewGuid().ToString("N"), 1, 0)[0];
         var grain = cluster.Client.GetGrain<IJobGrain>(job.GrainKey);
         var silo = cluster.Silos[0].SiloAddress.ToParsableString();
-        Assert.Equal(JobStatus.Pending, (await grain.Submit(job)).Status);
-        var lease = await grain.TryClaim("s", silo, maxAttempts: 3);
+        Assert.Equal(JobStatus.Pending, (await grain.Submit(job, "run 1")).Status);
+        var lease = await grain.TryClaim("s", silo, "token 1", maxAttempts: 3);
         Assert.NotNull(lease);
-        Assert.Null(await grain.TryClaim("s", silo, maxAttempts: 3)); // running: not claimable twice
+        var again = await grain.TryClaim("s", silo, "token 1", maxAttempts: 3); // the same claim asked again: the same lease
+        Assert.Equal((lease.Spec.Id, lease.Attempt), (again!.Spec.Id, again.Attempt));
+        Assert.Null(await grain.TryClaim("s", silo, "token 2", maxAttempts: 3)); // running: not claimable by another
+        Assert.Equal(JobStatus.Running, (await grain.Submit(job, "run 1")).Status); // a retried submission
         var outcome = new JobOutcome { Succeeded = true, Row = "{}", Silo = silo };
         Assert.False(await grain.Complete(lease.Attempt + 1, outcome)); // an attempt that was never handed out
         Assert.True(await grain.Complete(lease.Attempt, outcome));
@@ -62,6 +65,10 @@ public sealed class OrchestrationTests
         var view = await grain.Get(3);
         Assert.Equal(JobStatus.Succeeded, view.Status);
         Assert.Null(view.Outcome!.Error);
+        Assert.Equal(JobStatus.Succeeded, (await grain.Submit(job, "run 1")).Status); // retried: not run again
+        var rerun = await grain.Submit(job, "run 2"); // a new run whose outputs are missing: run again
+        Assert.Equal(JobStatus.Pending, rerun.Status);
+        Assert.Equal(lease.Attempt + 1, (await grain.TryClaim("s", silo, "token 3", maxAttempts: 3))!.Attempt);
     }
 
     [Fact]
@@ -82,7 +89,13 @@ public sealed class OrchestrationTests
             Assert.True(DateTime.UtcNow - start < TimeSpan.FromSeconds(30), "silo 2 never got a job");
             if ((await sweep.Progress()).RunningPerSilo.ContainsKey(address)) break;
         }
-        var lostJob = ScriptedExecutor.Runs.Last(r => r.Silo == address && jobs.Any(j => j.Id == r.Job)).Job;
+        // The claim is recorded before the slot's thread starts the job: wait (bounded) for the run itself.
+        string? lostJob = null;
+        for (var start = DateTime.UtcNow; lostJob is null; await Task.Delay(20))
+        {
+            Assert.True(DateTime.UtcNow - start < TimeSpan.FromSeconds(30), "silo 2 never started its job");
+            lostJob = ScriptedExecutor.Runs.LastOrDefault(r => r.Silo == address && jobs.Any(j => j.Id == r.Job)).Job;
+        }
         await cluster.KillSiloAsync(victim);
 
         var views = await run.WaitAsync(Limit);

@@ -10,11 +10,17 @@ namespace Mechanist.Sweeps.Grains;
 [Alias("Mechanist.Sweeps.IJobGrain")]
 public interface IJobGrain : IGrainWithStringKey
 {
-    /// <summary>Registers the job to run: a new or failed record becomes pending; a running or pending one is left as it is.</summary>
-    [Alias("Submit")] Task<JobView> Submit(JobSpec spec);
+    /// <summary>
+    /// Registers the job to run for sweep run <paramref name="runId"/>: a new or finished record becomes pending; a
+    /// running or pending one is left as it is; the same run submitting again (a retried call) changes nothing.
+    /// </summary>
+    [Alias("Submit")] Task<JobView> Submit(JobSpec spec, string runId);
 
-    /// <summary>Claims the job for <paramref name="silo"/> when it is pending (or its silo is dead); null when not claimable.</summary>
-    [Alias("TryClaim")] Task<JobLease?> TryClaim(string sweepId, string silo, int maxAttempts);
+    /// <summary>
+    /// Claims the job for <paramref name="silo"/> when it is pending (or its silo is dead); null when not claimable.
+    /// The same <paramref name="token"/> asking again while its claim runs gets the same lease back.
+    /// </summary>
+    [Alias("TryClaim")] Task<JobLease?> TryClaim(string sweepId, string silo, string token, int maxAttempts);
 
     /// <summary>Records the outcome of <paramref name="attempt"/>; false (and nothing changes) for a stale or repeated report.</summary>
     [Alias("Complete")] Task<bool> Complete(int attempt, JobOutcome outcome);

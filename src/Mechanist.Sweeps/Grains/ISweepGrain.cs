@@ -9,11 +9,14 @@ namespace Mechanist.Sweeps.Grains;
 [Alias("Mechanist.Sweeps.ISweepGrain")]
 public interface ISweepGrain : IGrainWithStringKey
 {
-    /// <summary>Registers the jobs (each job grain is submitted) and lists the sweep on the board.</summary>
-    [Alias("Open")] Task Open(List<JobSpec> jobs, int maxAttempts);
+    /// <summary>Registers the jobs of sweep run <paramref name="runId"/> (each job grain is submitted; a retried call changes nothing) and lists the sweep on the board.</summary>
+    [Alias("Open")] Task Open(List<JobSpec> jobs, int maxAttempts, string runId);
 
-    /// <summary>The next pending job, claimed for <paramref name="silo"/>; null when none is pending.</summary>
-    [Alias("Claim")] Task<JobLease?> Claim(string silo);
+    /// <summary>
+    /// The next pending job, claimed for <paramref name="silo"/>; null when none is pending. A worker whose call failed
+    /// asks again with the same <paramref name="token"/> and gets the job it may already have been given.
+    /// </summary>
+    [Alias("Claim")] Task<JobLease?> Claim(string silo, string token);
 
     /// <summary>Records a job's outcome through its grain; false for a stale or repeated report.</summary>
     [Alias("Complete")] Task<bool> Complete(string jobKey, int attempt, JobOutcome outcome);

@@ -16,10 +16,12 @@ public sealed class JobGrain(
 {
     JobState S => state.State;
 
-    public async Task<JobView> Submit(JobSpec spec)
+    public async Task<JobView> Submit(JobSpec spec, string runId)
     {
         if (spec.GrainKey != this.GetPrimaryKeyString())
             throw new ArgumentException($"job {spec.GrainKey} submitted to the grain of job {this.GetPrimaryKeyString()}.", nameof(spec));
+        if (S.SubmittedBy == runId) return View();
+        S.SubmittedBy = runId;
         if (S.Spec is null || S.Status is JobStatus.Succeeded or JobStatus.Failed)
         {
             S.Spec = spec;
@@ -27,18 +29,21 @@ public sealed class JobGrain(
             S.Silo = null;
             S.Outcome = null;
             S.Lost.Clear();
-            await state.WriteStateAsync();
         }
+        await state.WriteStateAsync();
         return View();
     }
 
-    public async Task<JobLease?> TryClaim(string sweepId, string silo, int maxAttempts)
+    public async Task<JobLease?> TryClaim(string sweepId, string silo, string token, int maxAttempts)
     {
         await RequeueIfLost(maxAttempts);
+        if (S.Spec is not null && S.Status == JobStatus.Running && S.ClaimToken == token && S.Silo == silo)
+            return new JobLease(sweepId, S.Spec, S.Attempt);
         if (S.Spec is null || S.Status != JobStatus.Pending) return null;
         S.Attempt++;
         S.Status = JobStatus.Running;
         S.Silo = silo;
+        S.ClaimToken = token;
         await state.WriteStateAsync();
         return new JobLease(sweepId, S.Spec, S.Attempt);
     }
@@ -79,5 +84,6 @@ public sealed class JobGrain(
         await state.WriteStateAsync();
     }
 
-    JobView View() => new(S.Spec?.Id ?? this.GetPrimaryKeyString(), S.Status, S.Attempt, S.Silo, S.Outcome, S.Lost.Count);
+    JobView View() => new(S.Spec?.Id ?? this.GetPrimaryKeyString(), S.Status, S.Attempt, S.Silo, S.Outcome, S.Lost.Count,
+        S.Status == JobStatus.Running ? S.ClaimToken : null);
 }

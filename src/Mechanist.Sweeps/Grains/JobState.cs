@@ -23,4 +23,10 @@ public sealed class JobState
 
     /// <summary>Attempts lost with their silo, oldest first ("attempt N on SILO").</summary>
     [Id(5)] public List<string> Lost { get; set; } = [];
+
+    /// <summary>The worker's token of the current claim: the same worker asking again (its answer was lost) gets the same lease.</summary>
+    [Id(6)] public string? ClaimToken { get; set; }
+
+    /// <summary>The sweep run that submitted the job last: a repeated submission of that run changes nothing.</summary>
+    [Id(7)] public string? SubmittedBy { get; set; }
 }

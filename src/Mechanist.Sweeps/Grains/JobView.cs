@@ -10,7 +10,8 @@ public sealed record JobView(
     [property: Id(2)] int Attempt,
     [property: Id(3)] string? Silo,
     [property: Id(4)] JobOutcome? Outcome,
-    [property: Id(5)] int LostAttempts)
+    [property: Id(5)] int LostAttempts,
+    [property: Id(6)] string? ClaimToken = null)
 {
     public bool IsFinished => Status is JobStatus.Succeeded or JobStatus.Failed;
 }

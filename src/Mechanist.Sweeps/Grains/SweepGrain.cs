@@ -18,26 +18,32 @@ public sealed class SweepGrain(
 
     IJobGrain Job(string id) => GrainFactory.GetGrain<IJobGrain>(id);
 
-    public async Task Open(List<JobSpec> jobs, int maxAttempts)
+    public async Task Open(List<JobSpec> jobs, int maxAttempts, string runId)
     {
-        state.State.JobKeys = jobs.Select(j => j.GrainKey).ToList();
-        state.State.MaxAttempts = maxAttempts;
-        await state.WriteStateAsync();
+        if (state.State.OpenedBy != runId)
+        {
+            state.State.JobKeys = jobs.Select(j => j.GrainKey).ToList();
+            state.State.MaxAttempts = maxAttempts;
+            state.State.OpenedBy = runId;
+            await state.WriteStateAsync();
+        }
         _views = [];
         foreach (var chunk in jobs.Chunk(64))
-            foreach (var (job, view) in chunk.Zip(await Task.WhenAll(chunk.Select(j => Job(j.GrainKey).Submit(j)))))
+            foreach (var (job, view) in chunk.Zip(await Task.WhenAll(chunk.Select(j => Job(j.GrainKey).Submit(j, runId)))))
                 _views[job.GrainKey] = view;
         await GrainFactory.GetGrain<ISweepBoardGrain>(ISweepBoardGrain.Key).Add(Id);
     }
 
-    public async Task<JobLease?> Claim(string silo)
+    public async Task<JobLease?> Claim(string silo, string token)
     {
         var views = await Views();
         await Reconcile(views);
         foreach (var id in state.State.JobKeys)
         {
-            if (views[id].Status != JobStatus.Pending) continue;
-            var lease = await Job(id).TryClaim(Id, silo, state.State.MaxAttempts);
+            var view = views[id];
+            bool again = view.Status == JobStatus.Running && view.ClaimToken == token && view.Silo == silo;
+            if (view.Status != JobStatus.Pending && !again) continue;
+            var lease = await Job(id).TryClaim(Id, silo, token, state.State.MaxAttempts);
             views[id] = await Job(id).Get(state.State.MaxAttempts);
             if (lease is not null) return lease;
         }

@@ -8,4 +8,7 @@ public sealed class SweepState
     [Id(0)] public List<string> JobKeys { get; set; } = [];
 
     [Id(1)] public int MaxAttempts { get; set; } = 3;
+
+    /// <summary>The sweep run (one <c>sweep</c> command) that opened it last: a retried Open of that run changes nothing.</summary>
+    [Id(2)] public string? OpenedBy { get; set; }
 }

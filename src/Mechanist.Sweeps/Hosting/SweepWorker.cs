@@ -22,6 +22,9 @@ public sealed class SweepWorker(
 {
     readonly SweepWorkerOptions _options = options.Value;
     JobThreads? _threads;
+    // Kept until a claim is answered: if the answer is lost (a timeout while the grain did claim a job), asking again
+    // with the same token returns that job instead of leaving it running on this silo unseen.
+    string _claimToken = NewToken();
     int _running;
     int _maxRunning;
     int _started;
@@ -75,7 +78,9 @@ public sealed class SweepWorker(
             foreach (var sweepId in await grains.GetGrain<ISweepBoardGrain>(ISweepBoardGrain.Key).Open())
             {
                 if (stopping.IsCancellationRequested) return null;
-                if (await grains.GetGrain<ISweepGrain>(sweepId).Claim(Silo) is { } lease) return lease;
+                var lease = await grains.GetGrain<ISweepGrain>(sweepId).Claim(Silo, _claimToken);
+                _claimToken = NewToken(); // answered: the next claim is a new one
+                if (lease is not null) return lease;
             }
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -132,6 +137,8 @@ public sealed class SweepWorker(
             }
         }
     }
+
+    static string NewToken() => Guid.NewGuid().ToString("N");
 
     static void InterlockedMax(ref int target, int value)
     {

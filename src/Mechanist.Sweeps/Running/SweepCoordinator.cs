@@ -36,7 +36,8 @@ public sealed class SweepCoordinator(IGrainFactory grains)
         TimeSpan? timeout, CancellationToken cancellation)
     {
         var sweep = grains.GetGrain<ISweepGrain>(sweepId);
-        await Retry(() => sweep.Open(jobs.ToList(), MaxAttempts), cancellation);
+        var runId = Guid.NewGuid().ToString("N"); // a retried Open of this run must not submit finished jobs again
+        await Retry(() => sweep.Open(jobs.ToList(), MaxAttempts, runId), cancellation);
         var deadline = timeout is { } t ? DateTime.UtcNow + t : DateTime.MaxValue;
         while (true)
         {
