@@ -18,6 +18,7 @@ public static class CliApp
         new TrainModularAdditionCommand(), new TrainToySuperpositionCommand(), new BenchModularAdditionCommand(),
         new CompareCommand(), new BenchSaeCommand(),
         new PlotParetoCommand(), new PlotTrainingCommand(), new PlotDensityCommand(), new PlotGrokkingCommand(), new PlotAttributionCommand(),
+        new SweepCommand(), new SiloCommand(), new BenchSweepCommand(),
     ];
 
     public static string Version =>

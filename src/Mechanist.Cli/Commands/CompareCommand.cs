@@ -6,6 +6,7 @@ using Mechanist.Cli.CommandLine;
 using Mechanist.Decomposers;
 using Mechanist.Host.Discovery;
 using Mechanist.Host.Formats;
+using Mechanist.Host.Reports;
 using Mechanist.Host.Running;
 using Mechanist.IO;
 using Mechanist.Methods.Evaluation;
@@ -145,7 +146,8 @@ public sealed class CompareCommand : ICommand
             if (format == "json") env.Out.WriteLine(resultsText);
             else
             {
-                WriteTable(env.Out, rows, truth is not null, Path.GetFullPath(outDir));
+                ComparisonReport.WriteTable(env.Out, results["methods"]!.AsArray().Select(n => n!.AsObject()).ToList(), r => r["method"]!.GetValue<string>());
+                env.Out.WriteLine($"-> {Path.GetFullPath(outDir)} (report.html, results.json, pareto/training/density .png and .svg, one SAELens folder per method)");
                 foreach (var note in figures.Notes) env.Out.WriteLine($"  not plotted: {note}");
             }
             return ExitCodes.Ok;
@@ -160,29 +162,9 @@ public sealed class CompareCommand : ICommand
     {
         var methods = new JsonArray();
         foreach (var r in rows)
-        {
-            var metrics = new JsonObject();
-            foreach (var (name, value) in r.Metrics.Values())
-                metrics[name] = name == "samples" ? JsonValue.Create((long)value) : JsonValue.Create(value);
-            methods.Add(new JsonObject
-            {
-                ["method"] = r.Entry.Id,
-                ["source"] = r.Entry.Source,
-                ["architecture"] = r.Architecture,
-                ["d_sae"] = r.DSae,
-                ["options"] = new JsonObject(r.Entry.Descriptor.Options.Select(o =>
-                    KeyValuePair.Create(o.Name, (JsonNode?)OptionSchema.FormatValue(o.Property.GetValue(r.Options))))),
-                ["metrics"] = metrics,
-                ["fit_seconds"] = r.FitSeconds,
-                ["peak_rss_bytes"] = r.Peak.PeakBytes,
-                ["peak_rss_method"] = r.Peak.Method,
-                ["folder"] = r.Entry.Id,
-            });
-        }
-        var definitions = new JsonObject();
-        foreach (var (k, v) in DecompositionMetrics.Definitions) definitions[k] = v;
-        definitions["fit_seconds"] = "wall-clock seconds of the method's fit (training), excluding evaluation";
-        definitions["peak_rss_bytes"] = "peak resident memory of the process during the fit (see peak_rss_method)";
+            methods.Add(ComparisonReport.Row(r.Entry.Id, r.Entry.Source, r.Architecture, r.DSae,
+                r.Entry.Descriptor.Options.ToDictionary(o => o.Name, o => OptionSchema.FormatValue(o.Property.GetValue(r.Options))),
+                r.Metrics, r.FitSeconds, r.Peak.PeakBytes, r.Peak.Method, folder: r.Entry.Id));
         var result = new JsonObject
         {
             ["activations"] = inputs.Description,
@@ -192,35 +174,10 @@ public sealed class CompareCommand : ICommand
             ["steps"] = steps,
             ["device"] = device.ToString(),
             ["methods"] = methods,
-            ["definitions"] = definitions,
+            ["definitions"] = ComparisonReport.Definitions(),
         };
         if (args.Get("targets") is { } t) result["targets"] = Path.GetFullPath(t);
         if (args.Get("ground-truth") is { } g) result["ground_truth"] = Path.GetFullPath(g);
         return result;
-    }
-
-    static void WriteTable(TextWriter w, List<Row> rows, bool mmcs, string outDir)
-    {
-        var inv = CultureInfo.InvariantCulture;
-        var header = new List<string> { "method", "d_sae", "l0", "fvu", "explained_var", "mse", "dead", "dense" };
-        if (mmcs) header.Add("mmcs");
-        header.AddRange(["fit_s", "peak_rss_mb"]);
-        var table = rows.Select(r =>
-        {
-            var cells = new List<string>
-            {
-                r.Entry.Id, r.DSae.ToString(inv), r.Metrics.L0.ToString("0.##", inv), r.Metrics.Fvu.ToString("0.####", inv),
-                r.Metrics.ExplainedVariance.ToString("0.####", inv), r.Metrics.Mse.ToString("0.#####", inv),
-                r.Metrics.DeadFraction.ToString("0.###", inv), r.Metrics.DenseFraction.ToString("0.###", inv),
-            };
-            if (mmcs) cells.Add(r.Metrics.Mmcs!.Value.ToString("0.####", inv));
-            cells.AddRange([r.FitSeconds.ToString("0.##", inv), (r.Peak.PeakBytes / 1048576.0).ToString("0", inv)]);
-            return cells;
-        }).ToList();
-        var widths = header.Select((h, i) => Math.Max(h.Length, table.Count == 0 ? 0 : table.Max(row => row[i].Length))).ToList();
-        w.WriteLine(string.Join("  ", header.Select((h, i) => i == 0 ? h.PadRight(widths[i]) : h.PadLeft(widths[i]))));
-        foreach (var row in table)
-            w.WriteLine(string.Join("  ", row.Select((c, i) => i == 0 ? c.PadRight(widths[i]) : c.PadLeft(widths[i]))));
-        w.WriteLine($"-> {outDir} (report.html, results.json, pareto/training/density .png and .svg, one SAELens folder per method)");
     }
 }
