@@ -19,7 +19,8 @@ namespace Mechanist.Methods.Validators;
     Title = "Causal ablation of credited features",
     Summary = "Splices the decomposition at the site with its error node, credits features with the behaviour by feature attribution, then ablates the top-k credited features (latents set to zero, error kept): they must remove at least a set fraction of the behaviour the features carry (MECH3001), while random sets of k other active features must not (MECH3002). Needs a model, a decomposition, its site and a behaviour.",
     Reference = "Marks et al. 2024, Sparse Feature Circuits (faithfulness by ablation); Chan et al. 2022, Causal Scrubbing.",
-    HelpLink = "docs/methods/causal.ablation.md")]
+    HelpLink = "docs/methods/causal.ablation.md",
+    Requires = ValidationInputs.Model | ValidationInputs.Decomposition | ValidationInputs.Site | ValidationInputs.Behaviour | ValidationInputs.DifferentiableMetric)]
 public sealed class CausalAblation : Validator<CausalAblationOptions>
 {
     const string FractionDefinition =
@@ -29,14 +30,15 @@ public sealed class CausalAblation : Validator<CausalAblationOptions>
         "MECH3001", "Ablating the credited features does not remove the behaviour",
         "ablating the {0} features credited with '{1}' ({2}) removes {3:0.#%} of the behaviour the features carry, below the threshold {4:0.#%}",
         "Causal", Severity.Warning, CheckDescriptor.DocPath("MECH3001"),
-        FractionDefinition + "; S = the top-k latents by feature attribution summed over examples and positions", DefaultThreshold: 0.5);
+        FractionDefinition + "; S = the top-k latents by feature attribution summed over examples and positions", DefaultThreshold: 0.5,
+        Direction: MetricDirection.HigherIsBetter);
 
     public static readonly CheckDescriptor RandomFeaturesAsEffective = new(
         "MECH3002", "Random features remove the behaviour as well",
         "random sets of {0} active features remove {1:0.#%} of '{2}' on average (max {3:0.#%}; the credited set: {4:0.#%}), at or above the threshold {5:0.#%}: the credit is not specific",
         "Causal", Severity.Warning, CheckDescriptor.DocPath("MECH3002"),
         FractionDefinition + "; averaged over random_draws sets S of k latents drawn uniformly from the active latents outside the credited set",
-        DefaultThreshold: 0.25);
+        DefaultThreshold: 0.25, Direction: MetricDirection.LowerIsBetter);
 
     public override ImmutableArray<CheckDescriptor> SupportedChecks { get; } = [CreditedFeaturesNotNecessary, RandomFeaturesAsEffective];
 
@@ -44,17 +46,21 @@ public sealed class CausalAblation : Validator<CausalAblationOptions>
     {
         if (context.Model is not { } model || context.Behaviour is not { } behaviour || context.Decomposition is not { } decomposition || context.Site is not { } site)
         {
-            context.Logger.LogInformation("causal.ablation: needs a model, a decomposition, its site and a behaviour; nothing reported.");
+            context.CannotRun("it needs a model, a decomposition, its site and a behaviour.");
             return;
         }
         using var scope = NewDisposeScope();
         var result = Run(model, decomposition, site, behaviour, options, context.Seed, context.CancellationToken);
         if (result is null)
         {
-            context.Logger.LogInformation("causal.ablation: the features carry none of the behaviour (or none is credited); nothing to test.");
+            context.CannotRun($"with every latent set to zero the behaviour '{behaviour.Description}' does not change (or no latent is credited with it), so there is no credited set to test: the decomposition's features at {site} carry none of it.");
             return;
         }
         var r = result.Value;
+        context.Measure(CreditedFeaturesNotNecessary, r.CreditedFraction);
+        if (r.RandomFractions.Count > 0) context.Measure(RandomFeaturesAsEffective, r.RandomMean);
+        context.Logger.LogInformation("causal.ablation: the features carry {Carried:0.####} of the mean metric; ablating the credited {K} ({Credited}) removes {Fraction:0.#%}, random sets {Random:0.#%} on average",
+            r.Behaviour, r.Credited.Count, string.Join(", ", r.Credited), r.CreditedFraction, r.RandomFractions.Count > 0 ? r.RandomMean : double.NaN);
         var credited = string.Join(", ", r.Credited.Select(i => i.ToString(CultureInfo.InvariantCulture)));
         if (context.ThresholdOf(CreditedFeaturesNotNecessary) is double need && r.CreditedFraction < need)
             context.Report(CreditedFeaturesNotNecessary, [r.Credited.Count, behaviour.Description, credited, r.CreditedFraction, need], r.CreditedFraction);
