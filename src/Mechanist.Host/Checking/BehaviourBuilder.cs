@@ -121,42 +121,56 @@ public static class BehaviourBuilder
         var (targetTensor, targetText) = target.Value;
         var at2 = outputShape.Length == 3 ? $" at position {position}" : "";
         Tensor Logits(Tensor o) => o.ndim == 3 ? o.select(1, position) : o;
-        var t = targetTensor.unsqueeze(1);
-        Func<Tensor, Tensor> metric;
+        // The metric of output rows given the target (and contrast) of each row: [R] ids.
+        Func<Tensor, Tensor, Tensor?, Tensor> of;
         string description;
         switch (config.Metric)
         {
             case "logit":
-                metric = o => Logits(o).gather(1, t).squeeze(1);
+                of = (o, t, _) => Logits(o).gather(1, t.unsqueeze(1)).squeeze(1);
                 description = $"logit of {targetText}{at2}";
                 break;
             case "logprob":
-                metric = o => Logits(o).log_softmax(1).gather(1, t).squeeze(1);
+                of = (o, t, _) => Logits(o).log_softmax(1).gather(1, t.unsqueeze(1)).squeeze(1);
                 description = $"log-probability of {targetText}{at2}";
                 break;
             case "prob":
-                metric = o => Logits(o).softmax(1).gather(1, t).squeeze(1);
+                of = (o, t, _) => Logits(o).softmax(1).gather(1, t.unsqueeze(1)).squeeze(1);
                 description = $"probability of {targetText}{at2}";
                 break;
             case "loss":
-                metric = o => -Logits(o).log_softmax(1).gather(1, t).squeeze(1);
+                of = (o, t, _) => -Logits(o).log_softmax(1).gather(1, t.unsqueeze(1)).squeeze(1);
                 description = $"cross-entropy loss of {targetText}{at2}";
                 break;
             case "accuracy":
-                metric = o => Logits(o).argmax(1).eq(targetTensor).to(ScalarType.Float32);
+                of = (o, t, _) => Logits(o).argmax(1).eq(t).to(ScalarType.Float32);
                 description = $"accuracy (argmax is {targetText}){at2}";
                 break;
             default:
-                var (contrastTensor, contrastText) = contrast!.Value;
-                var ct = contrastTensor.unsqueeze(1);
-                metric = o => Logits(o).gather(1, t).squeeze(1) - Logits(o).gather(1, ct).squeeze(1);
-                description = $"logit of {targetText} minus logit of {contrastText}{at2}";
+                of = (o, t, c) => Logits(o).gather(1, t.unsqueeze(1)).squeeze(1) - Logits(o).gather(1, c!.unsqueeze(1)).squeeze(1);
+                description = $"logit of {targetText} minus logit of {contrast!.Value.Text}{at2}";
                 break;
         }
-        description += $" on {inputs.Description}";
-        return new PreparedBehaviour(config.Name, new Behaviour(clean, metric, description) { Corrupted = corrupted }, config.Metric, (int)n, inputs.Description);
+        var contrastTensor = contrast?.Ids;
+        bool perExample = config.Target!.Value.Label || config.Contrast?.Value is { Label: true } or { CorruptedLabel: true };
+        string metricDescription = description + $" on {inputs.Description}";
+        Tensor Metric(Tensor o)
+        {
+            // Targets that are the same for every input fit any batch; a label per input needs the rows in order.
+            long rows = o.shape[0];
+            if (perExample && rows != n)
+                throw new MechanistInputException(
+                    $"the metric '{metricDescription}' reads each input's label and got {rows} output rows for {n} inputs; the method must pass the rows' example indices (ExampleMetric).");
+            return of(o, Rows(targetTensor, rows), contrastTensor is null ? null : Rows(contrastTensor, rows));
+        }
+        Tensor ExampleMetric(Tensor o, Tensor examples) =>
+            of(o, targetTensor.index_select(0, examples), contrastTensor?.index_select(0, examples));
+        var behaviour = new Behaviour(clean, Metric, metricDescription) { Corrupted = corrupted, ExampleMetric = ExampleMetric };
+        return new PreparedBehaviour(config.Name, behaviour, config.Metric, (int)n, inputs.Description);
     }
 
+    /// <summary>The first <paramref name="rows"/> targets, or the constant target repeated when the batch differs.</summary>
+    static Tensor Rows(Tensor targets, long rows) => rows == targets.shape[0] ? targets : targets.narrow(0, 0, 1).expand(rows);
     /// <summary>Each row's token at <paramref name="position"/> replaced by that of another row (a seeded derangement).</summary>
     public static Tensor Resample(Tensor clean, long position, int seed)
     {

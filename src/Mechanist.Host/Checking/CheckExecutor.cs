@@ -152,7 +152,7 @@ public static class CheckExecutor
                 sources[d.Name] = entry.Store.Site(d.Site);
                 if (dataset.Uniform) tokens[d.Name] = dataset.ToTensor(CPU, $"decomposition '{d.Name}'");
             }
-            foreach (var f in cache.UsedFiles) inputs.Add(f);
+            if (cache.Persistent) foreach (var f in cache.UsedFiles) inputs.Add(f);
             problems.ThrowIfAny();
 
             // Decompositions: loaded or trained.
@@ -284,6 +284,7 @@ public static class CheckExecutor
                     var result = runner.Attribute(pa.Method, new AttributionContext
                     {
                         Model = model, Input = behaviour.Behaviour.Input, Baseline = behaviour.Behaviour.Corrupted, Metric = behaviour.Behaviour.Metric,
+                        ExampleMetric = behaviour.Behaviour.ExampleMetric,
                         MetricDescription = behaviour.Behaviour.Description, Site = sites.Count == 1 ? sites[0] : null, Sites = sites.Count > 1 ? sites : null,
                         Decomposition = decomposition, Options = pa.Method.Options, Seed = config.Seed, Device = device, CancellationToken = cancellation,
                         Logger = new CheckLogger(log, $"{pa.Method.Id} ('{behaviour.Name}')", options.Log),

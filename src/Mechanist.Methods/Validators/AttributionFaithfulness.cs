@@ -58,7 +58,7 @@ public sealed class AttributionFaithfulness : Validator<AttributionFaithfulnessO
         context.Measure(NonFinite, nonFinite);
         if (nonFinite > 0)
         {
-            context.Logger.LogWarning("attribution.faithfulness: non-finite values (MECH2003); MECH2001 and MECH2002 were not run.");
+            context.Logger.LogWarning("non-finite values (MECH2003): MECH2001 and MECH2002 were not run.");
             return;
         }
 
@@ -119,7 +119,7 @@ public sealed class AttributionFaithfulness : Validator<AttributionFaithfulnessO
         var igOptions = new IntegratedGradientsOptions { Steps = options.Steps, Rule = options.Rule, InternalBatchSize = options.InternalBatchSize };
         var attribution = new AttributionContext
         {
-            Model = model, Input = behaviour.Input, Baseline = behaviour.Corrupted, Metric = behaviour.Metric,
+            Model = model, Input = behaviour.Input, Baseline = behaviour.Corrupted, Metric = behaviour.Metric, ExampleMetric = behaviour.ExampleMetric,
             MetricDescription = behaviour.Description, Site = site, Options = igOptions, Seed = context.Seed,
             Device = context.Device, CancellationToken = context.CancellationToken,
         };
@@ -144,7 +144,7 @@ public sealed class AttributionFaithfulness : Validator<AttributionFaithfulnessO
         using var scope = NewDisposeScope();
         AttributionContext Context(MethodOptions o) => new()
         {
-            Model = model, Input = behaviour.Input, Baseline = behaviour.Corrupted, Metric = behaviour.Metric,
+            Model = model, Input = behaviour.Input, Baseline = behaviour.Corrupted, Metric = behaviour.Metric, ExampleMetric = behaviour.ExampleMetric,
             MetricDescription = behaviour.Description, Site = context.Site, Options = o, Seed = context.Seed,
             Device = context.Device, CancellationToken = context.CancellationToken,
         };

@@ -57,10 +57,16 @@ public sealed class CausalAblation : Validator<CausalAblationOptions>
             return;
         }
         var r = result.Value;
+        if (!r.Carries(options.Significance))
+        {
+            context.CannotRun(string.Create(CultureInfo.InvariantCulture,
+                $"with every latent set to zero the behaviour '{behaviour.Description}' changes by {r.Behaviour:0.####} on average, within {options.Significance:0.#} standard errors ({r.CarriedError:0.####}) of no change (the metric's mean is {r.Clean:0.####}, its standard deviation {r.Spread:0.####}): the decomposition's features at {site} do not carry the behaviour, so the credit given to any of them cannot be tested."));
+            return;
+        }
         context.Measure(CreditedFeaturesNotNecessary, r.CreditedFraction);
         if (r.RandomFractions.Count > 0) context.Measure(RandomFeaturesAsEffective, r.RandomMean);
-        context.Logger.LogInformation("causal.ablation: the features carry {Carried:0.####} of the mean metric; ablating the credited {K} ({Credited}) removes {Fraction:0.#%}, random sets {Random:0.#%} on average",
-            r.Behaviour, r.Credited.Count, string.Join(", ", r.Credited), r.CreditedFraction, r.RandomFractions.Count > 0 ? r.RandomMean : double.NaN);
+        context.Logger.LogInformation("the mean metric is {Clean:0.####} (standard deviation {Spread:0.####} over the inputs); the features carry {Carried:0.####} of it; ablating the credited {K} ({Credited}) removes {Fraction:0.#%}, random sets {Random:0.#%} on average",
+            r.Clean, r.Spread, r.Behaviour, r.Credited.Count, string.Join(", ", r.Credited), r.CreditedFraction, r.RandomFractions.Count > 0 ? r.RandomMean : double.NaN);
         var credited = string.Join(", ", r.Credited.Select(i => i.ToString(CultureInfo.InvariantCulture)));
         if (context.ThresholdOf(CreditedFeaturesNotNecessary) is double need && r.CreditedFraction < need)
             context.Report(CreditedFeaturesNotNecessary, [r.Credited.Count, behaviour.Description, credited, r.CreditedFraction, need], r.CreditedFraction);
@@ -69,8 +75,16 @@ public sealed class CausalAblation : Validator<CausalAblationOptions>
     }
 
     /// <summary>The outcome of one ablation test.</summary>
-    public readonly record struct Outcome(IReadOnlyList<int> Credited, double CreditedFraction, IReadOnlyList<double> RandomFractions, double Behaviour)
+    /// <param name="Behaviour">What the features carry: mean metric spliced minus mean metric with every latent set to zero.</param>
+    /// <param name="Clean">The mean metric with the decomposition spliced in (error node kept).</param>
+    /// <param name="Spread">The standard deviation of the metric over the examples, spliced in.</param>
+    /// <param name="CarriedError">The standard error of <paramref name="Behaviour"/>: std_b(M_b(spliced) − M_b(all latents zero)) / √B.</param>
+    public readonly record struct Outcome(IReadOnlyList<int> Credited, double CreditedFraction, IReadOnlyList<double> RandomFractions, double Behaviour,
+        double Clean = double.NaN, double Spread = double.NaN, double CarriedError = 0)
     {
+        /// <summary>Whether what the features carry stands out from the noise: |carried| > significance × its standard error.</summary>
+        public bool Carries(double significance) => Math.Abs(Behaviour) > significance * CarriedError;
+
         public double RandomMean => RandomFractions.Count == 0 ? double.NaN : RandomFractions.Average();
     }
 
@@ -84,7 +98,7 @@ public sealed class CausalAblation : Validator<CausalAblationOptions>
         long batch = x.shape[0];
         var attribution = new FeatureAttribution().Attribute(new AttributionContext
         {
-            Model = model, Input = x, Metric = behaviour.Metric, MetricDescription = behaviour.Description, Site = site,
+            Model = model, Input = x, Metric = behaviour.Metric, ExampleMetric = behaviour.ExampleMetric, MetricDescription = behaviour.Description, Site = site,
             Decomposition = decomposition, Seed = seed, CancellationToken = cancellation,
             Options = new FeatureAttributionOptions { Method = options.Credit, Steps = options.Steps, OutputSite = options.OutputSite },
         });
@@ -96,10 +110,14 @@ public sealed class CausalAblation : Validator<CausalAblationOptions>
         if (credited.Count == 0) return null;
 
         double MeanMetric(Tensor s) => behaviour.Metric(splice.Run(x, s)).mean().to(ScalarType.Float64).item<double>();
-        double clean = MeanMetric(state);
+        var cleanValues = behaviour.Metric(splice.Run(x, state)).to(ScalarType.Float64);
+        double spread = cleanValues.numel() > 1 ? cleanValues.std().item<double>() : 0;
+        double clean = cleanValues.mean().item<double>();
         var allOff = state.clone();
         splice.Latents(allOff).zero_();
-        double carried = clean - MeanMetric(allOff);
+        var differences = cleanValues - behaviour.Metric(splice.Run(x, allOff)).to(ScalarType.Float64);
+        double carried = differences.mean().item<double>();
+        double carriedError = batch > 1 ? differences.std().item<double>() / Math.Sqrt(batch) : 0;
         if (Math.Abs(carried) <= 1e-9 * (Math.Abs(clean) + 1)) return null;
 
         double Fraction(IReadOnlyList<int> features)
@@ -125,7 +143,7 @@ public sealed class CausalAblation : Validator<CausalAblationOptions>
                 random.Add(Fraction(set));
             }
         }
-        return new Outcome(credited, creditedFraction, random, carried);
+        return new Outcome(credited, creditedFraction, random, carried, clean, spread, carriedError);
     }
 }
 
@@ -146,9 +164,13 @@ public sealed record CausalAblationOptions : MethodOptions
     [Option("for a transcoder: the site its output replaces (the validated site is its input); empty for an SAE")]
     public string OutputSite { get; init; } = "";
 
+    [Option("the features must change the behaviour by more than this many standard errors when all are set to zero, else there is nothing to test")]
+    public double Significance { get; init; } = 3;
+
     public override IEnumerable<OptionError> Validate()
     {
         if (TopK < 1) yield return new("top_k", "must be at least 1");
+        if (Significance < 0) yield return new("significance", "must be 0 or more");
         if (RandomDraws < 0) yield return new("random_draws", "must be 0 or more");
         if (Steps < 1) yield return new("steps", "must be at least 1");
     }

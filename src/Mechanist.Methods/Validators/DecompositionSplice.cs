@@ -51,13 +51,23 @@ public sealed class DecompositionSplice : Validator<DecompositionSpliceOptions>
             return;
         }
         var m = SpliceMetrics.Compute(model, site, decomposition, options.MaxBatches > 0 ? batches.Take(options.MaxBatches) : batches, output, context.CancellationToken);
-        context.Logger.LogInformation("decomposition.splice: {Loss} loss clean {Clean:0.####}, spliced {Spliced:0.####}, zero-ablated {Zero:0.####} over {Tokens} positions; KL spliced {Kl:0.####}",
+        context.Logger.LogInformation("{Loss} loss clean {Clean:0.####}, spliced {Spliced:0.####}, zero-ablated {Zero:0.####} over {Tokens} positions; KL spliced {Kl:0.####}",
             m.Loss, m.CeClean, m.CeSpliced, m.CeZeroAblation, m.Tokens, m.KlSpliced);
         var at = output is null ? site : $"{site} -> {output}";
-        context.Measure(LossNotRecovered, m.CeLossScore);
         context.Measure(OutputsDiverge, m.KlSpliced);
-        if (context.ThresholdOf(LossNotRecovered) is double need && !(m.CeLossScore >= need))
-            context.Report(LossNotRecovered, [at, m.CeLossScore, m.Loss, m.CeClean, m.CeSpliced, m.CeZeroAblation, need], m.CeLossScore);
+        if (!(m.CeZeroAblation > m.CeClean))
+        {
+            // The score compares the spliced loss with a worse one; when zeroing the site does not raise the loss, it measures nothing.
+            if (context.IsEnabled(LossNotRecovered))
+                context.CannotRun(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"the CE-loss score is undefined: zeroing {at} does not raise the {m.Loss} loss (clean {m.CeClean:0.####}, zero-ablated {m.CeZeroAblation:0.####}), so there is no loss for the reconstruction to recover."), LossNotRecovered);
+        }
+        else
+        {
+            context.Measure(LossNotRecovered, m.CeLossScore);
+            if (context.ThresholdOf(LossNotRecovered) is double need && !(m.CeLossScore >= need))
+                context.Report(LossNotRecovered, [at, m.CeLossScore, m.Loss, m.CeClean, m.CeSpliced, m.CeZeroAblation, need], m.CeLossScore);
+        }
         if (context.ThresholdOf(OutputsDiverge) is double allow && !(m.KlSpliced <= allow))
             context.Report(OutputsDiverge, [at, m.KlSpliced, m.KlZeroAblation, allow], m.KlSpliced);
     }

@@ -40,6 +40,11 @@ public sealed class ExplanationConsistency : Validator<ExplanationConsistencyOpt
             return;
         }
         if (context.ThresholdOf(InconsistentExplanation) is not double threshold) return;
+        if (options.Explanation == ExplanationKind.Token && context.Tokens is null)
+        {
+            context.CannotRun("explanation=token needs the token ids the activations were harvested from; harvest them from the model (omit 'activations'), or use explanation=direction.");
+            return;
+        }
         var scores = Evaluate(decomposition, source, context.Tokens, options, context.Seed, context.CancellationToken);
         if (scores.Count == 0)
         {
@@ -53,7 +58,7 @@ public sealed class ExplanationConsistency : Validator<ExplanationConsistencyOpt
             if (!(r.HeldOut >= threshold))
                 context.Report(InconsistentExplanation, [r.Feature, r.Kind, options.TopK, r.HeldOut, r.InSample, threshold], r.HeldOut, r.Feature);
         }
-        context.Logger.LogInformation("explanation.consistency: {Count} features checked; held-out correlation mean {Mean:0.###}, min {Min:0.###}",
+        context.Logger.LogInformation("{Count} features checked; held-out correlation mean {Mean:0.###}, min {Min:0.###}",
             scores.Count, scores.Average(r => r.HeldOut), scores.Min(r => r.HeldOut));
     }
 
@@ -127,8 +132,9 @@ public sealed class ExplanationConsistency : Validator<ExplanationConsistencyOpt
         var rowsA = Enumerable.Range(0, (int)n).Where(r => inA[r]).ToArray();
         var rowsB = Enumerable.Range(0, (int)n).Where(r => !inA[r]).ToArray();
         var top = chosen.Select((_, j) => rowsA.OrderByDescending(r => acts[j][r]).Take(options.TopK).Where(r => acts[j][r] > 0).ToArray()).ToList();
-        var predictions = rowTokens is not null
-            ? TokenPredictions(acts, top, rowTokens, out var explanations)
+        bool byToken = rowTokens is not null && options.Explanation != ExplanationKind.Direction;
+        var predictions = byToken
+            ? TokenPredictions(acts, top, rowTokens!, out var explanations)
             : DirectionPredictions(source, mean, top, options.BatchSize, out explanations);
         sum.Dispose();
         mean.Dispose();
@@ -138,7 +144,7 @@ public sealed class ExplanationConsistency : Validator<ExplanationConsistencyOpt
         for (int j = 0; j < chosen.Count; j++)
         {
             double Score(int[] rows) => RankCorrelationOrZero(rows.Select(r => predictions[j][r]).ToArray(), rows.Select(r => (double)acts[j][r]).ToArray());
-            results.Add(new FeatureScore(chosen[j], rowTokens is null ? "direction" : "token", explanations[j], Score(rowsA), Score(rowsB)));
+            results.Add(new FeatureScore(chosen[j], byToken ? "token" : "direction", explanations[j], Score(rowsA), Score(rowsB)));
         }
         return results;
     }
@@ -218,8 +224,20 @@ file static class RandomExtensions
     }
 }
 
+/// <summary>What an explanation is built from: the tokens at the top examples, or their mean activation direction.</summary>
+public enum ExplanationKind
+{
+    /// <summary>Tokens when the token ids are known, else the direction.</summary>
+    Auto,
+    Token,
+    Direction,
+}
+
 public sealed record ExplanationConsistencyOptions : MethodOptions
 {
+    [Option("the explanation: auto (tokens when the token ids are known, else the direction), token or direction; the split is by sequence whenever token ids are known")]
+    public ExplanationKind Explanation { get; init; } = ExplanationKind.Auto;
+
     [Option("top-activating examples on split A an explanation is built from")]
     public int TopK { get; init; } = 20;
 
