@@ -34,11 +34,12 @@ public sealed record Baseline(string ConfigName, IReadOnlyList<MeasuredValue> Me
     /// <summary>The baseline of a run: its measurements and findings, without input errors or regressions (they are not accepted states).</summary>
     public static Baseline From(CheckResult result) => new(
         Path.GetFileName(result.Config.Path),
-        result.Measurements.Select(m => m with { Value = Round(m.Value) }).OrderBy(m => m.Key, StringComparer.Ordinal).ToList(),
+        result.Measurements.Select(m => m with { Value = Round(m.Value) })
+            .OrderBy(m => (m.Check, m.Validation, m.Decomposition, m.Behaviour, m.Site, m.Feature), MeasuredValue.Order).ToList(),
         result.Findings.Where(f => f.Finding.Descriptor.Category != "Regression")
             .Select(f => new BaselineFinding(f.Id, (f.DemotedFrom ?? f.Severity).ToString().ToLowerInvariant(), f.Validation, f.Decomposition, f.Behaviour,
                 f.Finding.Location.Site, f.Finding.Location.Feature, f.Finding.Value is double v ? Round(v) : null, f.Finding.Message))
-            .OrderBy(f => f.Key, StringComparer.Ordinal).ThenBy(f => f.Message, StringComparer.Ordinal).ToList());
+            .OrderBy(f => (f.Id, f.Validation, f.Decomposition, f.Behaviour, f.Site, f.Feature), MeasuredValue.Order).ThenBy(f => f.Message, StringComparer.Ordinal).ToList());
 
     /// <summary>The file's text: stable order, one measurement or finding per line.</summary>
     public string ToText()

@@ -318,7 +318,8 @@ public static class CheckExecutor
         }
         return new CheckExecution
         {
-            Findings = findings, Measurements = measurements.Values.OrderBy(m => m.Key, StringComparer.Ordinal).ToList(), Attributions = attributions,
+            Findings = findings, Measurements = measurements.Values.OrderBy(m => (m.Check, m.Validation, m.Decomposition, m.Behaviour, m.Site, m.Feature), MeasuredValue.Order).ToList(),
+            Attributions = attributions,
             Log = log, Harvests = harvests, DecompositionFolders = loadedFolders, Ran = ran, Inputs = inputs.ToList(),
             Outputs = cache.Persistent ? cache.UsedFiles : [],
         };

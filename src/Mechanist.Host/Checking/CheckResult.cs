@@ -31,6 +31,19 @@ public sealed record MeasuredValue(string Check, string? Validation, string? Dec
 {
     public string Key => KeyOf(Check, Validation, Decomposition, Behaviour, Site, Feature);
 
+    /// <summary>The order of a baseline file: by check, validation, decomposition, behaviour, site, then feature as a number (aggregates first).</summary>
+    public static IComparer<(string Check, string? Validation, string? Decomposition, string? Behaviour, string? Site, int? Feature)> Order { get; } =
+        Comparer<(string Check, string? Validation, string? Decomposition, string? Behaviour, string? Site, int? Feature)>.Create((a, b) =>
+        {
+            int c = string.CompareOrdinal(a.Check, b.Check);
+            if (c == 0) c = string.CompareOrdinal(a.Validation, b.Validation);
+            if (c == 0) c = string.CompareOrdinal(a.Decomposition, b.Decomposition);
+            if (c == 0) c = string.CompareOrdinal(a.Behaviour, b.Behaviour);
+            if (c == 0) c = string.CompareOrdinal(a.Site, b.Site);
+            if (c == 0) c = (a.Feature ?? -1).CompareTo(b.Feature ?? -1);
+            return c;
+        });
+
     public static string KeyOf(string check, string? validation, string? decomposition, string? behaviour, string? site, int? feature) =>
         $"{check}|{validation}|{decomposition}|{behaviour}|{site}|{feature}";
 }
