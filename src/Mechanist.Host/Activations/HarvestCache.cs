@@ -120,6 +120,7 @@ public sealed class HarvestCache : IDisposable
             if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
         }
         var store = TryOpen(final, log) ?? throw new IOException($"harvest cache entry {final} is not readable right after it was written.");
+        Touch(final);
         Use(final);
         return new HarvestEntry(key, final, store, true, watch.Elapsed);
     }
@@ -146,7 +147,10 @@ public sealed class HarvestCache : IDisposable
         foreach (var f in Directory.EnumerateFiles(folder)) if (!_used.Contains(f)) _used.Add(f);
     }
 
-    /// <summary>Marks a reused entry as fresh: its files become newer than the build's other inputs, as if written now.</summary>
+    /// <summary>
+    /// Marks an entry as used now: all its files get one time, newer than the build's other inputs. (The files are both
+    /// inputs and outputs of the MSBuild target: a shard older than its manifest would make the target run forever.)
+    /// </summary>
     static void Touch(string folder)
     {
         var now = DateTime.UtcNow;
