@@ -258,8 +258,15 @@ public sealed class ReleaseGateTests
         Assert.Equal(0, Check(temp, config).ExitCode);
     }
 
+    static Process StartCheck(string config, string cache)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "mechanist.dll"), "check", config, "--cache", cache, "--format", "json" }) info.ArgumentList.Add(a);
+        return Process.Start(info)!;
+    }
+
     [Fact]
-    public void A_check_killed_while_harvesting_leaves_the_cache_valid()
+    public async Task A_check_killed_while_harvesting_and_two_checks_at_once_leave_the_cache_valid()
     {
         using var temp = new TempDir();
         var config = Config(temp, """
@@ -273,9 +280,7 @@ public sealed class ReleaseGateTests
             }
             """);
         var cache = temp.File("cache");
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "mechanist.dll"), "check", config, "--cache", cache }) info.ArgumentList.Add(a);
-        using (var p = Process.Start(info)!)
+        using (var p = StartCheck(config, cache))
         {
             // Kill it as soon as its harvest is under way (or, on a fast machine, whenever it got to).
             var watch = Stopwatch.StartNew();
@@ -285,12 +290,22 @@ public sealed class ReleaseGateTests
             if (!p.HasExited) p.Kill(entireProcessTree: true);
             p.WaitForExit();
         }
-        // The next run reuses a complete entry or builds one; either way the check passes and no temporary folder is left.
-        var r = Cli.Run("check", config, "--format", "json", "--cache", cache);
-        Assert.True(r.ExitCode == 0, r.ToString());
-        var harvest = Assert.Single(Json(r)["harvests"]!.AsArray())!;
-        Assert.Equal(3 * 113 * 113, (long)harvest["rows"]!);
-        Assert.Equal([(string)harvest["cache_key"]!], Directory.EnumerateDirectories(cache).Select(Path.GetFileName));
+        // Two checks at once on the same cache (two projects sharing it): each reuses a complete entry or builds one;
+        // both pass with the same activations, and one entry is left, without temporary folders.
+        using var first = StartCheck(config, cache);
+        using var second = StartCheck(config, cache);
+        var reads = new[] { first, second }.Select(p => (Out: p.StandardOutput.ReadToEndAsync(), Error: p.StandardError.ReadToEndAsync())).ToList();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await Task.WhenAll(first.WaitForExitAsync(timeout.Token), second.WaitForExitAsync(timeout.Token));
+        var outputs = new List<(string Out, string Error)>();
+        foreach (var r in reads) outputs.Add((await r.Out, await r.Error));
+        Assert.True(first.ExitCode == 0 && second.ExitCode == 0, $"{outputs[0].Out}\n{outputs[0].Error}\n{outputs[1].Error}");
+        var harvests = outputs.Select(o => JsonNode.Parse(o.Out)!["harvests"]![0]!).ToList();
+        Assert.All(harvests, h => Assert.Equal(3 * 113 * 113, (long)h!["rows"]!));
+        Assert.Equal((string)harvests[0]!["cache_key"]!, (string)harvests[1]!["cache_key"]!);
+        var measured = outputs.Select(o => JsonNode.Parse(o.Out)!["measurements"]!.ToJsonString()).ToList();
+        Assert.Equal(measured[0], measured[1]);
+        Assert.Equal([(string)harvests[0]!["cache_key"]!], Directory.EnumerateDirectories(cache).Select(Path.GetFileName));
         Assert.True((bool)Json(Cli.Run("check", config, "--format", "json", "--cache", cache))["harvests"]![0]!["reused"]!);
     }
 

@@ -83,4 +83,32 @@ public sealed class BehaviourBuilderTests
         Assert.Equal(logits.select(1, 2).softmax(1).select(1, 7).data<float>().ToArray(), seven.Metric(logits).data<float>().ToArray());
         Assert.Equal(1.0, right.Metric(logits).mean().item<float>(), 6); // the grokked model answers every pair
     }
+
+    [Fact]
+    public void A_token_string_is_one_GPT2_token_of_a_GPT2_vocabulary_model()
+    {
+        using var temp = new TempDir();
+        File.WriteAllText(temp.File("prompts.jsonl"), "[464, 3139, 286, 4881, 318]\n[464, 3139, 286, 4486, 318]\n");
+        var config = CheckConfigReader.Parse(Encoding.UTF8.GetBytes("""
+            {
+              "behaviours": {
+                "paris": { "inputs": "prompts.jsonl", "metric": "logprob", "target": " Paris" },
+                "two": { "inputs": "prompts.jsonl", "metric": "logit", "target": " Hello world" }
+              }
+            }
+            """), temp.File("mechanist.json"));
+        using var model = Mechanist.Models.Architectures.Gpt2Model.CreateRandom(
+            new Mechanist.Models.Architectures.Gpt2Config { NLayer = 1, NEmbd = 8, NHead = 2, VocabSize = 50257, NPositions = 8 }, 3);
+        var problems = new ProblemList(config.Path, config.Positions);
+        var paris = BehaviourBuilder.Build(config.Behaviours[0], null, model, CPU, 0, problems, d => ModelInputs.Load(d, model, 0))!.Behaviour;
+        Assert.Empty(problems.Problems);
+        int id = Mechanist.Models.Text.Gpt2Tokenizer.Encode(" Paris").Single();
+        using var noGrad = no_grad();
+        var logits = model.Run(paris.Input);
+        Assert.Equal(logits.select(1, 4).log_softmax(1).select(1, id).data<float>().ToArray(), paris.Metric(logits).data<float>().ToArray());
+        Assert.Null(BehaviourBuilder.Build(config.Behaviours[1], null, model, CPU, 0, problems, d => ModelInputs.Load(d, model, 0)));
+        var problem = Assert.Single(problems.Problems);
+        Assert.Equal(("MECH0011", 4), (problem.Id, problem.Line));
+        Assert.Contains("target \" Hello world\" is 2 GPT-2 tokens", problem.Message);
+    }
 }

@@ -21,6 +21,7 @@ public sealed record CheckExecution
     public required IReadOnlyList<JsonObject> Attributions { get; init; }
     public required IReadOnlyList<LogEntry> Log { get; init; }
     public required IReadOnlyList<HarvestRecord> Harvests { get; init; }
+    public required IReadOnlyList<MethodRunRecord> Runs { get; init; }
     public required IReadOnlyDictionary<string, string> DecompositionFolders { get; init; }
 
     /// <summary>The descriptors of the checks that ran.</summary>
@@ -48,6 +49,7 @@ public static class CheckExecutor
         var attributions = new List<JsonObject>();
         var log = new List<LogEntry>();
         var harvests = new List<HarvestRecord>();
+        var runs = new List<MethodRunRecord>();
         var inputs = new SortedSet<string>(plan.Inputs, StringComparer.Ordinal);
         var ran = new Dictionary<string, CheckDescriptor>(StringComparer.Ordinal);
         foreach (var d in Checks.InfrastructureChecks.All) ran[d.Id] = d;
@@ -179,6 +181,7 @@ public static class CheckExecutor
                 {
                     var trainer = pd.Trainer!;
                     options.Log?.Report($"training decomposition '{d.Name}' with {trainer.Id} on {data.Count} x {data.Dimension} activations");
+                    var fitWatch = System.Diagnostics.Stopwatch.StartNew();
                     try
                     {
                         decompositions[d.Name] = runner.Fit(trainer, new DecomposeContext
@@ -186,6 +189,7 @@ public static class CheckExecutor
                             Activations = data, Options = trainer.Options, Seed = d.Seed ?? config.Seed, Device = device, HookName = d.Site,
                             CancellationToken = cancellation, Logger = new CheckLogger(log, $"{trainer.Id} ('{d.Name}')", options.Log),
                         });
+                        runs.Add(new MethodRunRecord("decomposer", trainer.Id, d.Name, null, fitWatch.Elapsed.TotalSeconds));
                     }
                     catch (MethodFailedException e)
                     {
@@ -227,6 +231,7 @@ public static class CheckExecutor
                 if ((pv.Method.Entry.Descriptor.Requires & ValidationInputs.Dataset) != 0 || pv.Checks.Any(c => (c.Requires & ValidationInputs.Dataset) != 0))
                     inputBatches ??= dataset is null ? [] : Batches(dataset, device);
                 Running.ValidationRun run;
+                var runWatch = System.Diagnostics.Stopwatch.StartNew();
                 try
                 {
                     run = runner.Validate(pv.Method, (report, measure) => new ValidationContext(report, measure)
@@ -245,6 +250,7 @@ public static class CheckExecutor
                     problems.Input(v.Pointer, $"validation '{pv.Method.Id}'{(target is null ? "" : $" on decomposition '{target.Name}'")}: {e.Message}");
                     continue;
                 }
+                runs.Add(new MethodRunRecord("validator", pv.Method.Id, target?.Name, behaviour?.Name, runWatch.Elapsed.TotalSeconds));
                 foreach (var f in run.Findings)
                 {
                     var atEntry = f.Id == Checks.InfrastructureChecks.MethodThrew.Id || f.Id == ValidatorChecks.CouldNotRun.Id || target is null;
@@ -278,6 +284,7 @@ public static class CheckExecutor
                     continue;
                 }
                 options.Log?.Report($"attributing '{behaviour.Name}' with {pa.Method.Id}{(sites.Count == 0 ? "" : $" at {string.Join(", ", sites)}")}");
+                var attributionWatch = System.Diagnostics.Stopwatch.StartNew();
                 try
                 {
                     using var scope = NewDisposeScope();
@@ -291,6 +298,7 @@ public static class CheckExecutor
                     });
                     var (line, column) = config.Positions.Of(a.Pointer);
                     attributions.Add(AttributionSummary(pa, sites, result, line, column));
+                    runs.Add(new MethodRunRecord("attribution", pa.Method.Id, pa.Decomposition?.Name, behaviour.Name, attributionWatch.Elapsed.TotalSeconds));
                 }
                 catch (MethodFailedException e)
                 {
@@ -320,7 +328,7 @@ public static class CheckExecutor
         {
             Findings = findings, Measurements = measurements.Values.OrderBy(m => (m.Check, m.Validation, m.Decomposition, m.Behaviour, m.Site, m.Feature), MeasuredValue.Order).ToList(),
             Attributions = attributions,
-            Log = log, Harvests = harvests, DecompositionFolders = loadedFolders, Ran = ran, Inputs = inputs.ToList(),
+            Log = log, Harvests = harvests, Runs = runs, DecompositionFolders = loadedFolders, Ran = ran, Inputs = inputs.ToList(),
             Outputs = cache.Persistent ? cache.UsedFiles : [],
         };
     }

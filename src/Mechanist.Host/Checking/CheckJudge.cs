@@ -72,7 +72,7 @@ public static class CheckJudge
             HelpUris = rules.ToDictionary(r => r.Id, r => HelpLinks.Resolve(r.HelpLink, options.HelpUriBase, plan.SourceFolders.GetValueOrDefault(r.Id))),
             ToolInformationUri = HelpLinks.Resolve("docs/checks/README.md", options.HelpUriBase),
             Inputs = execution.Inputs, Outputs = execution.Outputs, Elapsed = elapsed, DecompositionFolders = execution.DecompositionFolders,
-            Measurements = execution.Measurements, Attributions = execution.Attributions, Log = execution.Log, Harvests = execution.Harvests,
+            Measurements = execution.Measurements, Attributions = execution.Attributions, Log = execution.Log, Harvests = execution.Harvests, Runs = execution.Runs,
             BaselinePath = baseline is null ? null : config.BaselinePath, FailOn = failOn,
         };
     }

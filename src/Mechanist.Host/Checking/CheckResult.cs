@@ -51,6 +51,9 @@ public sealed record MeasuredValue(string Check, string? Validation, string? Dec
 /// <summary>One activation harvest of the run: where, how many rows, and whether the cache already had it.</summary>
 public sealed record HarvestRecord(string Decomposition, string Site, string Key, long Rows, bool Reused, double Seconds);
 
+/// <summary>One method run of the check (a validation on one decomposition, an attribution, a training): what and how long.</summary>
+public sealed record MethodRunRecord(string Kind, string Method, string? Decomposition, string? Behaviour, double Seconds);
+
 /// <summary>A line a method logged during the run, with where it came from.</summary>
 public sealed record LogEntry(string Level, string Source, string Message);
 
@@ -97,6 +100,9 @@ public sealed record CheckResult
     public IReadOnlyList<LogEntry> Log { get; init; } = [];
 
     public IReadOnlyList<HarvestRecord> Harvests { get; init; } = [];
+
+    /// <summary>Every method run (training, validation, attribution) with its wall time, in order.</summary>
+    public IReadOnlyList<MethodRunRecord> Runs { get; init; } = [];
 
     /// <summary>The baseline file compared with, when one was read (or written with <c>--update-baseline</c>).</summary>
     public string? BaselinePath { get; init; }

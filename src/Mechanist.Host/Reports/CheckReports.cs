@@ -157,6 +157,10 @@ public static class CheckReports
             ["decomposition"] = h.Decomposition, ["site"] = h.Site, ["cache_key"] = h.Key, ["rows"] = h.Rows, ["reused"] = h.Reused,
             ["seconds"] = Math.Round(h.Seconds, 3),
         }).ToArray()),
+        ["runs"] = new JsonArray(result.Runs.Select(r => (JsonNode?)new JsonObject
+        {
+            ["kind"] = r.Kind, ["method"] = r.Method, ["decomposition"] = r.Decomposition, ["behaviour"] = r.Behaviour, ["seconds"] = Math.Round(r.Seconds, 3),
+        }).ToArray()),
         ["log"] = new JsonArray(result.Log.Select(l => (JsonNode?)new JsonObject { ["level"] = l.Level, ["source"] = l.Source, ["message"] = l.Message }).ToArray()),
         ["inputs"] = new JsonArray(result.Inputs.Select(i => (JsonNode?)i).ToArray()),
         ["outputs"] = new JsonArray(result.Outputs.Select(i => (JsonNode?)i).ToArray()),
