@@ -17,7 +17,7 @@ namespace Mechanist.Methods.Tests;
 /// </summary>
 public class ConformanceTests
 {
-    static readonly string[] Plugins = [Repo.Plugin("Mechanist.Plugins.FastIca")];
+    static readonly string[] Plugins = [Repo.Plugin("Mechanist.Plugins.FastIca"), Repo.Plugin("Mechanist.Plugins.ModularArithmetic")];
 
     static MechanistHost CreateHost() => MechanistHost.Create(Plugins);
 
