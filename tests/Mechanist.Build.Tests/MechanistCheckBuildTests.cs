@@ -158,6 +158,14 @@ public sealed class MechanistCheckBuildTests(PackageFeed feed)
         var off = Build(dir, "-p:MechanistEnabled=false");
         AssertPassed(off);
         Assert.DoesNotContain(Summary, off.Output);
+
+        // Adopting the gate on a release with a known problem: accept it into the baseline, then fail only on new errors.
+        var accept = Dotnet.Start("dotnet", dir, feed.Environment, Dotnet.CliDll, "check", config, "--update-baseline");
+        Assert.True(accept.ExitCode == 1 && File.Exists(Path.Combine(dir, "mechanist.failing.baseline.json")), accept.ToString());
+        var legacy = Build(dir, "-p:MechanistFailOn=new");
+        AssertPassed(legacy);
+        Assert.Contains($"{config}(7,5): warning MECH1001: explained variance 0.9449 is below the threshold 0.97", legacy.Output);
+        AssertFailedWith(Build(dir), "error MECH1001"); // --fail-on all, the default
     }
 
     [Fact]

@@ -234,6 +234,14 @@ public sealed class ReleaseGateTests
         Assert.Contains("): warning MECH1001: ", legacy.Out);
         Assert.Contains("an error that does not fail the check under --fail-on new", legacy.Out);
         Assert.Equal(1, Cli.Run("check", config, "--fail-on", "all").ExitCode);
+
+        // The released SAE back: the accepted MECH1001 error is gone, reported as absent (a passing SARIF result).
+        File.Copy(Path.Combine(Sample, "release", "resid", "sae_weights.safetensors"), Path.Combine(sae, "sae_weights.safetensors"), overwrite: true);
+        var fixedRun = Cli.Run("check", config, "--format", "sarif");
+        Assert.True(fixedRun.ExitCode == 0, fixedRun.ToString());
+        SchemaValidation.AssertValid(SchemaValidation.SarifSchemaPath, fixedRun.Out);
+        var gone = JsonNode.Parse(fixedRun.Out)!["runs"]![0]!["results"]!.AsArray().Single(x => (string)x!["ruleId"]! == "MECH1001")!;
+        Assert.Equal(("absent", "pass", "none"), ((string)gone["baselineState"]!, (string)gone["kind"]!, (string)gone["level"]!));
     }
 
     [Fact]
