@@ -356,11 +356,14 @@ public static class CheckExecutor
         return ActivationFiles.Load(path, tensor ?? ActivationFiles.TensorName);
     }
 
-    /// <summary>The dataset's sequences in batches of equal length, about 4096 tokens each, on the device.</summary>
+    /// <summary>
+    /// The dataset's sequences in batches of equal length, about 4096 tokens each, on the device. A sequence of one
+    /// token (the tail of a text) predicts nothing and is left out.
+    /// </summary>
     static List<Tensor> Batches(ModelInputs dataset, Device device)
     {
         var batches = new List<Tensor>();
-        foreach (var group in dataset.Sequences.Sequences.GroupBy(s => s.Length))
+        foreach (var group in dataset.Sequences.Sequences.Where(s => s.Length >= 2).GroupBy(s => s.Length))
             foreach (var chunk in group.Chunk(Math.Max(1, 4096 / group.Key)))
                 batches.Add(tensor(chunk.SelectMany(s => s).ToArray(), [chunk.Length, group.Key], device: device));
         return batches;
