@@ -47,9 +47,6 @@ public static class DatasetTasks
         }
     }
 
-    /// <summary>The option names of a task (for messages and documentation).</summary>
-    public static IReadOnlyList<string> OptionNames(string task) => All.Single(t => t.Id == task).Options.Select(o => o.Name).ToList();
-
     public static GeneratedTask Generate(string task, MethodOptions options, ILanguageModel? model, int seed) =>
         All.Single(t => t.Id == task).Generate(options, model, seed);
 
