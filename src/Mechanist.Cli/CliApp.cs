@@ -79,7 +79,8 @@ public static class CliApp
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            stderr.WriteLine($"mechanist: internal error: {e.GetType().Name}: {e.Message}");
+            // libtorch's messages carry native frames after their first line: those only with --verbose.
+            stderr.WriteLine($"mechanist: internal error: {e.GetType().Name}: {Mechanist.Host.Running.ExceptionMessages.Brief(e)}");
             if (verbose) stderr.WriteLine(e);
             else stderr.WriteLine("(run with --verbose for the stack trace)");
             return ExitCodes.ErrorFinding;

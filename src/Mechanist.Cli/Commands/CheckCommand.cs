@@ -15,7 +15,7 @@ public sealed class CheckCommand : ICommand
 {
     public string Name => "check";
     public string Summary => "run what a mechanist.json asks (decompositions, validations) and gate on the findings";
-    public string Usage => "CONFIG [--format text|json|sarif|msbuild|html] [--out FILE] [--model DIR] [--plugins DIR]... [--device D] [--help-uri-base URI] [--dependencies FILE]";
+    public string Usage => "CONFIG [--format text|json|sarif|msbuild|html] [--out FILE] [--model DIR] [--plugins DIR]... [--device D] [--cache DIR] [--update-baseline] [--fail-on new|all] [--help-uri-base URI] [--dependencies FILE] [--outputs FILE]";
     public int MaxPositionals => 1;
 
     public IReadOnlyList<OptionSpec> Options { get; } =
@@ -25,7 +25,11 @@ public sealed class CheckCommand : ICommand
         new("model", "the model folder, replacing the config's 'model'", ValueName: "DIR"),
         CommonOptions.Plugins, CommonOptions.Device,
         new("help-uri-base", "absolute URI that relative help links (docs/checks/ID.md) resolve against in reports", ValueName: "URI"),
+        new("cache", "keep activations harvested from the model in DIR between runs (keyed by a hash of the model's files, the inputs and the site); default: a temporary folder", ValueName: "DIR"),
+        new("update-baseline", "accept this run: write the baseline (every measured value and finding) beside the config, then compare with it", TakesValue: false),
+        new("fail-on", "all (default): every error fails; new: only errors the baseline does not have (MECH5xxx regressions are always new)", ValueName: "new|all"),
         new("dependencies", "write the list of every file the check read, one per line (for incremental builds)", ValueName: "FILE"),
+        new("outputs", "write the list of every file the check keeps for later runs (harvest cache entries), one per line", ValueName: "FILE"),
         CommonOptions.Verbose, CommonOptions.Help,
     ];
 
@@ -39,6 +43,9 @@ public sealed class CheckCommand : ICommand
         var helpBase = args.Get("help-uri-base");
         if (helpBase is not null && !Uri.TryCreate(helpBase, UriKind.Absolute, out _))
             throw new UsageException($"--help-uri-base expects an absolute URI, got '{helpBase}'.");
+        var failOn = args.GetChoice("fail-on", "all", "all", "new");
+        if (args.Get("device") is { } device && !Mechanist.Host.Running.Devices.IsValid(device))
+            throw new UsageException($"--device expects {Mechanist.Host.Running.Devices.Expected}, got '{device}'.");
 
         CheckResult result;
         try
@@ -46,6 +53,7 @@ public sealed class CheckCommand : ICommand
             result = CheckRunner.Run(configPath, new CheckRunOptions
             {
                 ExtraPlugins = args.GetAll("plugins"), Model = args.Get("model"), Device = args.Get("device"), HelpUriBase = helpBase,
+                CacheFolder = args.Get("cache"), UpdateBaseline = args.Has("update-baseline"), FailOn = failOn,
                 Log = env.Verbose ? new SyncProgress(line => env.Error.WriteLine($"mechanist check: {line}")) : null,
             });
         }
@@ -60,6 +68,8 @@ public sealed class CheckCommand : ICommand
         var report = format == "html" ? CheckHtml.Render(result, args, exitCode) : CheckReports.Render(result, format, CliApp.Version, exitCode);
         if (args.Get("dependencies") is { } dependencies)
             AtomicFile.WriteText(dependencies, string.Concat(result.Inputs.Select(i => i + "\n")));
+        if (args.Get("outputs") is { } outputs)
+            AtomicFile.WriteText(outputs, string.Concat(result.Outputs.Select(o => o + "\n")));
         if (outPath is not null)
         {
             AtomicFile.WriteText(outPath, report);

@@ -38,8 +38,7 @@ static class CheckHtml
                     result.Model is null ? null : site => ModelFolders.Unembedding(result.Model, site), seed: result.Config.Seed)
                 : new CheckFeatureCards.Result([], []);
             gaps.AddRange(cards.Gaps);
-            // The baseline state of each finding goes here once check runs compare with a baseline.
-            return CheckReportPage.Render(result, CliApp.Version, exitCode, cards.Dashboards, baselineState: null, gaps);
+            return CheckReportPage.Render(result, CliApp.Version, exitCode, cards.Dashboards, gaps);
         }
     }
 }

@@ -63,7 +63,8 @@ public sealed class CompareCommand : ICommand
 
         using var host = CommonOptions.CreateHost(args, env);
         // Resolve and bind everything before any training, so a typo fails in a second, not after an hour.
-        var plan = new List<(MethodEntry Entry, MethodOptions Options)>();
+        var runner = MethodRunner.For(host);
+        var plan = new List<BoundMethod>();
         foreach (var id in methodIds)
         {
             var entry = host.Catalog.Resolve(id, MethodKind.Decomposer);
@@ -71,7 +72,7 @@ public sealed class CompareCommand : ICommand
             var names = entry.Descriptor.Options.Select(o => o.Name).ToHashSet();
             if (names.Contains("steps")) settings.TryAdd("steps", steps.ToString(CultureInfo.InvariantCulture));
             if (batchSize is int b && names.Contains("batch_size")) settings.TryAdd("batch_size", b.ToString(CultureInfo.InvariantCulture));
-            plan.Add((entry, MethodCatalog.BindOptions(entry, settings)));
+            plan.Add(MethodRunner.Bind(entry, settings));
         }
         using var inputs = ActivationInputs.Load(activationsPath, args.Get("targets"));
         var reference = inputs.Targets ?? inputs.Activations;
@@ -80,10 +81,9 @@ public sealed class CompareCommand : ICommand
         var rows = new List<Row>();
         try
         {
-            foreach (var (entry, options) in plan)
+            foreach (var method in plan)
             {
-                random.manual_seed(seed);
-                var decomposer = MethodCatalog.Create<Decomposer>(entry, host.Services);
+                var (entry, options) = (method.Entry, method.Options);
                 var progress = ProgressBar.For(entry.Id, env);
                 var log = new RunLogRecorder(progress);
                 var context = new DecomposeContext
@@ -96,7 +96,7 @@ public sealed class CompareCommand : ICommand
                 PeakMemory.Result peak;
                 try
                 {
-                    (decomposition, peak) = PeakMemory.Measure(() => MethodInvoker.Invoke(entry, () => decomposer.Fit(context)));
+                    (decomposition, peak) = PeakMemory.Measure(() => runner.Fit(method, context));
                 }
                 finally
                 {
@@ -105,11 +105,6 @@ public sealed class CompareCommand : ICommand
                 double seconds = watch.Elapsed.TotalSeconds;
                 try
                 {
-                    decomposition.Metadata = new DecompositionMetadata
-                    {
-                        Method = entry.Id, Seed = seed,
-                        Options = entry.Descriptor.Options.ToDictionary(o => o.Name, o => OptionSchema.FormatValue(o.Property.GetValue(options))),
-                    };
                     var metrics = DecompositionMetrics.Compute(decomposition, inputs.Activations, truth, device: device, targets: decomposition.ReconstructsTargets ? inputs.Targets : null);
                     var frequencies = FeatureDensity.Compute(decomposition, inputs.Activations, device: device);
                     rows.Add(new Row(entry, options, metrics, seconds, peak, decomposition.DSae, decomposition.Architecture, decomposition, log, frequencies));

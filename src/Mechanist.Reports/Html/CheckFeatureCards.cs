@@ -22,7 +22,7 @@ public static class CheckFeatureCards
     /// <param name="model">the release's model when it could be loaded: token text for output effects.</param>
     /// <param name="unembedding">the map [d_in, vocab] from a site's space to the logits, when the model's weights hold one.</param>
     public static Result Build(CheckResult result, MethodCatalog catalog, IServiceProvider services, IHookedModel? model,
-        Func<string?, torch.Tensor?>? unembedding, Func<ReportedFinding, string?>? baselineState = null, int seed = 0)
+        Func<string?, torch.Tensor?>? unembedding, int seed = 0)
     {
         var dashboards = new List<FeatureDashboard>();
         var gaps = new List<string>();
@@ -42,7 +42,7 @@ public static class CheckFeatureCards
             int namedCount = group.Select(f => f.Finding.Location.Feature).Distinct().Count();
             using var decomposition = DecompositionFolder.Load(folder);
             features = features.Where(f => f >= 0 && f < decomposition.DSae).ToList();
-            using var activations = config?.Activations is { } path && File.Exists(path) ? ActivationFiles.Load(path, config.Tensor) : null;
+            using var activations = config?.Activations is { } path && File.Exists(path) ? ActivationFiles.Load(path, config.Tensor ?? ActivationFiles.TensorName) : null;
             var localGaps = new List<string>();
             if (namedCount > features.Count) localGaps.Add($"Findings name {namedCount} features; cards are shown for {features.Count} of them.");
             if (config?.Activations is null) localGaps.Add("The configuration gives this decomposition no activations file.");
@@ -51,7 +51,7 @@ public static class CheckFeatureCards
                 Key = name, Decomposition = decomposition, DecompositionPath = folder, Site = config?.Site, ModelPath = result.Model,
                 Activations = activations is not null && activations.Dimension == decomposition.DIn ? activations : null,
                 TokenText = (model as ITokenizedModel)?.TokenText, Unembedding = unembedding?.Invoke(config?.Site), Features = features,
-                Findings = group.Select(f => (CheckReportPage.View(result, f, baselineState), f.Finding.Location.Feature)).ToList(),
+                Findings = group.Select(f => (CheckReportPage.View(result, f), f.Finding.Location.Feature)).ToList(),
                 Gaps = localGaps, Seed = seed,
             };
             dashboards.Add(FeatureDashboards.Build(request, catalog, services));

@@ -16,13 +16,9 @@ public static class CheckReportPage
     static readonly Severity[] Order = [Severity.Error, Severity.Warning, Severity.Suggestion];
 
     /// <param name="dashboards">feature cards of the features findings name, one dashboard per decomposition (key = its name).</param>
-    /// <param name="baselineState">
-    /// a finding's SARIF <c>baselineState</c> (new, unchanged, updated, absent) when the run was compared with a
-    /// baseline; the column appears only when some finding has one.
-    /// </param>
     /// <param name="gaps">what the report could not show and why (e.g. cards of a decomposition trained during the run).</param>
     public static string Render(CheckResult result, string toolVersion, int exitCode, IReadOnlyList<FeatureDashboard> dashboards,
-        Func<ReportedFinding, string?>? baselineState = null, IReadOnlyList<string>? gaps = null)
+        IReadOnlyList<string>? gaps = null)
     {
         var inv = CultureInfo.InvariantCulture;
         var body = new StringBuilder();
@@ -46,7 +42,8 @@ public static class CheckReportPage
         if (gaps is { Count: > 0 }) DashboardPage.Gaps(body, gaps);
 
         var anchors = dashboards.ToDictionary(d => d.Key, d => d.Features.Select(f => f.Index).ToHashSet());
-        bool baselines = baselineState is not null && result.Findings.Any(f => baselineState(f) is not null);
+        // The SARIF baselineState of each finding (new, unchanged, updated) when the run was compared with a baseline.
+        bool baselines = result.Findings.Any(f => f.BaselineState is not null);
         var rules = result.Rules.GroupBy(r => r.Id).ToDictionary(g => g.Key, g => g.First());
         if (result.Findings.Count == 0)
             body.Append("<p class=\"empty\">No findings: every check below ran and passed.</p>\n");
@@ -77,7 +74,7 @@ public static class CheckReportPage
                     Where(body, result, f, anchors);
                     body.Append("</td><td>").Append(HtmlPage.Encode(f.Finding.Message)).Append("</td><td class=\"num\">").Append(Number(f.Finding.Value))
                         .Append("</td><td class=\"num\">").Append(Number(f.Finding.Threshold)).Append("</td>");
-                    if (baselines) body.Append("<td><span class=\"baseline\">").Append(HtmlPage.Encode(baselineState!(f) ?? "")).Append("</span></td>");
+                    if (baselines) body.Append("<td><span class=\"baseline\">").Append(HtmlPage.Encode(f.BaselineState ?? "")).Append("</span></td>");
                     body.Append("</tr>\n");
                 }
                 body.Append("</tbody></table></section>\n");
@@ -144,7 +141,7 @@ public static class CheckReportPage
     static string Number(double? v) => v is double d ? HtmlPage.Encode(Plots.PlotValues.Short(d)) : "";
 
     /// <summary>A reported finding as the dashboards' cards show it.</summary>
-    public static FindingView View(CheckResult result, ReportedFinding f, Func<ReportedFinding, string?>? baselineState = null) =>
+    public static FindingView View(CheckResult result, ReportedFinding f) =>
         new(f.Id, Name(f.Severity), f.Finding.Message, f.Finding.Descriptor.Title, result.HelpUris.GetValueOrDefault(f.Id),
-            baselineState?.Invoke(f), f.Finding.Value, f.Finding.Threshold);
+            f.BaselineState, f.Finding.Value, f.Finding.Threshold);
 }
