@@ -49,16 +49,7 @@ public sealed class ActivationStore
         var manifestPath = Path.Combine(folder, ManifestFile);
         if (!File.Exists(manifestPath))
             throw new MechanistInputException($"{folder}: no {ManifestFile}; expected an activation store folder written by 'mechanist harvest'.");
-        JsonObject manifest;
-        try
-        {
-            manifest = JsonNode.Parse(File.ReadAllText(manifestPath)) as JsonObject
-                ?? throw new MechanistInputException($"{manifestPath}: expected a JSON object.");
-        }
-        catch (JsonException e)
-        {
-            throw new MechanistInputException($"{manifestPath}: not valid JSON ({e.Message}).", e);
-        }
+        var manifest = JsonFile.ReadObject(manifestPath, "store manifest");
         string format = Text(manifest, "format", manifestPath);
         if (format != FormatName)
             throw new MechanistInputException($"{manifestPath}: 'format' is '{format}'; expected '{FormatName}'.");

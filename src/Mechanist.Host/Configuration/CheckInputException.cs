@@ -37,6 +37,7 @@ public sealed class ProblemList(string file, JsonPositions positions)
 
     public void Add(string id, string pointer, string message)
     {
+        message = MechanistInputException.OneLine(message); // a key quoted from the file may hold a newline
         var (line, column) = Positions.Of(pointer);
         if (!_problems.Any(p => p.Id == id && p.Line == line && p.Column == column && p.Message == message))
             _problems.Add(new ConfigProblem(id, File, line, column, message));

@@ -54,16 +54,7 @@ public static class SaeCheckpoint
             .MaxBy(d => StepOf(d)!.Value);
         if (latest is null) return null;
         var trainerPath = Path.Combine(latest, TrainerFile);
-        JsonObject trainer;
-        try
-        {
-            trainer = JsonNode.Parse(File.ReadAllText(trainerPath)) as JsonObject
-                ?? throw new MechanistInputException($"{trainerPath}: expected a JSON object.");
-        }
-        catch (JsonException e)
-        {
-            throw new MechanistInputException($"{trainerPath}: not valid JSON ({e.Message}).", e);
-        }
+        var trainer = JsonFile.ReadObject(trainerPath, "checkpoint file");
         if (trainer["format"]?.GetValue<int>() != Format)
             throw new MechanistInputException($"{trainerPath}: checkpoint format {trainer["format"]?.ToJsonString() ?? "(missing)"} is not {Format}.");
         var saved = trainer["fingerprint"] as JsonObject ?? new JsonObject();

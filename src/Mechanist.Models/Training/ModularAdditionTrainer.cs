@@ -241,15 +241,9 @@ public static class ModularAdditionTrainer
 
     static JsonObject ParseObject(Safetensors.Header header, string path, string key)
     {
-        try
-        {
-            return header.Metadata.TryGetValue(key, out var text) && JsonNode.Parse(text) is JsonObject o ? o
-                : throw new MechanistInputException($"{path}: checkpoint metadata '{key}' is missing or not a JSON object.");
-        }
-        catch (JsonException e)
-        {
-            throw new MechanistInputException($"{path}: checkpoint metadata '{key}' is not valid JSON ({e.Message}).", e);
-        }
+        return header.Metadata.TryGetValue(key, out var text)
+            ? JsonFile.ParseObject(text, $"{path}: checkpoint metadata '{key}'")
+            : throw new MechanistInputException($"{path}: checkpoint metadata '{key}' is missing or not a JSON object.");
     }
 
     static int MetadataInt(Safetensors.Header header, string path, string key) =>
