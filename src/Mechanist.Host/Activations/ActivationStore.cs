@@ -62,24 +62,35 @@ public sealed class ActivationStore
         long rows = Integer(manifest, "rows", manifestPath);
 
         var sites = new List<StoreSite>();
+        var siteNames = new HashSet<string>(StringComparer.Ordinal);
         foreach (var node in Array(manifest, "sites", manifestPath))
         {
             var o = node as JsonObject ?? throw new MechanistInputException($"{manifestPath}: each entry of 'sites' must be an object with 'name' and 'dimension'.");
             var site = new StoreSite(Text(o, "name", manifestPath), (int)Integer(o, "dimension", manifestPath, max: int.MaxValue));
             if (site.Dimension < 1) throw new MechanistInputException($"{manifestPath}: site '{site.Name}' has dimension {site.Dimension}; expected at least 1.");
-            if (sites.Any(s => s.Name == site.Name)) throw new MechanistInputException($"{manifestPath}: site '{site.Name}' is listed twice.");
+            if (!siteNames.Add(site.Name)) throw new MechanistInputException($"{manifestPath}: site '{site.Name}' is listed twice.");
             sites.Add(site);
         }
         if (sites.Count == 0) throw new MechanistInputException($"{manifestPath}: 'sites' is empty.");
 
+        // Every shard is a file of its own in the folder, listed once: work on a manifest that lists more shards than
+        // the folder holds files stops at the first one missing (a million listed shards cost only the manifest).
+        var shardNodes = Array(manifest, "shards", manifestPath);
+        int files = Directory.EnumerateFiles(folder, "*.safetensors").Count();
         var shards = new List<StoreShard>();
+        var shardFiles = new HashSet<string>(StringComparer.Ordinal);
         long first = 0;
-        foreach (var node in Array(manifest, "shards", manifestPath))
+        foreach (var node in shardNodes)
         {
+            if (shards.Count == files)
+                throw new MechanistInputException(
+                    $"{manifestPath}: 'shards' lists {shardNodes.Count} shards but the folder holds {files} .safetensors files: the store is incomplete or the manifest corrupt.");
             var o = node as JsonObject ?? throw new MechanistInputException($"{manifestPath}: each entry of 'shards' must be an object with 'file' and 'rows'.");
             var file = Text(o, "file", manifestPath);
             if (file != Path.GetFileName(file) || file is "." or ".." || !file.EndsWith(".safetensors", StringComparison.Ordinal))
                 throw new MechanistInputException($"{manifestPath}: shard file '{file}' must be a .safetensors file name inside the store folder.");
+            if (!shardFiles.Add(file))
+                throw new MechanistInputException($"{manifestPath}: shard file '{file}' is listed twice.");
             long shardRows = Integer(o, "rows", manifestPath);
             if (shardRows < 1) throw new MechanistInputException($"{manifestPath}: shard '{file}' has {shardRows} rows; expected at least 1.");
             var header = Safetensors.ReadHeader(Path.Combine(folder, file));

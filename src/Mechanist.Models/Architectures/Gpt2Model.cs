@@ -131,6 +131,7 @@ public sealed class Gpt2Model : HookedModel, ILanguageModel
         var configPath = Path.Combine(folder, ConfigFile);
         config ??= ModelConfig.Read(configPath);
         var parsed = Gpt2Config.FromJson(config, configPath);
+        Gpt2Checkpoint.RequireRoomFor(parsed, Path.Combine(folder, WeightsFile), configPath);
         var model = new Gpt2Model(parsed);
         try
         {

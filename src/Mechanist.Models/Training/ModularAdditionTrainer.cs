@@ -85,6 +85,7 @@ public static class ModularAdditionTrainer
         options.Validate();
         CheckFolder(folder, resume);
         device ??= CPU;
+        if (resume) RequireRoomFor(folder, options);
         var config = options.Model;
         int p = config.P, nTrain = ModularAdditionData.TrainCount(p, options.TrainFraction), nTest = p * p - nTrain;
 
@@ -210,6 +211,18 @@ public static class ModularAdditionTrainer
             ["split"] = "a permutation of the p^2 pairs drawn with seed + 1; the first floor(train_fraction * p^2) train",
         },
     };
+
+    /// <summary>
+    /// Before anything is allocated for a resumed run: its checkpoint must be large enough to hold the model, and the
+    /// split of the p² pairs (8 bytes each) that <paramref name="options"/> describe.
+    /// </summary>
+    static void RequireRoomFor(string folder, ModularAdditionTrainingOptions options)
+    {
+        int p = options.Model.P;
+        var weights = options.Model.ParameterCount;
+        long? elements = weights is long w ? WeightFile.CountElements([w], [2, (long)p * p]) : null;
+        WeightFile.RequireRoomFor(Path.Combine(folder, CheckpointFile), elements, 4, $"{Path.Combine(folder, CheckpointFile)}: options");
+    }
 
     static void WriteCheckpoint(string folder, ModularAdditionTrainingOptions options, ModularAdditionTransformer model, AdamW adam,
         Tensor permutation, ProgressState state)
