@@ -10,18 +10,21 @@ namespace Mechanist.IO;
 /// </summary>
 public static class JsonFile
 {
-    /// <summary>Largest JSON file read whole (a model config or manifest is kilobytes).</summary>
+    /// <summary>Largest JSON file read whole by default (a model config is kilobytes).</summary>
     public const long MaxBytes = 64L << 20;
 
     static readonly JsonDocumentOptions Options = new() { AllowDuplicateProperties = false, MaxDepth = 64 };
 
-    /// <summary>Reads <paramref name="path"/> as a JSON object; <paramref name="what"/> describes the file in the size error.</summary>
-    public static JsonObject ReadObject(string path, string what = "JSON file")
+    /// <summary>
+    /// Reads <paramref name="path"/> as a JSON object, refusing a file over <paramref name="maxBytes"/> before reading
+    /// it; <paramref name="what"/> describes the file in that error.
+    /// </summary>
+    public static JsonObject ReadObject(string path, string what = "JSON file", long maxBytes = MaxBytes)
     {
         if (!File.Exists(path)) throw new MechanistInputException($"{path}: file not found.");
         long length = new FileInfo(path).Length;
-        if (length > MaxBytes)
-            throw new MechanistInputException($"{path}: {what} of {length} bytes exceeds the limit of {MaxBytes} bytes (corrupt or not a {what}).");
+        if (length > maxBytes)
+            throw new MechanistInputException($"{path}: {what} of {length} bytes exceeds the limit of {maxBytes} bytes (corrupt, or not a {what}).");
         return ParseObject(File.ReadAllBytes(path), path);
     }
 
