@@ -39,6 +39,9 @@ public static class JsonFile
     /// <summary>Parses any JSON value, every object of it checked for duplicate keys.</summary>
     public static JsonNode? Parse(ReadOnlySpan<byte> utf8, string where)
     {
+        // System.Text.Json decodes strings lazily and would throw later, far from the file, on invalid UTF-8.
+        if (!System.Text.Unicode.Utf8.IsValid(utf8))
+            throw new MechanistInputException($"{where}: not valid UTF-8 (at byte {FirstInvalidByte(utf8)}).");
         try
         {
             var node = JsonNode.Parse(utf8, documentOptions: Options);
@@ -57,6 +60,12 @@ public static class JsonFile
 
     /// <summary>Parses <paramref name="text"/> (e.g. a JSON string stored in safetensors metadata) as a JSON object.</summary>
     public static JsonObject ParseObject(string text, string where) => ParseObject(System.Text.Encoding.UTF8.GetBytes(text), where);
+
+    static int FirstInvalidByte(ReadOnlySpan<byte> utf8)
+    {
+        System.Text.Unicode.Utf8.ToUtf16(utf8, new char[utf8.Length], out int read, out _, replaceInvalidSequences: false);
+        return read;
+    }
 
     /// <summary>Touches every object so that a duplicate key anywhere surfaces now.</summary>
     static void Materialise(JsonNode? node)
