@@ -5,8 +5,10 @@ using static TorchSharp.torch;
 namespace Mechanist.IO;
 
 /// <summary>
-/// Reads NumPy <c>.npy</c> arrays (format versions 1–3) of little-endian floats or integers, C or Fortran order.
-/// Never unpickles: object arrays are refused.
+/// Reads NumPy <c>.npy</c> arrays (format versions 1–3) of little-endian floats or integers, C or Fortran order, and
+/// writes them (version 1, C order; version 2 when the header needs it). Never unpickles: object arrays are refused.
+/// Values are copied as bytes, so a write-then-read round trip is bit for bit (NaN payloads included). BFloat16 has
+/// no NumPy dtype and is refused by the writer.
 /// </summary>
 public static partial class Npy
 {
@@ -95,5 +97,32 @@ public static partial class Npy
         // Fortran order: the reversed shape in C order, then reverse the axes.
         using var reversed = RawTensorBytes.Read(stream, info.Type, shape.Reverse().ToArray(), path);
         return reversed.permute(Enumerable.Range(0, shape.Length).Reverse().Select(i => (long)i).ToArray()).contiguous();
+    }
+
+    /// <summary>Writes <paramref name="t"/> (moved to the CPU) as a C-order <c>.npy</c> file, through a temporary file renamed into place.</summary>
+    public static void Write(string path, Tensor t)
+    {
+        var descr = Descrs.FirstOrDefault(kv => kv.Value.Type == t.dtype).Key
+            ?? throw new NotSupportedException($"element type {t.dtype} has no .npy dtype (supported: {string.Join(", ", Descrs.Values.Select(v => v.Type))}).");
+        var shape = t.shape.Length switch
+        {
+            0 => "()",
+            1 => $"({t.shape[0]},)",
+            _ => "(" + string.Join(", ", t.shape) + ")",
+        };
+        var dict = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}";
+        // The header (magic, version, length, dict, spaces, newline) is padded to a multiple of 64 bytes.
+        int version = dict.Length + 11 > ushort.MaxValue ? 2 : 1;
+        int prefix = version == 1 ? 10 : 12;
+        int total = (prefix + dict.Length + 1 + 63) / 64 * 64;
+        var header = dict.PadRight(total - prefix - 1) + "\n";
+        AtomicFile.Write(path, stream =>
+        {
+            stream.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', (byte)version, 0]);
+            if (version == 1) stream.Write(BitConverter.GetBytes((ushort)header.Length));
+            else stream.Write(BitConverter.GetBytes((uint)header.Length));
+            stream.Write(Encoding.Latin1.GetBytes(header));
+            RawTensorBytes.Write(stream, t);
+        });
     }
 }
