@@ -117,7 +117,7 @@ public static class CheckConfigReader
                         break;
                     case "device":
                         device = String(p.Value, at);
-                        if (device is not null && !(device is "auto" or "cpu" or "cuda" || (device.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(device[5..], out var n) && n >= 0)))
+                        if (device is not null && !(device is "auto" or "cpu" or "cuda" || (device.StartsWith("cuda:", StringComparison.Ordinal) && device[5..] is { Length: >= 1 and <= 9 } index && index.All(char.IsAsciiDigit))))
                             problems.Invalid(at, $"'device' must be auto, cpu, cuda or cuda:N, not '{device}'.");
                         break;
                     case "seed": seed = Int(p.Value, at) ?? 0; break;
@@ -348,7 +348,8 @@ public static class CheckConfigReader
 
         int? Int(JsonElement e, string at)
         {
-            if (e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out var v) && v >= 0) return v;
+            // JSON Schema's integers include 1.0 and 1e2: any number with no fraction, here within [0, 2^31 - 1].
+            if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out var d) && d == Math.Floor(d) && d is >= 0 and <= int.MaxValue) return (int)d;
             problems.Invalid(at, $"'{Describe(at)}' must be a non-negative integer, not {Show(e)}.");
             return null;
         }
