@@ -31,7 +31,15 @@ public static class ModelFolder
         var config = ModelConfig.Read(configPath);
         var modelType = config["model_type"] is JsonValue v && v.TryGetValue<string>(out var s) ? s
             : throw new MechanistInputException($"{configPath}: missing 'model_type' (a string naming the architecture, e.g. \"gpt2\").");
-        var entry = catalog.Resolve(modelType, MethodKind.ModelLoader);
+        MethodEntry entry;
+        try
+        {
+            entry = catalog.Resolve(modelType, MethodKind.ModelLoader);
+        }
+        catch (MechanistInputException e)
+        {
+            throw new MechanistInputException($"{configPath}: 'model_type': {e.Message}", e);
+        }
         var loader = MethodCatalog.Create<ModelLoader>(entry, services);
         var context = new ModelLoadContext
         {
