@@ -68,6 +68,40 @@ public sealed class MechanistJsonSchemaPropertyTests
         Assert.Empty(sections.Except(sectionsAccepted));
     }
 
+    /// <summary>
+    /// Every key's reported line and column point at that key in the text (the quoted name starts there), compact or
+    /// indented, with non-ASCII text before it on the same line.
+    /// </summary>
+    [Fact]
+    public void Every_key_is_located_at_its_line_and_column()
+    {
+        var indented = new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        var compact = new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        Gen.Int.Sample(seed =>
+        {
+            if (Family.Document(new Random(seed)) is not JsonObject doc) return;
+            foreach (var options in new[] { indented, compact })
+            {
+                var text = doc.ToJsonString(options);
+                var lines = text.Split('\n');
+                var positions = JsonPositions.Index(Encoding.UTF8.GetBytes(text));
+                void Walk(JsonNode? node, string pointer)
+                {
+                    if (node is not JsonObject o) return;
+                    foreach (var (key, child) in o)
+                    {
+                        var at = pointer + "/" + JsonPositions.Escape(key);
+                        var (line, column) = positions.Of(at);
+                        var quoted = JsonSerializer.Serialize(key, options);
+                        Assert.True(lines[line - 1][(column - 1)..].StartsWith(quoted, StringComparison.Ordinal), $"{at} at ({line},{column}) in\n{text}");
+                        Walk(child, at);
+                    }
+                }
+                Walk(doc, "");
+            }
+        }, iter: 200, threads: 1);
+    }
+
     /// <summary>Hand-picked edges of the same property, named so that a regression says which one.</summary>
     [Theory]
     [InlineData("""{"seed": 2147483648}""")]

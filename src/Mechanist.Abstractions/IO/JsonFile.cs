@@ -40,8 +40,8 @@ public static class JsonFile
     public static JsonNode? Parse(ReadOnlySpan<byte> utf8, string where)
     {
         // System.Text.Json decodes strings lazily and would throw later, far from the file, on invalid UTF-8.
-        if (!System.Text.Unicode.Utf8.IsValid(utf8))
-            throw new MechanistInputException($"{where}: not valid UTF-8 (at byte {FirstInvalidByte(utf8)}).");
+        if (FirstInvalidUtf8(utf8) is var bad and >= 0)
+            throw new MechanistInputException($"{where}: not valid UTF-8 (at byte {bad}).");
         try
         {
             var node = JsonNode.Parse(utf8, documentOptions: Options);
@@ -61,8 +61,10 @@ public static class JsonFile
     /// <summary>Parses <paramref name="text"/> (e.g. a JSON string stored in safetensors metadata) as a JSON object.</summary>
     public static JsonObject ParseObject(string text, string where) => ParseObject(System.Text.Encoding.UTF8.GetBytes(text), where);
 
-    static int FirstInvalidByte(ReadOnlySpan<byte> utf8)
+    /// <summary>Offset of the first byte that is not valid UTF-8, or -1.</summary>
+    public static int FirstInvalidUtf8(ReadOnlySpan<byte> utf8)
     {
+        if (System.Text.Unicode.Utf8.IsValid(utf8)) return -1;
         System.Text.Unicode.Utf8.ToUtf16(utf8, new char[utf8.Length], out int read, out _, replaceInvalidSequences: false);
         return read;
     }

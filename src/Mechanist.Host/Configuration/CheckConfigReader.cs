@@ -46,6 +46,12 @@ public static class CheckConfigReader
 
     public static CheckConfig Parse(byte[] utf8, string fullPath)
     {
+        if (Mechanist.IO.JsonFile.FirstInvalidUtf8(utf8) is var bad and >= 0)
+        {
+            int line = 1 + System.MemoryExtensions.Count(utf8.AsSpan(0, bad), (byte)'\n');
+            int column = bad - utf8.AsSpan(0, bad).LastIndexOf((byte)'\n');
+            throw new CheckInputException([new ConfigProblem(Checks.ConfigurationChecks.InvalidConfiguration.Id, fullPath, line, column, $"not valid UTF-8 (byte {bad}).")]);
+        }
         var positions = JsonPositions.Index(utf8);
         var problems = new ProblemList(fullPath, positions);
         JsonDocument document;
