@@ -11,8 +11,9 @@ namespace Mechanist.Host.Tests;
 /// <summary>
 /// Property: for every document of a generated family (<see cref="ConfigDocuments"/>, made from the schema itself),
 /// <c>mechanist.schema.json</c> accepts it exactly when <see cref="CheckConfigReader"/> does. The schema is what
-/// editors check a file against; the reader is what runs: they cannot drift apart. The reader's extras that no
-/// schema can say — comments, trailing commas, duplicate keys — are outside the family.
+/// editors check a file against; the reader is what runs: they cannot drift apart. The reader's extras that the
+/// schema does not say — comments, trailing commas, duplicate keys, invalid UTF-8, and a NUL character in a path
+/// (which no file system accepts) — are outside the family.
 /// </summary>
 public sealed class MechanistJsonSchemaPropertyTests
 {

@@ -349,8 +349,16 @@ public static class CheckConfigReader
             return null;
         }
 
-        string? PathValue(JsonElement e, string at) =>
-            String(e, at) is { } s ? System.IO.Path.GetFullPath(System.IO.Path.Combine(baseDirectory, s)) : null;
+        string? PathValue(JsonElement e, string at)
+        {
+            if (String(e, at) is not { } s) return null;
+            if (s.Contains('\0'))
+            {
+                problems.Invalid(at, $"'{Describe(at)}' is not a path: it holds a NUL character.");
+                return null;
+            }
+            return System.IO.Path.GetFullPath(System.IO.Path.Combine(baseDirectory, s));
+        }
 
         int? Int(JsonElement e, string at)
         {
