@@ -85,6 +85,8 @@ public sealed class TokenSequences
             var bytes = line.Bytes;
             if (lineNumber == 1 && bytes.Span.StartsWith("\uFEFF"u8)) bytes = bytes[3..];
             if (IsBlank(bytes.Span)) continue;
+            if (Mechanist.IO.JsonFile.FirstInvalidUtf8(bytes.Span) is var bad and >= 0)
+                throw new MechanistInputException($"{path}, line {lineNumber}: not valid UTF-8 (byte {bad} of the line).");
             var ids = ParseLine(path, lineNumber, bytes, vocabSize);
             if (ids.Length == 0) throw new MechanistInputException($"{path}, line {lineNumber}: empty token list.");
             for (int start = 0; start < ids.Length; start += context)
