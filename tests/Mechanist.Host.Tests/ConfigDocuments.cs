@@ -16,12 +16,15 @@ public sealed class ConfigDocuments(JsonObject schema)
     /// <summary>A pool of values: ordinary ones, and edges (near misses, limits) tried more often in noisier documents.</summary>
     sealed record Pool(string[] Ordinary, string[] Edges);
 
-    /// <summary>Strings to try for a <c>pattern</c>.</summary>
+    /// <summary>
+    /// Strings to try for a <c>pattern</c>. (The schema ends patterns with <c>(?![\s\S])</c>, not <c>$</c>: .NET's
+    /// <c>$</c>, which JsonSchema.Net uses, also matches before a final newline.)
+    /// </summary>
     static readonly Dictionary<string, Pool> StringsByPattern = new()
     {
-        ["^(auto|cpu|cuda|cuda:[0-9]{1,9})$"] = new(["auto", "cpu", "cuda", "cuda:0", "cuda:12"],
-            ["cuda:007", "cuda:999999999", "cuda:99999999999", "cuda:", "cuda:-1", "cuda: 1", "cuda:+1", "cuda:1 ", "CPU", "gpu"]),
-        ["^MECH[0-9]{4}$"] = new(["MECH1001", "MECH0005", "MECH9999"], ["MECH123", "MECH12345", "mech1001", "MECHabcd", "MECH１２３４", " MECH1001"]),
+        ["^(auto|cpu|cuda|cuda:[0-9]{1,9})(?![\\s\\S])"] = new(["auto", "cpu", "cuda", "cuda:0", "cuda:12"],
+            ["cuda:007", "cuda:999999999", "cuda:99999999999", "cuda:", "cuda:-1", "cuda: 1", "cuda:+1", "cuda:1 ", "CPU", "gpu", "cpu\n", "cuda:1\n"]),
+        ["^MECH[0-9]{4}(?![\\s\\S])"] = new(["MECH1001", "MECH0005", "MECH9999"], ["MECH123", "MECH12345", "mech1001", "MECHabcd", "MECH１２３４", " MECH1001", "MECH1001\n"]),
     };
 
     /// <summary>Strings for any other string value (enum values are added where the schema has an enum).</summary>

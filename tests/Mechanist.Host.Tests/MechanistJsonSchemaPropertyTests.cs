@@ -114,6 +114,8 @@ public sealed class MechanistJsonSchemaPropertyTests
     [InlineData("""{"checks": {"MECH１２３４": "none"}}""")]
     [InlineData("""{"decompositions": {"a": {"path": "x", "seed": 1}}}""")]
     [InlineData("""{"dataset": {"tensor": "t"}}""")]
+    [InlineData("""{"device": "cpu\n"}""")]
+    [InlineData("""{"checks": {"MECH1001\n": "none"}}""")]
     public void Schema_and_reader_agree_on(string json)
     {
         var (schema, reader, why) = Judge(json);
