@@ -88,7 +88,6 @@ public sealed class InterpretCommand : ICommand
             Decomposition = decomposition, Activations = activations, Model = model, Features = features, Site = site,
             Tokens = rowTokens, TokenText = (model as ITokenizedModel)?.TokenText, Unembedding = modelDir is null ? null : ModelFolders.Unembedding(modelDir, site),
             Embedding = modelDir is null ? null : ModelFolders.Embedding(modelDir), InputTemplate = template?.to(device),
-            TokenText = modelDir is not null && Mechanist.Models.Text.TokenVocabulary.TryRead(modelDir) is { } vocabulary ? vocabulary.Text : null,
             Options = options, Seed = seed, Device = device,
         };
         var explanations = runner.Interpret(bound, context);

@@ -17,7 +17,8 @@ namespace Mechanist.Methods.Validators;
     Title = "Concept features must carry the concept",
     Summary = "Trains a binary L2 logistic probe for the concept class at probe_site (default: the decomposition's site) on clean activations, splices the decomposition at its site with the error term, and zero-ablates each claimed latent alone at every position: the probe's mean log-odds on the class's tokens must fall by at least the threshold share of its margin over the other tokens (MECH4004). The claimed latents are the option features, else the top_k latents whose mean activation on the class exceeds that on the others the most. Needs concept labels, a concept and class, a model, token ids (context or labels file), a decomposition and its site.",
     Reference = "Concept-based interpretability: probing (Alain & Bengio 2016) tested causally by ablation, as in Ravfogel et al. 2020 (INLP) and Elazar et al. 2021 (amnesic probing).",
-    HelpLink = "docs/methods/concept.ablation.md")]
+    HelpLink = "docs/methods/concept.ablation.md",
+    Requires = ValidationInputs.ConceptLabels | ValidationInputs.Model | ValidationInputs.Decomposition | ValidationInputs.Site)]
 public sealed class ConceptAblation : Validator<ConceptAblationOptions>
 {
     public static readonly CheckDescriptor AblationDoesNotReduceProbe = new(
@@ -31,15 +32,14 @@ public sealed class ConceptAblation : Validator<ConceptAblationOptions>
 
     protected override void Validate(ValidationContext context, ConceptAblationOptions options)
     {
-        if (ConceptInputs.Labels(options) is not { } labels)
+        if (context.ConceptLabels is not { } labels || context.Model is not { } model || context.Decomposition is not { } decomposition || context.Site is not { } site)
         {
-            context.Logger.LogInformation("concept.ablation: no concept labels (option labels); nothing reported.");
+            context.CannotRun("it needs concept labels (the entry's 'labels'), a model, a decomposition and its site.");
             return;
         }
-        var tokens = ConceptInputs.Tokens(context, labels);
-        if (context.Model is not { } model || context.Decomposition is not { } decomposition || context.Site is not { } site || tokens is null)
+        if (ConceptInputs.Tokens(context, labels) is not { } tokens)
         {
-            context.Logger.LogInformation("concept.ablation: needs a model, token ids, a decomposition and its site; nothing reported.");
+            context.CannotRun($"it needs the token ids the labels describe: {labels.Source} holds no 'tokens' tensor and the activations were not harvested from token ids.");
             return;
         }
         if (context.ThresholdOf(AblationDoesNotReduceProbe) is not double threshold) return;
@@ -57,7 +57,8 @@ public sealed class ConceptAblation : Validator<ConceptAblationOptions>
             new ConceptAttribution.Settings { Units = claimed, L2 = options.L2 }, context.Seed, context.CancellationToken);
         double margin = result.CleanLogOdds - result.OtherLogOdds;
         foreach (var s in result.Scores)
-            if (!(s.Fraction >= threshold))
+            if (s.Fraction >= threshold) context.Measure(AblationDoesNotReduceProbe, s.Fraction, s.Index);
+            else
                 context.Report(AblationDoesNotReduceProbe, [s.Index, concept.Name, result.Class, probeSite, s.Effect, s.Fraction, margin, s.Active, threshold], s.Fraction, s.Index);
     }
 }

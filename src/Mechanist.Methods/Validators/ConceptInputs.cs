@@ -6,16 +6,12 @@ using static TorchSharp.torch;
 namespace Mechanist.Methods.Validators;
 
 /// <summary>
-/// What a concept validator reads from its context and options, resolved once: the labels file, the token ids
+/// What a concept validator reads from its context and options, resolved once: the token ids
 /// (the context's, else the ones stored with the labels) and the per-token activations at sites (harvested from the
 /// model, else the context's activations for its one site).
 /// </summary>
 internal static class ConceptInputs
 {
-    /// <summary>The labels named by <paramref name="options"/>; null when the option is empty (the validator then has nothing to check).</summary>
-    public static ConceptLabels? Labels(ConceptOptions options) =>
-        string.IsNullOrWhiteSpace(options.Labels) ? null : ConceptLabels.Load(options.Labels);
-
     /// <summary>The token ids [n_seq, seq_len]: the context's, else the labels file's; checked against the labels.</summary>
     public static Tensor? Tokens(ValidationContext context, ConceptLabels labels)
     {

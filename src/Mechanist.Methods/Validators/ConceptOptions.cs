@@ -2,12 +2,9 @@ using Mechanist.Options;
 
 namespace Mechanist.Methods.Validators;
 
-/// <summary>Options every concept validator takes: where the labels are and which concept (class) a claim is about.</summary>
+/// <summary>Options every concept validator takes: which concept (class) a claim is about. The labels come with the context (<see cref="Mechanist.Validators.ValidationContext.ConceptLabels"/>: a validation entry's <c>labels</c> file).</summary>
 public abstract record ConceptOptions : MethodOptions
 {
-    [Option("concept labels: a .safetensors file with one integer tensor concept.NAME [n_seq, seq_len] per concept (and optionally the tokens)")]
-    public string Labels { get; init; } = "";
-
     [Option("the concept the claim is about (a name in the labels file)")]
     public string Concept { get; init; } = "";
 

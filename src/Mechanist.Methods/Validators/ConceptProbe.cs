@@ -15,7 +15,8 @@ namespace Mechanist.Methods.Validators;
 /// </summary>
 [Validator("concept.probe",
     Title = "Linear probe selectivity",
-    Summary = "Fits an L2 softmax probe per site and concept on per-token activations (training sequences), scores it on held-out sequences, and fits the same probe on a Hewitt-Liang control task (each token type, or token and position, gets a random label drawn from the concept's class frequencies). A concept claim whose selectivity (accuracy − control accuracy) is below the threshold is something a probe finds by memorising token types (MECH4002). Needs concept labels (option labels), a site, token ids (the context's or the labels file's) and either a model or the site's activations.",
+    Summary = "Fits an L2 softmax probe per site and concept on per-token activations (training sequences), scores it on held-out sequences, and fits the same probe on a Hewitt-Liang control task (each token type, or token and position, gets a random label drawn from the concept's class frequencies). A concept claim whose selectivity (accuracy − control accuracy) is below the threshold is something a probe finds by memorising token types (MECH4002). Needs concept labels (a validation entry's labels file), a site, token ids (the harvested activations' or the labels file's) and either a model or the site's activations.",
+    Requires = ValidationInputs.ConceptLabels | ValidationInputs.Site,
     Reference = "Hewitt & Liang 2019, Designing and Interpreting Probes with Control Tasks; Alain & Bengio 2016, Understanding intermediate layers using linear classifier probes.",
     HelpLink = "docs/methods/concept.probe.md")]
 public sealed class ConceptProbe : Validator<ConceptProbeOptions>
@@ -31,15 +32,14 @@ public sealed class ConceptProbe : Validator<ConceptProbeOptions>
 
     protected override void Validate(ValidationContext context, ConceptProbeOptions options)
     {
-        if (ConceptInputs.Labels(options) is not { } labels)
+        if (context.ConceptLabels is not { } labels || context.Site is not { } site)
         {
-            context.Logger.LogInformation("concept.probe: no concept labels (option labels); nothing reported.");
+            context.CannotRun("it needs concept labels (the entry's 'labels') and a site.");
             return;
         }
-        var tokens = ConceptInputs.Tokens(context, labels);
-        if (tokens is null || context.Site is not { } site)
+        if (ConceptInputs.Tokens(context, labels) is not { } tokens)
         {
-            context.Logger.LogInformation("concept.probe: needs token ids (the context's or the labels file's) and a site; nothing reported.");
+            context.CannotRun($"it needs the token ids the labels describe: {labels.Source} holds no 'tokens' tensor and the activations were not harvested from token ids.");
             return;
         }
         if (context.ThresholdOf(LowSelectivity) is not double threshold) return;
@@ -47,12 +47,15 @@ public sealed class ConceptProbe : Validator<ConceptProbeOptions>
         using var scope = NewDisposeScope();
         if (ConceptInputs.Rows(context, tokens, site) is not { } rows)
         {
-            context.Logger.LogInformation("concept.probe: no model and no activations for {Site}; nothing reported.", site);
+            context.CannotRun($"it needs the activations at {site}: a model to harvest them from, or a decomposition's activations at that site.");
             return;
         }
-        foreach (var score in LinearProbe.Score(new Dictionary<string, Tensor> { [site] = rows }, tokens, concepts, options.Settings(), context.Seed, context.CancellationToken))
+        var scores = LinearProbe.Score(new Dictionary<string, Tensor> { [site] = rows }, tokens, concepts, options.Settings(), context.Seed, context.CancellationToken);
+        foreach (var score in scores)
             if (!(score.Selectivity >= threshold))
                 context.Report(LowSelectivity, [score.Concept, score.Site, score.Accuracy, score.ControlAccuracy, score.Majority, score.Selectivity, threshold], score.Selectivity);
+            else if (scores.Count == 1)
+                context.Measure(LowSelectivity, score.Selectivity); // one value per run: a baseline can track it
     }
 }
 

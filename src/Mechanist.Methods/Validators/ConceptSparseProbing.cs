@@ -16,7 +16,8 @@ namespace Mechanist.Methods.Validators;
     Title = "Sparse probing over a decomposition's latents",
     Summary = "For each concept class (one against the rest, balanced), selects the k latents whose mean activation differs most between the class's tokens and the others on training sequences, fits an L2 logistic probe on them and on the raw activations, and compares their held-out accuracies. A class the raw activations carry but the k best latents do not (accuracy gap above the threshold) is a concept the dictionary has not isolated (MECH4005). Needs concept labels, a decomposition, and the site's activations (a model with token ids, or the context's activations).",
     Reference = "Karvonen et al. 2025, SAEBench (sparse probing); Gurnee et al. 2023, Finding Neurons in a Haystack.",
-    HelpLink = "docs/methods/concept.sparse-probing.md")]
+    HelpLink = "docs/methods/concept.sparse-probing.md",
+    Requires = ValidationInputs.ConceptLabels | ValidationInputs.Decomposition | ValidationInputs.Site)]
 public sealed class ConceptSparseProbing : Validator<ConceptSparseProbingOptions>
 {
     public static readonly CheckDescriptor ConceptNotSparse = new(
@@ -30,14 +31,9 @@ public sealed class ConceptSparseProbing : Validator<ConceptSparseProbingOptions
 
     protected override void Validate(ValidationContext context, ConceptSparseProbingOptions options)
     {
-        if (ConceptInputs.Labels(options) is not { } labels)
+        if (context.ConceptLabels is not { } labels || context.Decomposition is not { } decomposition || context.Site is not { } site)
         {
-            context.Logger.LogInformation("concept.sparse-probing: no concept labels (option labels); nothing reported.");
-            return;
-        }
-        if (context.Decomposition is not { } decomposition || context.Site is not { } site)
-        {
-            context.Logger.LogInformation("concept.sparse-probing: needs a decomposition and its site; nothing reported.");
+            context.CannotRun("it needs concept labels (the entry's 'labels'), a decomposition and its site.");
             return;
         }
         if (context.ThresholdOf(ConceptNotSparse) is not double threshold) return;
@@ -45,7 +41,7 @@ public sealed class ConceptSparseProbing : Validator<ConceptSparseProbingOptions
         using var scope = NewDisposeScope();
         if (ConceptInputs.Rows(context, tokens, site) is not { } raw)
         {
-            context.Logger.LogInformation("concept.sparse-probing: no model with token ids and no activations for {Site}; nothing reported.", site);
+            context.CannotRun($"it needs the activations at {site}: the decomposition's, or a model and the token ids the labels describe to harvest them.");
             return;
         }
         labels.RequireRows(raw.shape[0], $"the activations at {site}");
@@ -54,6 +50,7 @@ public sealed class ConceptSparseProbing : Validator<ConceptSparseProbingOptions
         var latents = decomposition.Encode(raw.to(decomposition.DecoderDirections.device)).cpu();
         long seqLen = labels.Shape.Length == 2 ? labels.Shape[1] : 1;
         var split = RowSplit.BySequence(labels.Rows / seqLen, seqLen, options.TestFraction, context.Seed);
+        int scored = 0;
         foreach (var concept in labels.Select(ConceptOptions.List(options.Concept)))
         {
             var classes = string.IsNullOrWhiteSpace(options.Class) ? Enumerable.Range(0, concept.Classes.Count).ToList() : [concept.ClassIndex(options.Class)];
@@ -63,9 +60,12 @@ public sealed class ConceptSparseProbing : Validator<ConceptSparseProbingOptions
                 long inTrain = split.Train.Count(r => concept.Labels[r] == cls), inTest = split.Test.Count(r => concept.Labels[r] == cls);
                 if (Math.Min(inTrain, split.Train.Length - inTrain) < options.MinExamples || Math.Min(inTest, split.Test.Length - inTest) < options.MinExamples / 4)
                 {
-                    context.Logger.LogInformation("concept.sparse-probing: '{Concept}' = '{Class}' has too few tokens on one side; skipped.", concept.Name, concept.Classes[cls]);
+                    var why = $"'{concept.Name}' = '{concept.Classes[cls]}' has too few tokens on one side (train {inTrain} of {split.Train.Length}, held out {inTest} of {split.Test.Length}; min_examples {options.MinExamples})";
+                    if (classes.Count == 1) context.CannotRun(why + ".", ConceptNotSparse);
+                    else context.Logger.LogInformation("concept.sparse-probing: {Why}; skipped.", why);
                     continue;
                 }
+                scored++;
                 var r = SparseProbing.Run(latents, raw, concept, cls, split, [options.K], options.L2, options.MaxRows, context.Seed);
                 var sparse = r.Sparse[0];
                 double gap = r.RawAccuracy - sparse.Accuracy;
@@ -73,6 +73,8 @@ public sealed class ConceptSparseProbing : Validator<ConceptSparseProbingOptions
                     context.Report(ConceptNotSparse, [r.Concept, r.Class, options.K, string.Join(", ", sparse.Latents), sparse.Accuracy, r.RawAccuracy, gap, threshold, r.BestLatent, r.BestCorrelation], gap);
             }
         }
+        if (scored == 0)
+            context.CannotRun("no concept class has enough tokens on both sides to probe (min_examples); nothing was scored.", ConceptNotSparse);
     }
 }
 

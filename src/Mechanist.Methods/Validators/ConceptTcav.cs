@@ -16,7 +16,8 @@ namespace Mechanist.Methods.Validators;
     Title = "TCAV significance against random concepts",
     Summary = "Trains random_cavs concept activation vectors (the concept class's tokens against a random set of tokens, L2 logistic regression on the site's activations) and as many random CAVs (random set against random set), scores each by the share of the behaviour's inputs whose metric grows along it (directional derivative > 0), and compares the two groups with a two-sided t-test. A concept whose CAVs do not differ from random ones (p ≥ the threshold) has no demonstrated influence on the behaviour (MECH4003). Needs concept labels, a concept and class, a model, token ids (context or labels file), a site and a behaviour.",
     Reference = "Kim et al. 2018, Interpretability Beyond Feature Attribution: Quantitative Testing with Concept Activation Vectors (TCAV).",
-    HelpLink = "docs/methods/concept.tcav.md")]
+    HelpLink = "docs/methods/concept.tcav.md",
+    Requires = ValidationInputs.ConceptLabels | ValidationInputs.Model | ValidationInputs.Site | ValidationInputs.Behaviour | ValidationInputs.DifferentiableMetric)]
 public sealed class ConceptTcav : Validator<ConceptTcavOptions>
 {
     public static readonly CheckDescriptor NotSignificant = new(
@@ -30,15 +31,14 @@ public sealed class ConceptTcav : Validator<ConceptTcavOptions>
 
     protected override void Validate(ValidationContext context, ConceptTcavOptions options)
     {
-        if (ConceptInputs.Labels(options) is not { } labels)
+        if (context.ConceptLabels is not { } labels || context.Model is not { } model || context.Behaviour is not { } behaviour || context.Site is not { } site)
         {
-            context.Logger.LogInformation("concept.tcav: no concept labels (option labels); nothing reported.");
+            context.CannotRun("it needs concept labels (the entry's 'labels'), a model, a site and a behaviour.");
             return;
         }
-        var tokens = ConceptInputs.Tokens(context, labels);
-        if (context.Model is not { } model || context.Behaviour is not { } behaviour || context.Site is not { } site || tokens is null)
+        if (ConceptInputs.Tokens(context, labels) is not { } tokens)
         {
-            context.Logger.LogInformation("concept.tcav: needs a model, token ids, a site and a behaviour; nothing reported.");
+            context.CannotRun($"it needs the token ids the labels describe: {labels.Source} holds no 'tokens' tensor and the activations were not harvested from token ids.");
             return;
         }
         if (context.ThresholdOf(NotSignificant) is not double alpha) return;
@@ -46,6 +46,7 @@ public sealed class ConceptTcav : Validator<ConceptTcavOptions>
         using var scope = NewDisposeScope();
         var rows = ConceptInputs.Rows(context, tokens, site)!;
         var result = Tcav.Run(model, site, rows, concept, cls, behaviour, options.Settings(alpha), context.Seed, context.CancellationToken);
+        context.Measure(NotSignificant, result.Test.P);
         if (!result.Significant)
             context.Report(NotSignificant, [result.Concept, result.Class, site, behaviour.Description, result.Score, result.ConceptScores.Length, result.RandomScore, result.Test.P, alpha], result.Test.P);
     }

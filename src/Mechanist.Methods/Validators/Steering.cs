@@ -20,7 +20,8 @@ namespace Mechanist.Methods.Validators;
     Title = "Steering along a feature moves its claimed output",
     Summary = "For each tested latent f: its claimed output is the top_tokens tokens whose logit rises most relative to the others (on a claim half of the sequences) when its decoder direction is added at a twentieth of the steering amplitude — the feature's output effect through the rest of the model — unless claimed_tokens gives them. Then, on the other half, the decoder direction is added at every position with amplitude α = scale × (f's largest activation on the inputs): the log of the claimed tokens' total probability must rise by at least the threshold (MECH3003), while directions drawn at random with the same norm must not raise it by the threshold on average (MECH3004). Needs a model whose output is logits [batch, pos, vocab], a decomposition, its site and token ids.",
     Reference = "Turner et al. 2023, Activation Addition; Templeton et al. 2024, Scaling Monosemanticity (feature steering); Marks et al. 2024 (causal tests of features).",
-    HelpLink = "docs/methods/steering.md")]
+    HelpLink = "docs/methods/steering.md",
+    Requires = ValidationInputs.Model | ValidationInputs.Decomposition | ValidationInputs.Site | ValidationInputs.Tokens)]
 public sealed class Steering : Validator<SteeringOptions>
 {
     const string EffectDefinition =
@@ -46,17 +47,21 @@ public sealed class Steering : Validator<SteeringOptions>
     {
         if (context.Model is not { } model || context.Decomposition is not { } decomposition || context.Site is not { } site || context.Tokens is not { } tokens)
         {
-            context.Logger.LogInformation("steering: needs a model, a decomposition, its site and token ids; nothing reported.");
+            context.CannotRun("it needs a model, a decomposition, its site and the token ids its activations were harvested from.");
             return;
         }
         using var scope = NewDisposeScope();
         foreach (var r in Run(model, decomposition, site, tokens, options, context.Seed, context.CancellationToken))
         {
             var claim = string.Join(", ", r.Claimed.Select(t => t.ToString(CultureInfo.InvariantCulture)));
+            // Report measures the value of a finding; a value that passes is measured for the baseline all the same.
             if (context.ThresholdOf(DoesNotMoveClaimedOutput) is double need && !(r.Effect >= need))
                 context.Report(DoesNotMoveClaimedOutput, [r.Feature, r.Amplitude, claim, r.Effect, need], r.Effect, r.Feature);
-            if (context.ThresholdOf(RandomDirectionAsEffective) is double allow && r.RandomEffects.Count > 0 && r.RandomMean >= allow)
+            else context.Measure(DoesNotMoveClaimedOutput, r.Effect, r.Feature);
+            if (r.RandomEffects.Count == 0) continue;
+            if (context.ThresholdOf(RandomDirectionAsEffective) is double allow && r.RandomMean >= allow)
                 context.Report(RandomDirectionAsEffective, [r.Feature, claim, r.RandomMean, r.RandomEffects.Max(), r.Effect, allow], r.RandomMean, r.Feature);
+            else context.Measure(RandomDirectionAsEffective, r.RandomMean, r.Feature);
         }
     }
 

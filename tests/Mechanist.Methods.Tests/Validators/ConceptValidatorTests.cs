@@ -5,6 +5,9 @@ using Mechanist.Methods.Concepts;
 using Mechanist.Methods.Tests.Concepts;
 using Mechanist.Methods.Validators;
 using Mechanist.Models.Runtime;
+using Mechanist.Discovery;
+using Mechanist.Host.Discovery;
+using Mechanist.Host.Running;
 using Mechanist.Options;
 using Mechanist.Testing;
 using Mechanist.Validators;
@@ -42,16 +45,19 @@ public class ConceptValidatorTests
 {
     const string Post = "blocks.0.hook_resid_post", Pre = "blocks.0.hook_resid_pre";
 
+    /// <summary>Runs <paramref name="validator"/> the way the host does (<see cref="MethodRunner.Validate(BoundMethod, Validator, Func{Action{Finding}, Action{Measurement}, ValidationContext})"/>).</summary>
     static List<Finding> Run<TOptions>(Validator validator, TOptions options, Action<ValidationContextBuilder> build) where TOptions : MethodOptions
     {
-        var findings = new List<Finding>();
         var b = new ValidationContextBuilder();
         build(b);
-        validator.Validate(new ValidationContext(findings.Add)
+        var entry = new MethodEntry(MethodDescriptor.FromType(validator.GetType()), validator.GetType(), "built-in");
+        var run = MethodRunner.Validate(new BoundMethod(entry, options), validator, (report, measure) => new ValidationContext(report, measure)
         {
             Options = options, Model = b.Model, Tokens = b.Tokens, Site = b.Site, Decomposition = b.Decomposition, Behaviour = b.Behaviour,
+            ConceptLabels = b.Labels, MethodId = entry.Id,
         });
-        return findings;
+        Assert.DoesNotContain(run.Findings, f => f.Id == "MECH0001");
+        return run.Findings.ToList();
     }
 
     sealed class ValidationContextBuilder
@@ -61,6 +67,7 @@ public class ConceptValidatorTests
         public string? Site { get; set; }
         public Decomposition? Decomposition { get; set; }
         public Behaviour? Behaviour { get; set; }
+        public ConceptLabels? Labels { get; set; }
     }
 
     /// <summary>Labels (with their tokens) written to a file, as a configuration would name them.</summary>
@@ -85,16 +92,19 @@ public class ConceptValidatorTests
     {
         using var temp = new TempDir();
         using var model = new ParityModel();
-        var options = new ConceptProbeOptions { Labels = LabelsFile(temp), Concept = "parity", Control = ControlKey.TokenPosition };
-        var before = Run(new ConceptProbe(), options, b => { b.Model = model; b.Site = Pre; });
+        var labels = ConceptLabels.Load(LabelsFile(temp));
+        var options = new ConceptProbeOptions { Concept = "parity", Control = ControlKey.TokenPosition };
+        var before = Run(new ConceptProbe(), options, b => { b.Model = model; b.Site = Pre; b.Labels = labels; });
         var finding = Assert.Single(before);
         Assert.Equal("MECH4002", finding.Id);
         Assert.Equal(Pre, finding.Location.Site);
         Assert.True(finding.Value < 0.1);
         Assert.Contains("a linear probe for 'parity' at blocks.0.hook_resid_pre", finding.Message);
-        Assert.Empty(Run(new ConceptProbe(), options, b => { b.Model = model; b.Site = Post; }));
-        // Without labels there is nothing to check; the labels file carries its own tokens.
-        Assert.Empty(Run(new ConceptProbe(), new ConceptProbeOptions(), b => { b.Model = model; b.Site = Pre; }));
+        Assert.Empty(Run(new ConceptProbe(), options, b => { b.Model = model; b.Site = Post; b.Labels = labels; }));
+        // Without labels the claim cannot be tested, and the gate says so (MECH0013) rather than passing it.
+        var cannot = Assert.Single(Run(new ConceptProbe(), options, b => { b.Model = model; b.Site = Pre; }));
+        Assert.Equal("MECH0013", cannot.Id);
+        Assert.Contains("concept labels", cannot.Message);
     }
 
     [Fact]
@@ -102,17 +112,17 @@ public class ConceptValidatorTests
     {
         using var temp = new TempDir();
         using var model = new ParityModel();
-        var path = LabelsFile(temp);
-        var tokens = ConceptLabels.Load(path).Tokens!;
+        var labels = ConceptLabels.Load(LabelsFile(temp));
+        var tokens = labels.Tokens!;
         var behaviour = new Behaviour(tokens.narrow(0, 0, 80), o => o[.., -1, ParityModel.Promoted], "logit of token 3 at the last position");
-        List<Finding> Tcav(string concept) => Run(new ConceptTcav(), new ConceptTcavOptions { Labels = path, Concept = concept, Class = "odd", RandomCavs = 12, Examples = 80 },
-            b => { b.Model = model; b.Site = Post; b.Behaviour = behaviour; });
+        List<Finding> Tcav(string concept) => Run(new ConceptTcav(), new ConceptTcavOptions { Concept = concept, Class = "odd", RandomCavs = 12, Examples = 80 },
+            b => { b.Model = model; b.Site = Post; b.Behaviour = behaviour; b.Labels = labels; });
         Assert.Empty(Tcav("parity"));
         var finding = Assert.Single(Tcav("parity_shuffled"));
         Assert.Equal("MECH4003", finding.Id);
         Assert.True(finding.Value >= 0.05, $"p = {finding.Value}");
         var bad = Assert.Throws<MechanistInputException>(() => Tcav("parity") is var _ && Run(new ConceptTcav(),
-            new ConceptTcavOptions { Labels = path, Concept = "parity", Class = "uneven" }, b => { b.Model = model; b.Site = Post; b.Behaviour = behaviour; }).Count > 0);
+            new ConceptTcavOptions { Concept = "parity", Class = "uneven" }, b => { b.Model = model; b.Site = Post; b.Behaviour = behaviour; b.Labels = labels; }).Count > 0);
         Assert.Contains("no class 'uneven'", bad.Message);
     }
 
@@ -122,14 +132,15 @@ public class ConceptValidatorTests
         using var temp = new TempDir();
         using var model = new ParityModel();
         using var sae = Basis();
-        var options = new ConceptAblationOptions { Labels = LabelsFile(temp), Concept = "parity", Class = "odd", Features = "0,1" };
-        var findings = Run(new ConceptAblation(), options, b => { b.Model = model; b.Site = Post; b.Decomposition = sae; });
+        var labels = ConceptLabels.Load(LabelsFile(temp));
+        var options = new ConceptAblationOptions { Concept = "parity", Class = "odd", Features = "0,1" };
+        var findings = Run(new ConceptAblation(), options, b => { b.Model = model; b.Site = Post; b.Decomposition = sae; b.Labels = labels; });
         var finding = Assert.Single(findings);
         Assert.Equal("MECH4004", finding.Id);
         Assert.Equal(1, finding.Location.Feature);
         // Unclaimed, the latent that fires most on odd parity is the one along e₀, and it passes.
-        Assert.Empty(Run(new ConceptAblation(), options with { Features = "", TopK = 1 }, b => { b.Model = model; b.Site = Post; b.Decomposition = sae; }));
-        var result = ConceptAttribution.Run(model, ConceptLabels.Load(options.Labels).Tokens!, ConceptLabels.Load(options.Labels)["parity"], 1, Post, Post, sae,
+        Assert.Empty(Run(new ConceptAblation(), options with { Features = "", TopK = 1 }, b => { b.Model = model; b.Site = Post; b.Decomposition = sae; b.Labels = labels; }));
+        var result = ConceptAttribution.Run(model, labels.Tokens!, labels["parity"], 1, Post, Post, sae,
             new ConceptAttribution.Settings { Units = [0] }, 0);
         // Zeroing ReLU(x₀) moves odd tokens from x₀ = 1 to 0, halfway to the even tokens' −1: about half the margin.
         Assert.InRange(result.Scores[0].Fraction, 0.3, 0.7);
@@ -141,11 +152,12 @@ public class ConceptValidatorTests
     {
         using var temp = new TempDir();
         using var model = new ParityModel();
-        var options = new ConceptSparseProbingOptions { Labels = LabelsFile(temp), Concept = "parity", K = 2 };
+        var labels = ConceptLabels.Load(LabelsFile(temp));
+        var options = new ConceptSparseProbingOptions { Concept = "parity", K = 2 };
         using var full = Basis();
-        Assert.Empty(Run(new ConceptSparseProbing(), options, b => { b.Model = model; b.Site = Post; b.Decomposition = full; }));
+        Assert.Empty(Run(new ConceptSparseProbing(), options, b => { b.Model = model; b.Site = Post; b.Decomposition = full; b.Labels = labels; }));
         using var blind = Basis(skip: 0);
-        var findings = Run(new ConceptSparseProbing(), options, b => { b.Model = model; b.Site = Post; b.Decomposition = blind; });
+        var findings = Run(new ConceptSparseProbing(), options, b => { b.Model = model; b.Site = Post; b.Decomposition = blind; b.Labels = labels; });
         Assert.Equal(2, findings.Count);
         Assert.All(findings, f => Assert.Equal("MECH4005", f.Id));
         Assert.All(findings, f => Assert.True(f.Value > 0.3, $"gap {f.Value}"));
