@@ -49,7 +49,7 @@ public sealed class ConceptGateTests
             { "method": "concept.sparse-probing", "decompositions": [ "resid1" ], "labels": "{{data}}", "options": { "concept": "top", "k": 4 } },
             { "method": "steering", "decompositions": [ "resid1" ], "options": { "features": "0", "max_sequences": 64, "random_draws": 4 } }
             """, data);
-        var r = Cli.Run("check", config, "--format", "json");
+        var r = Cli.Run("check", config, "--format", "json", "--update-baseline");
         Assert.True(r.ExitCode == 0, r.ToString());
         var report = (JsonObject)JsonNode.Parse(r.Out)!;
         // Every configured validator ran (no check passes by not running).
@@ -66,6 +66,9 @@ public sealed class ConceptGateTests
         // Steering along the first principal direction: measured for the baseline whether or not it passed.
         Assert.Contains(report["measurements"]!.AsArray(), m => (string?)m!["check"] == "MECH3003" && (int?)m["feature"] == 0);
         Assert.Contains(report["measurements"]!.AsArray(), m => (string?)m!["check"] == "MECH3004" && (int?)m["feature"] == 0);
+        // An accepted release keeps those values, so a later run reports what regressed.
+        var baseline = File.ReadAllText(temp.File("mechanist.baseline.json"));
+        foreach (var id in new[] { "MECH4002", "MECH4003", "MECH3003", "MECH3004" }) Assert.Contains($"\"check\":\"{id}\"", baseline);
     }
 
     [Fact]

@@ -26,7 +26,7 @@ public sealed class ConceptAblation : Validator<ConceptAblationOptions>
         "ablating latent {0}, claimed for '{1}' = '{2}', lowers the probe's log-odds at {3} by {4:0.###} ({5:0.#%} of the margin {6:0.###}; active on {7} tokens), below the threshold {8:0.#%}",
         "Interpretation", Severity.Warning, CheckDescriptor.DocPath("MECH4004"),
         "fraction = (M(clean) − M(latent zeroed at every position, error term kept)) / (M(clean) − mean log-odds on the other tokens), M = mean over the class's tokens of the log-odds of a binary L2 logistic probe trained (balanced, training sequences) on clean activations at probe_site",
-        DefaultThreshold: 0.1);
+        DefaultThreshold: 0.1, Direction: MetricDirection.HigherIsBetter);
 
     public override ImmutableArray<CheckDescriptor> SupportedChecks { get; } = [AblationDoesNotReduceProbe];
 

@@ -26,7 +26,7 @@ public sealed class ConceptProbe : Validator<ConceptProbeOptions>
         "a linear probe for '{0}' at {1} reaches held-out accuracy {2:0.###} but {3:0.###} on its control task (majority {4:0.###}): selectivity {5:0.###} is below the threshold {6:0.###}",
         "Interpretation", Severity.Warning, CheckDescriptor.DocPath("MECH4002"),
         "selectivity = acc(probe on the concept) − acc(probe on the control task), both held-out accuracies of an L2 softmax regression (λ = l2 on the mean cross-entropy, standardised features) trained on the same rows; control labels: each token (control=token) or (token, position) (control=token_position) gets one label drawn from the concept's empirical class distribution",
-        DefaultThreshold: 0.1);
+        DefaultThreshold: 0.1, Direction: MetricDirection.HigherIsBetter);
 
     public override ImmutableArray<CheckDescriptor> SupportedChecks { get; } = [LowSelectivity];
 

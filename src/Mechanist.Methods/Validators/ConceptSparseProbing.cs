@@ -25,7 +25,7 @@ public sealed class ConceptSparseProbing : Validator<ConceptSparseProbingOptions
         "'{0}' = '{1}': the best {2} latents ({3}) reach held-out accuracy {4:0.###}, the raw activations {5:0.###}; the gap {6:0.###} is above the threshold {7:0.###} (best single latent {8}, r = {9:0.###})",
         "Interpretation", Severity.Warning, CheckDescriptor.DocPath("MECH4005"),
         "gap = acc(L2 logistic probe on all raw dimensions) − acc(the same probe on the k latents with the largest |mean on the class − mean on the others| over training rows), both held-out accuracies on balanced one-class-against-the-rest samples of held-out sequences",
-        DefaultThreshold: 0.1);
+        DefaultThreshold: 0.1, Direction: MetricDirection.LowerIsBetter);
 
     public override ImmutableArray<CheckDescriptor> SupportedChecks { get; } = [ConceptNotSparse];
 

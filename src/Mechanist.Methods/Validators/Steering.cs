@@ -32,14 +32,14 @@ public sealed class Steering : Validator<SteeringOptions>
         "steering along latent {0} (amplitude {1:0.###}) changes the log-probability of its claimed output {{{2}}} by {3:0.###} nats, below the threshold {4:0.###}",
         "Causal", Severity.Warning, CheckDescriptor.DocPath("MECH3003"),
         EffectDefinition + "; value = Δ(α · d_f), d_f the latent's decoder direction, α = scale × the latent's largest activation on the inputs",
-        DefaultThreshold: 0.5);
+        DefaultThreshold: 0.5, Direction: MetricDirection.HigherIsBetter);
 
     public static readonly CheckDescriptor RandomDirectionAsEffective = new(
         "MECH3004", "A random direction moves the claimed output as well",
         "random directions with the norm of latent {0}'s steering vector change the log-probability of its claimed output {{{1}}} by {2:0.###} nats on average (max {3:0.###}; the feature: {4:0.###}), at or above the threshold {5:0.###}: the effect is not specific to the feature",
         "Causal", Severity.Warning, CheckDescriptor.DocPath("MECH3004"),
         EffectDefinition + "; value = mean over random_draws directions r (Gaussian, seeded, scaled to ‖α · d_f‖) of Δ(r)",
-        DefaultThreshold: 0.5);
+        DefaultThreshold: 0.5, Direction: MetricDirection.LowerIsBetter);
 
     public override ImmutableArray<CheckDescriptor> SupportedChecks { get; } = [DoesNotMoveClaimedOutput, RandomDirectionAsEffective];
 
