@@ -72,10 +72,10 @@ public class SparseOpsTests
             var state = new StepState(0, 1, 0, dead, 4, new SaeShape(10, 40, 10, [10]));
             var batch = new TrainingBatch(x, x);
             var centered = x - p.DecoderBias;
-            var pre = TopKFamily.PreActivations(p, centered, sparse: true);
+            var encoded = TopKFamily.Encode(p, centered, 3, batchWide: false, state, auxK: 2, auxCoefficient: 1, sparse: true);
             var reconstruction = zeros_like(x);
             foreach (var (_, t) in p.Trainable) t.grad?.zero_();
-            TopKFamily.AuxK(p, pre, centered, batch, reconstruction, state, auxK: 2, alpha: 1, sparse: true, centersInput: true).backward();
+            TopKFamily.AuxK(p, encoded, centered, batch, reconstruction, state, auxK: 2, alpha: 1, sparse: true, centersInput: true).backward();
             var touched = p.DecoderRows.grad!.abs().sum(1) > 0;
             Assert.True(touched.logical_and(dead.logical_not()).any().item<bool>() == false, "only dead decoder rows get gradient");
             Assert.True(touched.any().item<bool>());

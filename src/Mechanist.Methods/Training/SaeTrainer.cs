@@ -241,10 +241,13 @@ public static class SaeTrainer
 
             using (no_grad())
             {
-                if (_variant.UnitNormDecoder) RemoveParallelGradient();
-                if (_options.GradClip > 0) ClipGradients(_options.GradClip);
-                AdamStep(lr);
-                if (_variant.UnitNormDecoder) NormalizeDecoder();
+                if (!FusedOptimizerStep(lr))
+                {
+                    if (_variant.UnitNormDecoder) RemoveParallelGradient();
+                    if (_options.GradClip > 0) ClipGradients(_options.GradClip);
+                    AdamStep(lr);
+                    if (_variant.UnitNormDecoder) NormalizeDecoder();
+                }
                 _rowsSinceFired.add_(_batchSize).masked_fill_(output.Fired, 0);
                 int every = _variant.ResampleEvery(_options);
                 if (every > 0 && (_step + 1) % every == 0) Resample(batch, output);
@@ -300,6 +303,43 @@ public static class SaeTrainer
             var totalNorm = stack(grads.Select(g => g.norm()).ToArray()).norm();
             var factor = (maxNorm / (totalNorm + 1e-6)).clamp_max(1.0);
             foreach (var g in grads) g.mul_(factor);
+        }
+
+        /// <summary>
+        /// The four steps below (parallel-gradient removal, clipping, Adam, renormalisation) in two passes over each
+        /// parameter by the CPU kernels, when every parameter, gradient and moment is a float32 CPU tensor. False
+        /// (nothing done) otherwise.
+        /// </summary>
+        bool FusedOptimizerStep(double lr)
+        {
+            if (!TrainingKernels.Enabled) return false;
+            var items = new List<(string Name, Tensor P, Tensor G, Tensor M, Tensor V)>();
+            foreach (var (name, p) in _p.Trainable)
+            {
+                var (m, v) = _adam[name];
+                var g = p.grad;
+                if (g is null)
+                {
+                    if (ReferenceEquals(p, _p.DecoderRows) && _variant.UnitNormDecoder) return false;
+                    continue;
+                }
+                if (!CpuKernels.FusedOptimizer.Fits(p, g, m, v)) return false;
+                items.Add((name, p, g, m, v));
+            }
+            if (_variant.UnitNormDecoder && _p.DecoderRows.grad is { } decoderGrad)
+                CpuKernels.FusedOptimizer.RemoveParallel(decoderGrad, _p.DecoderRows);
+            double factor = 1;
+            if (_options.GradClip > 0 && items.Count > 0)
+            {
+                double total = Math.Sqrt(items.Sum(i => CpuKernels.FusedOptimizer.SumSquares(i.G)));
+                factor = Math.Min(_options.GradClip / (total + 1e-6), 1.0);
+            }
+            double b1 = _options.Beta1, b2 = _options.Beta2;
+            long t = _step + 1;
+            foreach (var (_, p, g, m, v) in items)
+                CpuKernels.FusedOptimizer.Adam(p, g, m, v, (float)factor, lr, b1, b2, 1 - Math.Pow(b1, t), 1 - Math.Pow(b2, t), 1e-8,
+                    normalizeRows: _variant.UnitNormDecoder && ReferenceEquals(p, _p.DecoderRows));
+            return true;
         }
 
         void AdamStep(double lr)

@@ -78,6 +78,11 @@ public static class SparseOps
         return result;
     }
 
+    /// <summary>Whether the CPU kernels replace the libtorch sparse ops for these float32 CPU tensors.</summary>
+    static bool UseKernels(Tensor a, Tensor b) =>
+        TrainingKernels.Enabled && a.device_type == TorchSharp.DeviceType.CPU && b.device_type == TorchSharp.DeviceType.CPU
+        && a.dtype == ScalarType.Float32 && b.dtype == ScalarType.Float32;
+
     sealed class SparseDecodeFunction : SingleTensorFunction<SparseDecodeFunction>
     {
         public override string Name => nameof(SparseDecodeFunction);
@@ -89,16 +94,24 @@ public static class SparseOps
             var cols = (Tensor)vars[2];
             var weight = (Tensor)vars[3];
             long batch = (long)vars[4];
+            bool kernels = UseKernels(values, weight);
             ctx.save_for_backward([values, rows, cols, weight]);
             ctx.save_data("perRow", (int)vars[5]);
             ctx.save_data("latents", weight.shape[0]);
-            return ScatterRows(cols, rows, values, weight, batch);
+            ctx.save_data("kernels", kernels);
+            return kernels ? CpuKernels.SparseKernels.GatherSum(rows, cols, values, weight, batch) : ScatterRows(cols, rows, values, weight, batch);
         }
 
         public override List<Tensor> backward(AutogradContext ctx, Tensor grad)
         {
             var saved = ctx.get_saved_variables();
             Tensor values = saved[0], rows = saved[1], cols = saved[2], weight = saved[3];
+            if ((bool)ctx.get_data("kernels") && CpuKernels.TensorMemory.Fits(grad.contiguous()))
+            {
+                var g = grad.contiguous();
+                return [CpuKernels.SparseKernels.SampledDot(g, weight, rows, cols), null!, null!,
+                    CpuKernels.SparseKernels.GatherSum(cols, rows, values, g, (long)ctx.get_data("latents")), null!, null!];
+            }
             var gradValues = SampledDot(grad, weight, rows, cols, (int)ctx.get_data("perRow"));
             var gradWeight = ScatterRows(rows, cols, values, grad, (long)ctx.get_data("latents"));
             return [gradValues, null!, null!, gradWeight, null!, null!];
@@ -118,6 +131,7 @@ public static class SparseOps
             var encoderRows = (Tensor)vars[4];
             ctx.save_for_backward([rows, cols, centered, encoderRows]);
             ctx.save_data("centredByBias", vars[6] is Tensor);
+            ctx.save_data("kernels", UseKernels(centered, encoderRows));
             return preValues.clone();
         }
 
@@ -126,7 +140,9 @@ public static class SparseOps
             var saved = ctx.get_saved_variables();
             Tensor rows = saved[0], cols = saved[1], centered = saved[2], encoderRows = saved[3];
             long latents = encoderRows.shape[0];
-            var gradRows = ScatterRows(rows, cols, grad, centered, latents);
+            var gradRows = (bool)ctx.get_data("kernels") && CpuKernels.TensorMemory.Fits(grad.contiguous())
+                ? CpuKernels.SparseKernels.GatherSum(cols, rows, grad.contiguous(), centered, latents)
+                : ScatterRows(rows, cols, grad, centered, latents);
             var gradBias = zeros(latents, grad.dtype, grad.device).index_add_(0, cols, grad, 1);
             Tensor? gradDecoderBias = (bool)ctx.get_data("centredByBias") ? gradBias.matmul(encoderRows).neg_() : null;
             return [null!, null!, null!, null!, gradRows, gradBias, gradDecoderBias!];

@@ -1,0 +1,348 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using static TorchSharp.torch;
+
+namespace Mechanist.Methods.Training.CpuKernels;
+
+/// <summary>
+/// The TopK family's encoder without the [B, d_sae] pre-activation matrix. The pre-activations z = x_c W_encᵀ are
+/// computed a block of latents at a time into a small buffer (one matmul per block), and each block is scanned once
+/// while it is still in cache: b_enc is added, the values are compared against each row's running k-th largest
+/// (TopK) or the batch's running (k·B)-th largest (BatchTopK), and only values above it enter the selection. The same
+/// pass keeps each row's k_aux largest pre-activations among the dead latents for AuxK. The selection is exact: it
+/// equals a topk over the full matrix (up to the order of tied values).
+/// </summary>
+internal static unsafe class BlockedTopKEncoder
+{
+    /// <summary>Rows per block; a block's pre-activations are <see cref="RowBlock"/> × <see cref="LatentBlock"/> floats.</summary>
+    public const int RowBlock = 1024;
+
+    /// <summary>Latents per block.</summary>
+    public const int LatentBlock = 2048;
+
+    /// <summary>What one encoder pass selected: pre-activations with bias, without ReLU (as a topk over z returns them).</summary>
+    public sealed record Selection(SparseLatents Selected, SparseLatents? Aux);
+
+    /// <param name="centered">x − b_dec [B, d_in]</param>
+    /// <param name="encoderRows">W_encᵀ [d_sae, d_in]</param>
+    /// <param name="encoderBias">b_enc [d_sae] or null</param>
+    /// <param name="k">active latents per row (batch-wide: on average)</param>
+    /// <param name="batchWide">BatchTopK: the k·B largest values of the batch instead of k per row</param>
+    /// <param name="dead">the dead latents, ascending (empty: no AuxK candidates)</param>
+    /// <param name="auxK">AuxK candidates per row (at most the dead count)</param>
+    /// <param name="workspace">where the block buffer lives between steps</param>
+    /// <param name="rowBlock">rows per block (tests use small blocks)</param>
+    /// <param name="latentBlock">latents per block</param>
+    public static Selection Encode(Tensor centered, Tensor encoderRows, Tensor? encoderBias, int k, bool batchWide,
+        int[] dead, int auxK, SaeParameters workspace, int rowBlock = RowBlock, int latentBlock = LatentBlock)
+    {
+        using var _ = no_grad();
+        var x = centered.detach().contiguous();
+        var w = encoderRows.detach().contiguous();
+        var b = encoderBias?.detach().contiguous();
+        int batch = checked((int)x.shape[0]);
+        int latents = checked((int)w.shape[0]);
+        k = Math.Min(k, latents);
+        int ka = Math.Min(auxK, dead.Length);
+        rowBlock = Math.Min(rowBlock, batch);
+        latentBlock = Math.Min(latentBlock, latents);
+        var buffer = workspace.Workspace("encoder_block", [(long)rowBlock * latentBlock], ScalarType.Float32, x.device);
+        int parts = CpuParallel.Threads;
+
+        Tensor? topValues = null, topIndices = null;
+        if (!batchWide)
+        {
+            topValues = full(batch, k, float.NegativeInfinity, ScalarType.Float32);
+            topIndices = full(batch, k, -1L, ScalarType.Int64);
+        }
+        var candidates = batchWide ? Enumerable.Range(0, parts).Select(_ => new Candidates((long)k * batch)).ToArray() : null;
+        var auxValues = ka > 0 ? full(batch, ka, float.NegativeInfinity, ScalarType.Float32) : null;
+        var auxIndices = ka > 0 ? full(batch, ka, -1L, ScalarType.Int64) : null;
+
+        float* bias = b is null ? null : TensorMemory.Floats(b);
+        float* tv = topValues is null ? null : TensorMemory.Floats(topValues);
+        long* ti = topIndices is null ? null : TensorMemory.Longs(topIndices);
+        float* av = auxValues is null ? null : TensorMemory.Floats(auxValues);
+        long* ai = auxIndices is null ? null : TensorMemory.Longs(auxIndices);
+
+        // Latent blocks outside, row blocks inside: a block of W_enc is read from memory once per step, the
+        // (smaller) input is re-read from cache.
+        for (int c0 = 0; c0 < latents; c0 += latentBlock)
+        {
+            int cb = Math.Min(latentBlock, latents - c0);
+            int deadFrom = LowerBound(dead, c0), deadTo = LowerBound(dead, c0 + cb);
+            var weights = w.narrow(0, c0, cb).t();
+            for (int r0 = 0; r0 < batch; r0 += rowBlock)
+            {
+                int rb = Math.Min(rowBlock, batch - r0);
+                var block = buffer.narrow(0, 0, (long)rb * cb).view(rb, cb);
+                block.addmm_(x.narrow(0, r0, rb), weights, beta: 0, alpha: 1);
+                float* z = TensorMemory.Floats(block);
+                int blockRow0 = r0, blockColumn0 = c0;
+                CpuParallel.For(rb, parts, (part, start, end) =>
+                {
+                    for (long r = start; r < end; r++)
+                    {
+                        int row = blockRow0 + (int)r;
+                        float* zr = z + r * cb;
+                        if (batchWide) ScanBatch(zr, cb, blockColumn0, bias, (long)row * latents, candidates![part]);
+                        else ScanRow(zr, cb, blockColumn0, bias, tv + (long)row * k, ti + (long)row * k, k);
+                        if (ka > 0 && deadTo > deadFrom)
+                            ScanDead(zr, blockColumn0, bias, dead, deadFrom, deadTo, av + (long)row * ka, ai + (long)row * ka, ka);
+                    }
+                });
+            }
+        }
+
+        SparseLatents selected;
+        if (batchWide) selected = BatchSelection(candidates!, (long)k * batch, batch, latents);
+        else
+        {
+            RequireFilled(topIndices!, "TopK");
+            selected = SparseLatents.FromTopK(topIndices!, topValues!, latents);
+        }
+        SparseLatents? aux = null;
+        if (ka > 0)
+        {
+            RequireFilled(auxIndices!, "AuxK");
+            aux = SparseLatents.FromTopK(auxIndices!, auxValues!, latents);
+        }
+        return new Selection(selected, aux);
+    }
+
+    static void RequireFilled(Tensor indices, string what)
+    {
+        if ((indices < 0).any().item<bool>())
+            throw new InvalidOperationException($"{what} selection found non-finite pre-activations: the SAE's weights diverged (lower lr?).");
+    }
+
+    static int LowerBound(int[] sorted, int value)
+    {
+        int i = Array.BinarySearch(sorted, value);
+        return i >= 0 ? i : ~i;
+    }
+
+    /// <summary>Each value above the row's running k-th largest (the root of a min-heap of k) replaces it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void ScanRow(float* z, int count, int column0, float* bias, float* heapValues, long* heapIndices, int k)
+    {
+        int width = Vector<float>.Count;
+        float threshold = heapValues[0];
+        int c = 0;
+        for (; c <= count - width; c += width)
+        {
+            var v = Unsafe.ReadUnaligned<Vector<float>>(z + c);
+            if (bias != null) v += Unsafe.ReadUnaligned<Vector<float>>(bias + column0 + c);
+            if (!Vector.GreaterThanAny(v, new Vector<float>(threshold))) continue;
+            for (int j = 0; j < width; j++)
+            {
+                float s = v[j];
+                if (s > threshold)
+                {
+                    ReplaceRoot(heapValues, heapIndices, k, s, column0 + c + j);
+                    threshold = heapValues[0];
+                }
+            }
+        }
+        for (; c < count; c++)
+        {
+            float s = bias != null ? z[c] + bias[column0 + c] : z[c];
+            if (s > threshold)
+            {
+                ReplaceRoot(heapValues, heapIndices, k, s, column0 + c);
+                threshold = heapValues[0];
+            }
+        }
+    }
+
+    /// <summary>The dead latents of this block against the row's running k_aux-th largest among dead latents.</summary>
+    static void ScanDead(float* z, int column0, float* bias, int[] dead, int from, int to, float* heapValues, long* heapIndices, int k)
+    {
+        float threshold = heapValues[0];
+        for (int d = from; d < to; d++)
+        {
+            int column = dead[d];
+            float s = z[column - column0];
+            if (bias != null) s += bias[column];
+            if (s > threshold)
+            {
+                ReplaceRoot(heapValues, heapIndices, k, s, column);
+                threshold = heapValues[0];
+            }
+        }
+    }
+
+    /// <summary>Values above the part's running threshold become candidates for the batch-wide selection.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void ScanBatch(float* z, int count, int column0, float* bias, long flat0, Candidates candidates)
+    {
+        int width = Vector<float>.Count;
+        float threshold = candidates.Threshold;
+        int c = 0;
+        for (; c <= count - width; c += width)
+        {
+            var v = Unsafe.ReadUnaligned<Vector<float>>(z + c);
+            if (bias != null) v += Unsafe.ReadUnaligned<Vector<float>>(bias + column0 + c);
+            if (!Vector.GreaterThanAny(v, new Vector<float>(threshold))) continue;
+            for (int j = 0; j < width; j++)
+                if (v[j] > threshold)
+                {
+                    candidates.Add(v[j], flat0 + column0 + c + j);
+                    threshold = candidates.Threshold;
+                }
+        }
+        for (; c < count; c++)
+        {
+            float s = bias != null ? z[c] + bias[column0 + c] : z[c];
+            if (s > threshold)
+            {
+                candidates.Add(s, flat0 + column0 + c);
+                threshold = candidates.Threshold;
+            }
+        }
+    }
+
+    /// <summary>Replaces the root of a min-heap of <paramref name="n"/> values and restores the heap.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void ReplaceRoot(float* values, long* indices, int n, float value, long index)
+    {
+        int i = 0;
+        while (true)
+        {
+            int left = 2 * i + 1;
+            if (left >= n) break;
+            int right = left + 1;
+            int smaller = right < n && values[right] < values[left] ? right : left;
+            if (values[smaller] >= value) break;
+            values[i] = values[smaller];
+            indices[i] = indices[smaller];
+            i = smaller;
+        }
+        values[i] = value;
+        indices[i] = index;
+    }
+
+    /// <summary>The k·B largest of all parts' candidates (ties: the smaller flat index), grouped by row.</summary>
+    static SparseLatents BatchSelection(Candidates[] parts, long keep, int batch, int latents)
+    {
+        long total = parts.Sum(p => (long)p.Count);
+        var values = new float[total];
+        var flat = new long[total];
+        long n = 0;
+        foreach (var p in parts)
+        {
+            Array.Copy(p.Values, 0, values, n, p.Count);
+            Array.Copy(p.Flat, 0, flat, n, p.Count);
+            n += p.Count;
+        }
+        if (total < keep) throw new InvalidOperationException("BatchTopK selection found non-finite pre-activations: the SAE's weights diverged (lower lr?).");
+        float threshold = OrderStatistics.KthLargest((float[])values.Clone(), (int)total, (int)keep);
+        // Strictly above the threshold, then ties in flat order until k·B entries.
+        var chosen = new List<long>((int)keep);
+        for (long i = 0; i < total; i++) if (values[i] > threshold) chosen.Add(i);
+        if (chosen.Count < keep)
+        {
+            var ties = new List<long>();
+            for (long i = 0; i < total; i++) if (values[i] == threshold) ties.Add(i);
+            ties.Sort((a, b2) => flat[a].CompareTo(flat[b2]));
+            chosen.AddRange(ties.Take((int)(keep - chosen.Count)));
+        }
+        // Grouped by row (counting sort, stable): rows ascending, the sparse kernels read them row by row.
+        var rowCounts = new int[batch + 1];
+        foreach (var i in chosen) rowCounts[flat[i] / latents + 1]++;
+        for (int r = 0; r < batch; r++) rowCounts[r + 1] += rowCounts[r];
+        var rows = new long[chosen.Count];
+        var columns = new long[chosen.Count];
+        var kept = new float[chosen.Count];
+        foreach (var i in chosen)
+        {
+            long row = flat[i] / latents;
+            int at = rowCounts[row]++;
+            rows[at] = row;
+            columns[at] = flat[i] % latents;
+            kept[at] = Math.Max(values[i], 0f);
+        }
+        return new SparseLatents(tensor(rows), tensor(columns), tensor(kept), batch, latents);
+    }
+
+    /// <summary>
+    /// A part's candidates for the batch-wide selection: every value seen above <see cref="Threshold"/>. When the
+    /// buffer is full, the threshold rises to the k·B-th largest value held (a lower bound of the final one, since
+    /// the values seen are a subset of the batch) and the values below it are dropped; ties at it are kept.
+    /// </summary>
+    sealed class Candidates(long keep)
+    {
+        public float[] Values = new float[Math.Max(2 * keep, 4096)];
+        public long[] Flat = new long[Math.Max(2 * keep, 4096)];
+        public int Count;
+        public float Threshold = float.NegativeInfinity;
+        float[]? _scratch;
+
+        public void Add(float value, long flat)
+        {
+            if (Count == Values.Length) Compact();
+            Values[Count] = value;
+            Flat[Count++] = flat;
+        }
+
+        void Compact()
+        {
+            _scratch ??= new float[Values.Length];
+            Array.Copy(Values, _scratch, Count);
+            float threshold = OrderStatistics.KthLargest(_scratch, Count, (int)keep);
+            int kept = 0;
+            for (int i = 0; i < Count; i++)
+                if (Values[i] >= threshold)
+                {
+                    Values[kept] = Values[i];
+                    Flat[kept++] = Flat[i];
+                }
+            Count = kept;
+            Threshold = threshold;
+            if (Count > Values.Length * 3 / 4)
+            {
+                // Mostly ties: grow instead of compacting again at once.
+                Array.Resize(ref Values, Values.Length * 2);
+                Array.Resize(ref Flat, Flat.Length * 2);
+                _scratch = null;
+            }
+        }
+    }
+}
+
+/// <summary>Order statistics on float arrays.</summary>
+internal static class OrderStatistics
+{
+    /// <summary>
+    /// The <paramref name="k"/>-th largest of the first <paramref name="count"/> values (1-based: k = 1 is the maximum).
+    /// Reorders them. Quickselect with a median-of-three pivot, expected linear time.
+    /// </summary>
+    public static float KthLargest(float[] values, int count, int k)
+    {
+        if (k < 1 || k > count) throw new ArgumentOutOfRangeException(nameof(k), $"k = {k} with {count} values");
+        int target = count - k; // index in ascending order
+        int lo = 0, hi = count - 1;
+        while (lo < hi)
+        {
+            int mid = lo + (hi - lo) / 2;
+            float a = values[lo], b = values[mid], c = values[hi];
+            float pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+            int i = lo, j = hi;
+            while (i <= j)
+            {
+                while (values[i] < pivot) i++;
+                while (values[j] > pivot) j--;
+                if (i <= j)
+                {
+                    (values[i], values[j]) = (values[j], values[i]);
+                    i++;
+                    j--;
+                }
+            }
+            if (target <= j) hi = j;
+            else if (target >= i) lo = i;
+            else return values[target];
+        }
+        return values[target];
+    }
+}
