@@ -17,4 +17,18 @@ static partial class MallocTuning
         try { MallOpt(MallocMmapThreshold, LargestMmapThreshold); }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { /* not glibc: nothing to tune */ }
     }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int MallocTrim(nuint pad);
+
+    /// <summary>
+    /// Returns the heap's free memory to the system (glibc's malloc_trim), so that a measurement of peak RSS that
+    /// starts now is not inflated by buffers an earlier piece of work freed but the heap kept.
+    /// </summary>
+    public static void ReturnFreeMemory()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        try { MallocTrim(0); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { /* not glibc: nothing to return */ }
+    }
 }

@@ -234,8 +234,14 @@ public static class SaeTrainer
             int deadCount = (int)deadMask.sum().item<long>();
             var state = new StepState(_step, total, coefficient, deadCount > 0 ? deadMask : null, deadCount, _shape);
 
-            // No gradient buffers to zero: backward hands each parameter the tensor it computes.
-            foreach (var (_, t) in _p.Trainable) t.grad = null;
+            // Gradient buffers live from step to step and are zeroed here: backward adds into them. (A fresh buffer per
+            // step costs the kernel's zeroing of new pages on every step, and a gradient that a custom function hands
+            // back is copied by autograd; the sparse kernels add theirs into the buffer directly.)
+            foreach (var (_, t) in _p.Trainable)
+            {
+                if (t.grad is { } existing) existing.zero_();
+                else t.grad = zeros_like(t).detach();
+            }
             var output = _variant.Loss(_p, batch, state, _options);
             output.Loss.backward();
 

@@ -1,93 +1,179 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using static TorchSharp.torch;
 
 namespace Mechanist.Methods.Training.CpuKernels;
 
 /// <summary>
-/// The sparse products of a TopK step on the CPU, row by row with vector instructions and without materialising
-/// the gathered rows: the decoder product Σ_n f_n W[col_n], its gradients, and the encoder's gradient in the active
-/// rows. Each output row is summed by one thread in entry order, so results are reproducible.
+/// The sparse products of a TopK step on the CPU, with vector instructions and without materialising gathered rows:
+/// the decoder product x̂_b = Σ_n f_n W[c_n] (entries grouped by row), and the backward products grouped by latent,
+/// where a latent's decoder (or encoder) row stays in cache while its entries stream past: the values' gradient
+/// ⟨g_b, W[c]⟩ and the decoder's gradient Σ_n f_n g_b in one pass, the encoder's gradient Σ_n g_n x_b in another.
+/// Each output row is summed by one thread in entry order, so results are reproducible.
 /// </summary>
 internal static unsafe class SparseKernels
 {
+    /// <summary>Entries ahead whose rows are prefetched (random rows defeat the hardware prefetcher).</summary>
+    const int PrefetchDistance = 3;
+
+    /// <summary>The entries of a sparse matrix grouped by one index: group g holds Order[Start[g] .. Start[g + 1]).</summary>
+    internal sealed class Grouping(long[] start, long[] order)
+    {
+        public long[] Start { get; } = start;
+        public long[] Order { get; } = order;
+        public long Groups => Start.Length - 1;
+    }
+
+    static readonly ConditionalWeakTable<SparseLatents, Grouping> RowGroups = new(), ColumnGroups = new();
+
+    /// <summary>The entries grouped by batch row (cached per <see cref="SparseLatents"/>).</summary>
+    public static Grouping ByRow(SparseLatents s) => RowGroups.GetValue(s, x => Group(x.Rows, x.BatchSize));
+
+    /// <summary>The entries grouped by latent (cached per <see cref="SparseLatents"/>).</summary>
+    public static Grouping ByColumn(SparseLatents s) => ColumnGroups.GetValue(s, x => Group(x.Columns, x.Latents));
+
+    /// <summary>A stable counting sort of the entries by <paramref name="keys"/> in [0, groups).</summary>
+    static Grouping Group(Tensor keys, long groups)
+    {
+        var k = keys.contiguous();
+        long n = k.shape[0];
+        long* kp = TensorMemory.Longs(k);
+        var start = new long[groups + 1];
+        for (long i = 0; i < n; i++)
+        {
+            long key = kp[i];
+            if ((ulong)key >= (ulong)groups) throw new IndexOutOfRangeException($"index {key} outside [0, {groups})");
+            start[key + 1]++;
+        }
+        for (long g = 0; g < groups; g++) start[g + 1] += start[g];
+        var order = new long[n];
+        var next = (long[])start.Clone();
+        for (long i = 0; i < n; i++) order[next[kp[i]]++] = i;
+        return new Grouping(start, order);
+    }
+
     /// <summary>
-    /// out[t] = Σ_{n: targets[n] = t} weights[n] · source[sources[n]], [outRows, d]; rows no entry targets are 0.
+    /// out[t] = Σ_{n in group t} weights[n] · source[sources[n]], [groups, d]; empty groups give 0. With
+    /// <paramref name="accumulateInto"/> (contiguous float32 [groups, d]) the sums are added to it in place and it is
+    /// returned.
     /// </summary>
-    public static Tensor GatherSum(Tensor targets, Tensor sources, Tensor weights, Tensor source, long outRows)
+    public static Tensor GatherSum(Grouping groups, Tensor sources, Tensor weights, Tensor source, Tensor? accumulateInto = null)
     {
         using var _ = no_grad();
         var src = source.detach().contiguous();
         var w = weights.detach().contiguous();
-        var t = targets.contiguous();
         var s = sources.contiguous();
-        long n = t.shape[0], d = src.shape[1];
-        var result = empty(outRows, d, ScalarType.Float32);
+        long outRows = groups.Groups, d = src.shape[1];
+        bool accumulate = accumulateInto is not null;
+        if (accumulateInto is not null && (accumulateInto.shape.Length != 2 || accumulateInto.shape[0] != outRows || accumulateInto.shape[1] != d))
+            throw new ArgumentException($"accumulation target has shape [{string.Join(", ", accumulateInto.shape)}], expected [{outRows}, {d}]");
+        var result = accumulateInto ?? empty(outRows, d, ScalarType.Float32);
         if (outRows == 0) return result;
-        long* tp = TensorMemory.Longs(t), sp = TensorMemory.Longs(s);
+        long* sp = TensorMemory.Longs(s);
         float* wp = TensorMemory.Floats(w), srcp = TensorMemory.Floats(src), outp = TensorMemory.Floats(result);
-
-        // Entries grouped by target (a stable counting sort).
-        var start = new long[outRows + 1];
-        for (long i = 0; i < n; i++)
+        CheckIndices(sp, s.shape[0], src.shape[0]);
+        var start = groups.Start;
+        var order = groups.Order;
+        CpuParallel.For(outRows, Grain(order.LongLength, outRows), (from, to) =>
         {
-            long target = tp[i];
-            if ((ulong)target >= (ulong)outRows) throw new IndexOutOfRangeException($"target {target} outside [0, {outRows})");
-            start[target + 1]++;
-        }
-        for (long r = 0; r < outRows; r++) start[r + 1] += start[r];
-        var order = new long[n];
-        var next = (long[])start.Clone();
-        for (long i = 0; i < n; i++) order[next[tp[i]]++] = i;
-        long sourceRows = src.shape[0];
-        for (long i = 0; i < n; i++)
-            if ((ulong)sp[i] >= (ulong)sourceRows) throw new IndexOutOfRangeException($"source {sp[i]} outside [0, {sourceRows})");
-
-        CpuParallel.For(outRows, Math.Max(1, 4096 / Math.Max(1, n / outRows + 1)), (from, to) =>
-        {
-            fixed (long* orderp = order)
+            long end = start[to];
+            fixed (long* op = order)
+            {
+                for (long j = start[from]; j < Math.Min(end, start[from] + PrefetchDistance); j++) Prefetch(srcp + sp[op[j]] * d, d);
                 for (long r = from; r < to; r++)
                 {
                     float* o = outp + r * d;
                     long first = start[r], last = start[r + 1];
                     if (first == last)
                     {
-                        new Span<float>(o, checked((int)d)).Clear();
+                        if (!accumulate) new Span<float>(o, checked((int)d)).Clear();
                         continue;
                     }
-                    long e = orderp[first];
-                    Scale(o, srcp + sp[e] * d, wp[e], d);
-                    for (long j = first + 1; j < last; j++)
+                    for (long j = first; j < last; j++)
                     {
-                        e = orderp[j];
-                        AddScaled(o, srcp + sp[e] * d, wp[e], d);
+                        long e = op[j];
+                        if (j + PrefetchDistance < end) Prefetch(srcp + sp[op[j + PrefetchDistance]] * d, d);
+                        if (j == first && !accumulate) Scale(o, srcp + sp[e] * d, wp[e], d);
+                        else AddScaled(o, srcp + sp[e] * d, wp[e], d);
                     }
                 }
+            }
         });
         return result;
     }
 
-    /// <summary>out[n] = ⟨a[rows[n]], b[cols[n]]⟩.</summary>
-    public static Tensor SampledDot(Tensor a, Tensor b, Tensor rows, Tensor cols)
+    /// <summary>
+    /// The decoder product's backward pass, latent by latent: for each entry n (row b, latent c, value f_n),
+    /// gradValues[n] = ⟨g_b, W[c]⟩ and gradW[c] += f_n g_b. Returns gradW in <paramref name="accumulateInto"/> when
+    /// given, else in a new [d_sae, d] tensor (rows of latents without entries 0).
+    /// </summary>
+    public static (Tensor GradValues, Tensor GradWeight) DecodeBackward(Grouping byColumn, Tensor rows, Tensor values, Tensor weight,
+        Tensor grad, Tensor? accumulateInto)
     {
         using var _ = no_grad();
-        var ac = a.detach().contiguous();
-        var bc = b.detach().contiguous();
         var r = rows.contiguous();
-        var c = cols.contiguous();
-        long n = r.shape[0], d = ac.shape[1];
-        var result = empty(n, ScalarType.Float32);
-        float* ap = TensorMemory.Floats(ac), bp = TensorMemory.Floats(bc), outp = TensorMemory.Floats(result);
-        long* rp = TensorMemory.Longs(r), cp = TensorMemory.Longs(c);
-        long aRows = ac.shape[0], bRows = bc.shape[0];
-        for (long i = 0; i < n; i++)
-            if ((ulong)rp[i] >= (ulong)aRows || (ulong)cp[i] >= (ulong)bRows)
-                throw new IndexOutOfRangeException($"entry ({rp[i]}, {cp[i]}) outside [{aRows}, {bRows}]");
-        CpuParallel.For(n, 2048, (from, to) =>
+        var v = values.detach().contiguous();
+        var w = weight.detach().contiguous();
+        var g = grad.detach().contiguous();
+        long n = r.shape[0], latents = w.shape[0], d = w.shape[1];
+        if (byColumn.Groups != latents) throw new ArgumentException($"grouping has {byColumn.Groups} latents, the decoder {latents}");
+        bool accumulate = accumulateInto is not null;
+        var gradWeight = accumulateInto ?? empty(latents, d, ScalarType.Float32);
+        var gradValues = empty(n, ScalarType.Float32);
+        long* rp = TensorMemory.Longs(r);
+        float* vp = TensorMemory.Floats(v), wp = TensorMemory.Floats(w), gp = TensorMemory.Floats(g);
+        float* gwp = TensorMemory.Floats(gradWeight), gvp = TensorMemory.Floats(gradValues);
+        CheckIndices(rp, n, g.shape[0]);
+        var start = byColumn.Start;
+        var order = byColumn.Order;
+        CpuParallel.For(latents, Grain(n, latents), (from, to) =>
         {
-            for (long i = from; i < to; i++) outp[i] = Dot(ap + rp[i] * d, bp + cp[i] * d, d);
+            long end = start[to];
+            fixed (long* op = order)
+            {
+                for (long j = start[from]; j < Math.Min(end, start[from] + PrefetchDistance); j++) Prefetch(gp + rp[op[j]] * d, d);
+                for (long c = from; c < to; c++)
+                {
+                    float* o = gwp + c * d;
+                    float* wc = wp + c * d;
+                    long first = start[c], last = start[c + 1];
+                    if (first == last)
+                    {
+                        if (!accumulate) new Span<float>(o, checked((int)d)).Clear();
+                        continue;
+                    }
+                    for (long j = first; j < last; j++)
+                    {
+                        long e = op[j];
+                        if (j + PrefetchDistance < end) Prefetch(gp + rp[op[j + PrefetchDistance]] * d, d);
+                        float* gb = gp + rp[e] * d;
+                        gvp[e] = Dot(gb, wc, d);
+                        if (j == first && !accumulate) Scale(o, gb, vp[e], d);
+                        else AddScaled(o, gb, vp[e], d);
+                    }
+                }
+            }
         });
-        return result;
+        return (gradValues, gradWeight);
+    }
+
+    /// <summary>Rows per part so that each part holds a few thousand entries.</summary>
+    static long Grain(long entries, long rows) => Math.Max(1, 4096 / Math.Max(1, entries / Math.Max(1, rows) + 1));
+
+    static void CheckIndices(long* indices, long n, long rows)
+    {
+        for (long i = 0; i < n; i++)
+            if ((ulong)indices[i] >= (ulong)rows) throw new IndexOutOfRangeException($"row {indices[i]} outside [0, {rows})");
+    }
+
+    /// <summary>Asks for the cache lines of a row that is read soon.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Prefetch(float* row, long d)
+    {
+        if (!Sse.IsSupported) return;
+        byte* p = (byte*)row, end = (byte*)(row + d);
+        for (; p < end; p += 64) Sse.Prefetch0(p);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
