@@ -100,6 +100,14 @@ def matmul_rate(batch, d_in, d_sae):
 
 
 def peak_rss_bytes():
+    # VmHWM of this process's own address space: ru_maxrss would include the parent's RSS at fork.
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 

@@ -59,4 +59,21 @@ public abstract class SaeDecomposer<TOptions> : Decomposer<TOptions> where TOpti
 
     /// <summary>Σ_b ‖y − ŷ‖² / B: the squared error summed over features, averaged over rows (SAELens's MSE term).</summary>
     protected static Tensor SquaredError(Tensor y, Tensor yHat) => (y - yHat).square().sum(1).mean();
+
+    /// <summary>
+    /// Σ_b Σ_i f_bi w_i / B, the L1 penalty weighted per latent (by decoder norms), as (Σ_b f_b) · w / B: no [B, d_sae]
+    /// product is formed or kept for the backward pass.
+    /// </summary>
+    protected static Tensor WeightedL1(Tensor latents, Tensor weights) => latents.sum([0]).dot(weights) / latents.shape[0];
+
+    /// <summary>b_dec + f W_dec for dense latents f [B, d_sae], in one fused product.</summary>
+    protected static Tensor DecodeDense(SaeParameters p, Tensor latents) => addmm(p.DecoderBias, latents, p.DecoderRows, 1, 1);
+
+    /// <summary>Which latents fired anywhere in the batch ([d_sae] bool) and the mean number firing per row.</summary>
+    protected static (Tensor Fired, Tensor L0) Activity(Tensor latents)
+    {
+        using var _ = no_grad();
+        var active = latents.detach() > 0;
+        return (active.any(0), active.sum().to(ScalarType.Float32) / latents.shape[0]);
+    }
 }
