@@ -114,7 +114,6 @@ public sealed class BenchSaeCommand : ICommand
         var seed = CommonOptions.ParseSeed(args);
         var device = CommonOptions.ParseDevice(args);
         var inv = CultureInfo.InvariantCulture;
-        MallocTuning.ConfigureForTraining();
         var json = new JsonObject();
         var reference = Reference(args, env, json);
 

@@ -35,7 +35,6 @@ static class BenchSaeQuality
         var seed = CommonOptions.ParseSeed(args);
         var device = CommonOptions.ParseDevice(args);
         var inv = CultureInfo.InvariantCulture;
-        MallocTuning.ConfigureForTraining();
         var json = new JsonObject();
         var reference = BenchSaeCommand.Reference(args, env, json);
         string loadAtStart = BenchSaeCommand.LoadAverage();
@@ -61,11 +60,17 @@ static class BenchSaeQuality
                 });
                 var decomposer = MethodCatalog.Create<Decomposer>(entry, host.Services);
                 var watch = Stopwatch.StartNew();
-                using var sae = MethodInvoker.Invoke(entry, () => decomposer.Fit(new DecomposeContext
+                Decomposition fitted;
+                double seconds;
+                using (MallocTuning.KeepFreedMemory())
                 {
-                    Activations = data, Options = options, Seed = seed + repeat, Device = device,
-                }));
-                double seconds = watch.Elapsed.TotalSeconds;
+                    fitted = MethodInvoker.Invoke(entry, () => decomposer.Fit(new DecomposeContext
+                    {
+                        Activations = data, Options = options, Seed = seed + repeat, Device = device,
+                    }));
+                    seconds = watch.Elapsed.TotalSeconds;
+                }
+                using var sae = fitted;
                 double mmcs = DecompositionMetrics.ComputeMmcs(directions, sae.DecoderDirections);
                 budgets.Add(new JsonObject { ["repeat"] = repeat, ["steps"] = steps, ["seconds"] = seconds, ["mmcs"] = mmcs });
                 env.Error.WriteLine($"  sae.topk {steps,6} steps: {seconds,7:0.0} s, MMCS {mmcs:0.0000}");

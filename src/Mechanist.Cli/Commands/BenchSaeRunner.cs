@@ -143,8 +143,14 @@ sealed class BenchSaeRunner : IDisposable
         GC.Collect();
         MallocTuning.ReturnFreeMemory();
         long before = PeakMemory.CurrentRss();
-        var (decomposition, peak) = PeakMemory.Measure(() => MethodInvoker.Invoke(entry, () => decomposer.Fit(context)));
-        long atEnd = PeakMemory.CurrentRss();
+        Decomposition decomposition;
+        PeakMemory.Result peak;
+        long atEnd;
+        using (MallocTuning.KeepFreedMemory())
+        {
+            (decomposition, peak) = PeakMemory.Measure(() => MethodInvoker.Invoke(entry, () => decomposer.Fit(context)));
+            atEnd = PeakMemory.CurrentRss();
+        }
         decomposition.Dispose();
         if (stepSeconds.Count != steps)
             throw new InvalidOperationException($"{variant.Name}: timed {stepSeconds.Count} of {steps} steps (progress is reported every step up to 100 steps)");

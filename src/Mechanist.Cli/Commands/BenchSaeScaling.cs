@@ -37,7 +37,6 @@ static class BenchSaeScaling
         var outDir = args.Get("out-dir");
         var seed = CommonOptions.ParseSeed(args);
         var device = CommonOptions.ParseDevice(args);
-        MallocTuning.ConfigureForTraining();
         string loadAtStart = BenchSaeCommand.LoadAverage();
         env.Error.WriteLine($"bench sae --scaling: d_sae {string.Join(",", dSaes)} at d_in {dIn}; d_in {string.Join(",", dIns)} at d_sae {dSae}; batch {batch}, k {k}, {warmup} + {steps} steps, {repeats} repeat(s), variants {string.Join(",", names)}, load average {loadAtStart}");
 

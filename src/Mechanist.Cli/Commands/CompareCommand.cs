@@ -24,13 +24,14 @@ public sealed class CompareCommand : ICommand
 {
     public string Name => "compare";
     public string Summary => "fit several decomposers on the same data, seed and budget: table, results.json, pareto.png";
-    public string Usage => "--activations FILE[,FILE...] --methods ID,ID,... [--set id.key=value]... [--steps N] [--batch-size B] [--targets FILE] [--ground-truth FILE] [--seed S] [--device D] [--plugins DIR]... [--format text|json] --out DIR";
+    public string Usage => "--activations FILE[,FILE...] --methods ID,ID,... [--set id.key=value]... [--steps N] [--batch-size B] [--target-l0 K] [--targets FILE] [--ground-truth FILE] [--seed S] [--device D] [--plugins DIR]... [--format text|json] --out DIR";
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
         new("activations", ".safetensors (tensor 'activations' [N, d]) or .npy; several row-aligned sites comma-separated", ValueName: "FILE"),
         new("methods", "decomposer IDs, comma-separated (see 'mechanist plugins list')", ValueName: "IDS"),
         new("steps", "step budget given to every method that has a 'steps' option (default 1000)", ValueName: "N"),
         new("batch-size", "batch size given to every method that has a 'batch_size' option (default: each method's own)", ValueName: "B"),
+        new("target-l0", "compare at matched sparsity: target_l0=K for methods with a sparsity coefficient (adapted while training), k=K for the TopK family; others run as configured", ValueName: "K"),
         new("targets", "row-aligned targets (transcoders)", ValueName: "FILE"),
         new("ground-truth", ".safetensors with tensor 'directions' [n, d]: adds mmcs", ValueName: "FILE"),
         CommonOptions.Set, CommonOptions.Seed, CommonOptions.Device, CommonOptions.Plugins, CommonOptions.Format, CommonOptions.Out,
@@ -38,7 +39,7 @@ public sealed class CompareCommand : ICommand
     ];
 
     sealed record Row(MethodEntry Entry, MethodOptions Options, DecompositionMetrics Metrics, double FitSeconds, PeakMemory.Result Peak,
-        int DSae, string Architecture, Decomposition Decomposition);
+        int DSae, string Architecture, Decomposition Decomposition, string SparsityControl);
 
     public int Run(ParsedArguments args, CommandEnvironment env)
     {
@@ -53,13 +54,15 @@ public sealed class CompareCommand : ICommand
         if (steps < 1) throw new UsageException($"--steps must be at least 1, got {steps}.");
         int? batchSize = args.Get("batch-size") is null ? null : args.GetInt("batch-size", 0);
         if (batchSize is < 1) throw new UsageException($"--batch-size must be at least 1, got {batchSize}.");
+        double? targetL0 = args.Get("target-l0") is null ? null : args.GetDouble("target-l0", 0);
+        if (targetL0 is double t0 && !(t0 > 0 && double.IsFinite(t0))) throw new UsageException($"--target-l0 must be a positive number, got {args.Get("target-l0")}.");
         var format = args.GetChoice("format", "text", "text", "json");
         var seed = CommonOptions.ParseSeed(args);
         var device = CommonOptions.ParseDevice(args);
 
         using var host = CommonOptions.CreateHost(args, env);
         // Resolve and bind everything before any training, so a typo fails in a second, not after an hour.
-        var plan = new List<(MethodEntry Entry, MethodOptions Options)>();
+        var plan = new List<(MethodEntry Entry, MethodOptions Options, string SparsityControl)>();
         foreach (var id in methodIds)
         {
             var entry = host.Catalog.Resolve(id, MethodKind.Decomposer);
@@ -67,7 +70,23 @@ public sealed class CompareCommand : ICommand
             var names = entry.Descriptor.Options.Select(o => o.Name).ToHashSet();
             if (names.Contains("steps")) settings.TryAdd("steps", steps.ToString(CultureInfo.InvariantCulture));
             if (batchSize is int b && names.Contains("batch_size")) settings.TryAdd("batch_size", b.ToString(CultureInfo.InvariantCulture));
-            plan.Add((entry, MethodCatalog.BindOptions(entry, settings)));
+            string control = "";
+            if (targetL0 is double target)
+            {
+                // A sparsity coefficient adapts to the target; the TopK family sets it directly (k per row, or on
+                // average for BatchTopK); anything else has no sparsity knob and runs as configured.
+                if (names.Contains("target_l0"))
+                {
+                    control = settings.TryAdd("target_l0", target.ToString(CultureInfo.InvariantCulture)) ? "target_l0" : "target_l0 (set by --set)";
+                }
+                else if (names.Contains("k"))
+                {
+                    int k = Math.Max(1, (int)Math.Round(target));
+                    control = settings.TryAdd("k", k.ToString(CultureInfo.InvariantCulture)) ? $"k={k}" : "k (set by --set)";
+                }
+                else control = "none";
+            }
+            plan.Add((entry, MethodCatalog.BindOptions(entry, settings), control));
         }
         using var inputs = ActivationInputs.Load(activationsPath, args.Get("targets"));
         var reference = inputs.Targets ?? inputs.Activations;
@@ -76,7 +95,7 @@ public sealed class CompareCommand : ICommand
         var rows = new List<Row>();
         try
         {
-            foreach (var (entry, options) in plan)
+            foreach (var (entry, options, control) in plan)
             {
                 random.manual_seed(seed);
                 var decomposer = MethodCatalog.Create<Decomposer>(entry, host.Services);
@@ -89,8 +108,10 @@ public sealed class CompareCommand : ICommand
                 var watch = Stopwatch.StartNew();
                 Decomposition decomposition;
                 PeakMemory.Result peak;
+                MallocTuning.ReturnFreeMemory();
                 try
                 {
+                    using var keep = MallocTuning.KeepFreedMemory();
                     (decomposition, peak) = PeakMemory.Measure(() => MethodInvoker.Invoke(entry, () => decomposer.Fit(context)));
                 }
                 finally
@@ -106,7 +127,7 @@ public sealed class CompareCommand : ICommand
                         Options = entry.Descriptor.Options.ToDictionary(o => o.Name, o => OptionSchema.FormatValue(o.Property.GetValue(options))),
                     };
                     var metrics = DecompositionMetrics.Compute(decomposition, inputs.Activations, truth, device: device, targets: decomposition.ReconstructsTargets ? inputs.Targets : null);
-                    rows.Add(new Row(entry, options, metrics, seconds, peak, decomposition.DSae, decomposition.Architecture, decomposition));
+                    rows.Add(new Row(entry, options, metrics, seconds, peak, decomposition.DSae, decomposition.Architecture, decomposition, control));
                 }
                 catch
                 {
@@ -115,7 +136,7 @@ public sealed class CompareCommand : ICommand
                 }
             }
 
-            var results = Results(rows, inputs, args, seed, steps, device);
+            var results = Results(rows, inputs, args, seed, steps, device, targetL0);
             var png = ParetoPlot.Render(rows.Select(r => new ParetoPlot.Point(r.Entry.Id, r.Metrics.L0, r.Metrics.Fvu)).ToList()).EncodePng();
             var resultsText = results.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
             AtomicFile.WriteDirectory(outDir, temp =>
@@ -126,7 +147,7 @@ public sealed class CompareCommand : ICommand
                     DecompositionFolder.Save(Path.Combine(temp, r.Entry.Id), r.Decomposition);
             });
             if (format == "json") env.Out.WriteLine(resultsText);
-            else WriteTable(env.Out, rows, truth is not null, Path.GetFullPath(outDir));
+            else WriteTable(env.Out, rows, truth is not null, Path.GetFullPath(outDir), targetL0);
             return ExitCodes.Ok;
         }
         finally
@@ -135,7 +156,7 @@ public sealed class CompareCommand : ICommand
         }
     }
 
-    static JsonObject Results(List<Row> rows, ActivationInputs inputs, ParsedArguments args, int seed, int steps, Device device)
+    static JsonObject Results(List<Row> rows, ActivationInputs inputs, ParsedArguments args, int seed, int steps, Device device, double? targetL0)
     {
         var methods = new JsonArray();
         foreach (var r in rows)
@@ -157,11 +178,22 @@ public sealed class CompareCommand : ICommand
                 ["peak_rss_method"] = r.Peak.Method,
                 ["folder"] = r.Entry.Id,
             });
+            if (targetL0 is double target)
+            {
+                var m = (JsonObject)methods[^1]!;
+                m["sparsity_control"] = r.SparsityControl;
+                m["l0_within_10_percent_of_target"] = Math.Abs(r.Metrics.L0 - target) <= 0.1 * target;
+            }
         }
         var definitions = new JsonObject();
         foreach (var (k, v) in DecompositionMetrics.Definitions) definitions[k] = v;
         definitions["fit_seconds"] = "wall-clock seconds of the method's fit (training), excluding evaluation";
         definitions["peak_rss_bytes"] = "peak resident memory of the process during the fit (see peak_rss_method)";
+        if (targetL0 is not null)
+        {
+            definitions["sparsity_control"] = "how --target-l0 reached the method: target_l0 (its sparsity coefficient adapted during training), k=K (TopK family), none (no sparsity knob)";
+            definitions["l0_within_10_percent_of_target"] = "whether the l0 measured on the activations is within 10% of target_l0";
+        }
         var result = new JsonObject
         {
             ["activations"] = inputs.Description,
@@ -173,12 +205,13 @@ public sealed class CompareCommand : ICommand
             ["methods"] = methods,
             ["definitions"] = definitions,
         };
+        if (targetL0 is double tl) result["target_l0"] = tl;
         if (args.Get("targets") is { } t) result["targets"] = Path.GetFullPath(t);
         if (args.Get("ground-truth") is { } g) result["ground_truth"] = Path.GetFullPath(g);
         return result;
     }
 
-    static void WriteTable(TextWriter w, List<Row> rows, bool mmcs, string outDir)
+    static void WriteTable(TextWriter w, List<Row> rows, bool mmcs, string outDir, double? targetL0)
     {
         var inv = CultureInfo.InvariantCulture;
         var header = new List<string> { "method", "d_sae", "l0", "fvu", "explained_var", "mse", "dead", "dense" };
@@ -200,6 +233,11 @@ public sealed class CompareCommand : ICommand
         w.WriteLine(string.Join("  ", header.Select((h, i) => i == 0 ? h.PadRight(widths[i]) : h.PadLeft(widths[i]))));
         foreach (var row in table)
             w.WriteLine(string.Join("  ", row.Select((c, i) => i == 0 ? c.PadRight(widths[i]) : c.PadLeft(widths[i]))));
+        if (targetL0 is double target)
+            foreach (var r in rows)
+                w.WriteLine(r.SparsityControl == "none"
+                    ? $"target L0 {target.ToString(inv)}: {r.Entry.Id} has no sparsity option and ran as configured (l0 {r.Metrics.L0.ToString("0.##", inv)})"
+                    : $"target L0 {target.ToString(inv)}: {r.Entry.Id} via {r.SparsityControl}: l0 {r.Metrics.L0.ToString("0.##", inv)} ({(Math.Abs(r.Metrics.L0 - target) <= 0.1 * target ? "within" : "outside")} 10%)");
         w.WriteLine($"-> {outDir} (results.json, pareto.png, one SAELens folder per method)");
     }
 }

@@ -61,6 +61,7 @@ public sealed class DecomposeCommand : ICommand
         Decomposition fitted;
         try
         {
+            using var keep = MallocTuning.KeepFreedMemory();
             fitted = MethodInvoker.Invoke(entry, () => decomposer.Fit(context));
         }
         finally

@@ -24,6 +24,12 @@ public static class SaeTrainer
     /// <summary>Rows used for the geometric median of b_dec.</summary>
     const int MedianRows = 16_384;
 
+    /// <summary>The buffer holding the adapted sparsity coefficient when target_l0 is set (float64 [1], checkpointed).</summary>
+    public const string SparsityCoefficientBuffer = "sparsity_coefficient";
+
+    /// <summary>Gain of the target_l0 adaptation per step (see <c>AdaptCoefficient</c>).</summary>
+    const double TargetL0Gain = 0.02;
+
     public static Decomposition Train<TOptions>(DecomposeContext context, TOptions options, SaeDecomposer<TOptions> variant)
         where TOptions : SaeOptions, new()
     {
@@ -181,6 +187,8 @@ public static class SaeTrainer
             _p = new SaeParameters(encoder.to(_device), _variant.HasEncoderBias ? zeros(n, device: _device) : null,
                 decoder.to(_device), bDec.to(ScalarType.Float32).to(_device), extra.ToDictionary(kv => kv.Key, kv => kv.Value.to(_device)));
             foreach (var (name, value) in _variant.InitialBuffers(_shape, _options)) _p.SetBuffer(name, value.to(_device));
+            if (_options is PenalizedSaeOptions { TargetL0: > 0 })
+                _p.SetBuffer(SparsityCoefficientBuffer, tensor(new[] { _variant.SparsityCoefficient(_options) }, ScalarType.Float64, _device));
             _inputScale = MoveOwned(_inputScale, _device);
             _outputScale = _target is null ? _inputScale : MoveOwned(_outputScale, _device);
             _rowsSinceFired = Own(zeros(n, ScalarType.Int64, _device));
@@ -229,7 +237,7 @@ public static class SaeTrainer
             var batch = new TrainingBatch(x, y);
             long total = _options.Steps;
             double lr = LearningRate(_step, total);
-            double coefficient = _variant.SparsityCoefficient(_options) * Warmup(_step, total);
+            double coefficient = BaseCoefficient() * Warmup(_step, total);
             var deadMask = _rowsSinceFired >= _options.DeadAfterRows;
             int deadCount = (int)deadMask.sum().item<long>();
             var state = new StepState(_step, total, coefficient, deadCount > 0 ? deadMask : null, deadCount, _shape);
@@ -255,6 +263,7 @@ public static class SaeTrainer
                     if (_variant.UnitNormDecoder) NormalizeDecoder();
                 }
                 _rowsSinceFired.add_(_batchSize).masked_fill_(output.Fired, 0);
+                AdaptCoefficient(output.L0.item<float>());
                 int every = _variant.ResampleEvery(_options);
                 if (every > 0 && (_step + 1) % every == 0) Resample(batch, output);
             }
@@ -267,6 +276,7 @@ public static class SaeTrainer
                 _last["l0"] = output.L0.item<float>();
                 _last["dead_fraction"] = (double)deadCount / _shape.DSae;
                 _last["lr"] = lr;
+                if (_options is PenalizedSaeOptions) _last["sparsity_coefficient"] = BaseCoefficient();
                 foreach (var (name, value) in output.Terms) _last[name] = value.item<float>();
             }
         }
@@ -278,6 +288,26 @@ public static class SaeTrainer
             if (warm > 0 && step < warm) return _options.Lr * (step + 1) / warm;
             if (decay > 0 && step >= total - decay) return _options.Lr * (total - step) / decay;
             return _options.Lr;
+        }
+
+        /// <summary>The sparsity coefficient before warm-up: adapted (a checkpointed buffer) with target_l0, else the option.</summary>
+        double BaseCoefficient() => _p.Buffers.TryGetValue(SparsityCoefficientBuffer, out var adapted)
+            ? adapted.item<double>() : _variant.SparsityCoefficient(_options);
+
+        /// <summary>
+        /// With target_l0 = K, after the sparsity warm-up, the coefficient follows the batch L0 in log space:
+        /// log λ ← log λ + γ · clamp(log(L0 / K), −1, 1), γ = <see cref="TargetL0Gain"/>. A multiplicative update keeps
+        /// λ positive and makes the response the same at every scale of λ; the small gain lets the weights follow
+        /// (L0 answers a new λ over tens of steps) without oscillating.
+        /// </summary>
+        void AdaptCoefficient(double l0)
+        {
+            if (_options is not PenalizedSaeOptions { TargetL0: > 0 } penalized) return;
+            long warm = (long)Math.Round(_options.Steps * penalized.SparsityWarmupFraction);
+            if (_step < warm) return;
+            double error = Math.Clamp(Math.Log(Math.Max(l0, 1e-3) / penalized.TargetL0), -1, 1);
+            double updated = BaseCoefficient() * Math.Exp(TargetL0Gain * error);
+            _p.SetBuffer(SparsityCoefficientBuffer, tensor(new[] { updated }, ScalarType.Float64, _device));
         }
 
         double Warmup(long step, long total)
