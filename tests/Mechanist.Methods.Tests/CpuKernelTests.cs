@@ -46,6 +46,18 @@ public class CpuKernelTests
         var expectedDense = expected.ToDense();
         Assert.True((dense - expectedDense).abs().max().item<float>() <= 1e-5f, "selected values");
 
+        if (batchWide)
+        {
+            // Starting below the exact threshold, or above it (the pass repeats from -inf): the same selection.
+            float exact = selection.BatchThreshold!.Value;
+            foreach (var start in new[] { exact - 0.05f, exact + 1f })
+            {
+                var again = BlockedTopKEncoder.Encode(x, p.EncoderRows, p.EncoderBias, k, batchWide, dead, auxK, p, rowBlock, latentBlock, start);
+                Assert.True(want.SetEquals(Entries(again.Selected)), $"start threshold {start} (exact {exact})");
+                Assert.Equal(exact, again.BatchThreshold);
+            }
+        }
+
         var masked = pre.masked_fill(deadMask.logical_not().unsqueeze(0), double.NegativeInfinity).topk(auxK, dim: 1);
         var expectedAux = SparseLatents.FromTopK(masked.indexes, masked.values, latents);
         Assert.NotNull(selection.Aux);

@@ -36,7 +36,11 @@ public static class TopKFamily
         }
         if (sparse && UseKernels(p, centered))
         {
-            var blocked = CpuKernels.BlockedTopKEncoder.Encode(centered, p.EncoderRows, p.EncoderBias, k, batchWide, dead, kAux, p);
+            // BatchTopK starts a little below the last step's (k·B)-th largest value; the selection is exact either way.
+            float start = batchWide && p.BatchThresholdHint is float last ? last - 0.1f * Math.Abs(last) - 1e-6f : float.NegativeInfinity;
+            var blocked = CpuKernels.BlockedTopKEncoder.Encode(centered, p.EncoderRows, p.EncoderBias, k, batchWide, dead, kAux, p,
+                startThreshold: start);
+            if (blocked.BatchThreshold is float threshold) p.BatchThresholdHint = threshold;
             return new Encoded(blocked.Selected, blocked.Aux, null);
         }
         var pre = PreActivations(p, centered, sparse);

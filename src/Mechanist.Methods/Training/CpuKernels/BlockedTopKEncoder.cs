@@ -20,8 +20,11 @@ internal static unsafe class BlockedTopKEncoder
     /// <summary>Latents per block.</summary>
     public const int LatentBlock = 2048;
 
-    /// <summary>What one encoder pass selected: pre-activations with bias, without ReLU (as a topk over z returns them).</summary>
-    public sealed record Selection(SparseLatents Selected, SparseLatents? Aux);
+    /// <summary>
+    /// What one encoder pass selected: pre-activations with bias, without ReLU (as a topk over z returns them), and for
+    /// the batch-wide selection the (k·B)-th largest value (a hint for the next step's starting threshold).
+    /// </summary>
+    public sealed record Selection(SparseLatents Selected, SparseLatents? Aux, float? BatchThreshold = null);
 
     /// <param name="centered">x − b_dec [B, d_in]</param>
     /// <param name="encoderRows">W_encᵀ [d_sae, d_in]</param>
@@ -33,8 +36,14 @@ internal static unsafe class BlockedTopKEncoder
     /// <param name="workspace">where the block buffer lives between steps</param>
     /// <param name="rowBlock">rows per block (tests use small blocks)</param>
     /// <param name="latentBlock">latents per block</param>
+    /// <param name="startThreshold">
+    /// batch-wide only: values below it are not considered. Any value gives the same selection: when fewer than k·B
+    /// values reach it, the pass is repeated from −∞. A value a little below the previous step's (k·B)-th largest
+    /// saves collecting and discarding most of the batch on the way.
+    /// </param>
     public static Selection Encode(Tensor centered, Tensor encoderRows, Tensor? encoderBias, int k, bool batchWide,
-        int[] dead, int auxK, SaeParameters workspace, int rowBlock = RowBlock, int latentBlock = LatentBlock)
+        int[] dead, int auxK, SaeParameters workspace, int rowBlock = RowBlock, int latentBlock = LatentBlock,
+        float startThreshold = float.NegativeInfinity)
     {
         using var _ = no_grad();
         var x = centered.detach().contiguous();
@@ -55,7 +64,7 @@ internal static unsafe class BlockedTopKEncoder
             topValues = full(batch, k, float.NegativeInfinity, ScalarType.Float32);
             topIndices = full(batch, k, -1L, ScalarType.Int64);
         }
-        var candidates = batchWide ? Enumerable.Range(0, parts).Select(_ => new Candidates((long)k * batch)).ToArray() : null;
+        var candidates = batchWide ? Enumerable.Range(0, parts).Select(_ => new Candidates((long)k * batch, startThreshold)).ToArray() : null;
         var auxValues = ka > 0 ? full(batch, ka, float.NegativeInfinity, ScalarType.Float32) : null;
         var auxIndices = ka > 0 ? full(batch, ka, -1L, ScalarType.Int64) : null;
 
@@ -95,7 +104,13 @@ internal static unsafe class BlockedTopKEncoder
         }
 
         SparseLatents selected;
-        if (batchWide) selected = BatchSelection(candidates!, (long)k * batch, batch, latents);
+        float? batchThreshold = null;
+        if (batchWide)
+        {
+            if (candidates!.Sum(c => (long)c.Count) < (long)k * batch && !float.IsNegativeInfinity(startThreshold))
+                return Encode(centered, encoderRows, encoderBias, k, batchWide, dead, auxK, workspace, rowBlock, latentBlock);
+            (selected, batchThreshold) = BatchSelection(candidates!, (long)k * batch, batch, latents);
+        }
         else
         {
             RequireFilled(topIndices!, "TopK");
@@ -107,7 +122,7 @@ internal static unsafe class BlockedTopKEncoder
             RequireFilled(auxIndices!, "AuxK");
             aux = SparseLatents.FromTopK(auxIndices!, auxValues!, latents);
         }
-        return new Selection(selected, aux);
+        return new Selection(selected, aux, batchThreshold);
     }
 
     static void RequireFilled(Tensor indices, string what)
@@ -172,7 +187,7 @@ internal static unsafe class BlockedTopKEncoder
         }
     }
 
-    /// <summary>Values above the part's running threshold become candidates for the batch-wide selection.</summary>
+    /// <summary>Values at or above the part's running threshold become candidates for the batch-wide selection.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void ScanBatch(float* z, int count, int column0, float* bias, long flat0, Candidates candidates)
     {
@@ -183,9 +198,9 @@ internal static unsafe class BlockedTopKEncoder
         {
             var v = Unsafe.ReadUnaligned<Vector<float>>(z + c);
             if (bias != null) v += Unsafe.ReadUnaligned<Vector<float>>(bias + column0 + c);
-            if (!Vector.GreaterThanAny(v, new Vector<float>(threshold))) continue;
+            if (!Vector.GreaterThanOrEqualAny(v, new Vector<float>(threshold))) continue;
             for (int j = 0; j < width; j++)
-                if (v[j] > threshold)
+                if (v[j] >= threshold)
                 {
                     candidates.Add(v[j], flat0 + column0 + c + j);
                     threshold = candidates.Threshold;
@@ -194,7 +209,7 @@ internal static unsafe class BlockedTopKEncoder
         for (; c < count; c++)
         {
             float s = bias != null ? z[c] + bias[column0 + c] : z[c];
-            if (s > threshold)
+            if (s >= threshold)
             {
                 candidates.Add(s, flat0 + column0 + c);
                 threshold = candidates.Threshold;
@@ -222,8 +237,12 @@ internal static unsafe class BlockedTopKEncoder
         indices[i] = index;
     }
 
-    /// <summary>The k·B largest of all parts' candidates (ties: the smaller flat index), grouped by row.</summary>
-    static SparseLatents BatchSelection(Candidates[] parts, long keep, int batch, int latents)
+    /// <summary>
+    /// The k·B largest of all parts' candidates (ties: the smaller flat index), grouped by row, and the (k·B)-th
+    /// largest value. The candidates hold every value at or above that one, so the result depends neither on the
+    /// split into parts nor on the starting threshold.
+    /// </summary>
+    static (SparseLatents Selected, float Threshold) BatchSelection(Candidates[] parts, long keep, int batch, int latents)
     {
         long total = parts.Sum(p => (long)p.Count);
         var values = new float[total];
@@ -262,20 +281,20 @@ internal static unsafe class BlockedTopKEncoder
             columns[at] = flat[i] % latents;
             kept[at] = Math.Max(values[i], 0f);
         }
-        return new SparseLatents(tensor(rows), tensor(columns), tensor(kept), batch, latents);
+        return (new SparseLatents(tensor(rows), tensor(columns), tensor(kept), batch, latents), threshold);
     }
 
     /// <summary>
-    /// A part's candidates for the batch-wide selection: every value seen above <see cref="Threshold"/>. When the
-    /// buffer is full, the threshold rises to the k·B-th largest value held (a lower bound of the final one, since
-    /// the values seen are a subset of the batch) and the values below it are dropped; ties at it are kept.
+    /// A part's candidates for the batch-wide selection: every value seen at or above <see cref="Threshold"/>. When
+    /// the buffer is full, the threshold rises to the k·B-th largest value held (a lower bound of the final one,
+    /// since the values seen are a subset of the batch) and the values below it are dropped.
     /// </summary>
-    sealed class Candidates(long keep)
+    sealed class Candidates(long keep, float threshold)
     {
         public float[] Values = new float[Math.Max(2 * keep, 4096)];
         public long[] Flat = new long[Math.Max(2 * keep, 4096)];
         public int Count;
-        public float Threshold = float.NegativeInfinity;
+        public float Threshold = threshold;
         float[]? _scratch;
 
         public void Add(float value, long flat)
