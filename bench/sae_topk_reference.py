@@ -122,16 +122,20 @@ def run_steps(args):
     rows = data.shape[0]
     trainer = Trainer(data.shape[1], args.d_sae, args.k, args.lr, args.seed)
     times = []
+    cpu_times = []
     for i in range(args.warmup + args.steps):
         start_row = (i * args.batch) % max(1, rows - args.batch + 1)
         x = data[start_row:start_row + args.batch]
         start = time.perf_counter()
+        cpu_start = time.process_time()
         trainer.step(x)
         if i >= args.warmup:
             times.append(time.perf_counter() - start)
+            cpu_times.append(time.process_time() - cpu_start)
         if args.progress:
             print(json.dumps({"step": i + 1, "seconds": time.perf_counter() - start}), file=sys.stderr, flush=True)
-    return {"step_seconds": times, "matmul_flops_per_second": matmul_rate(args.batch, data.shape[1], args.d_sae)}
+    return {"step_seconds": times, "step_cpu_seconds": cpu_times,
+            "matmul_flops_per_second": matmul_rate(args.batch, data.shape[1], args.d_sae)}
 
 
 def run_quality(args):

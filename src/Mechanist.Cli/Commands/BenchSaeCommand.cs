@@ -173,8 +173,12 @@ public sealed class BenchSaeCommand : ICommand
                 var perRepeat = Enumerable.Range(0, repeats).Select(rep =>
                     Median(baseline.Where(b => b.Repeat == rep).SelectMany(b => b.Run.StepSeconds))
                     / Median(runs.Where(r => r.Repeat == rep && !r.TorchOps && r.Run.Variant.Name == name).SelectMany(r => r.Run.StepSeconds)));
+                var perRepeatCpu = Enumerable.Range(0, repeats).Select(rep =>
+                    Median(baseline.Where(b => b.Repeat == rep).SelectMany(b => b.Run.StepCpuSeconds))
+                    / Median(runs.Where(r => r.Repeat == rep && !r.TorchOps && r.Run.Variant.Name == name).SelectMany(r => r.Run.StepCpuSeconds)));
                 row["libtorch_ops"] = Summarise(baseline.Select(b => b.Run).ToList(), runner, best, batch);
                 row["speed_over_libtorch_ops"] = Median(perRepeat);
+                row["cpu_speed_over_libtorch_ops"] = Median(perRepeatCpu);
             }
             rows.Add(row);
         }
@@ -197,6 +201,13 @@ public sealed class BenchSaeCommand : ICommand
                     .SelectMany(r => r.Run.StepSeconds));
                 return refMedian / mineMedian;
             }).ToArray();
+            var perRepeatCpu = referenceRuns.Select(rr =>
+            {
+                double refMedian = Median(rr.Result["step_cpu_seconds"]!.AsArray().Select(t => (double)t!));
+                double mineMedian = Median(runs.Where(r => r.Repeat == rr.Repeat && !r.TorchOps && r.Run.Variant.Name == referenceAfter)
+                    .SelectMany(r => r.Run.StepCpuSeconds));
+                return refMedian / mineMedian;
+            }).ToArray();
             referenceJson = new JsonObject
             {
                 ["name"] = "pytorch", ["script"] = reference.Script, ["python"] = reference.Python, ["torch_version"] = reference.TorchVersion,
@@ -211,6 +222,7 @@ public sealed class BenchSaeCommand : ICommand
                 ["peak_rss_bytes"] = referenceRuns.Max(r => (long)r.Result["peak_rss_bytes"]!),
                 ["speedup_per_repeat"] = new JsonArray(perRepeat.Select(v => (JsonNode)JsonValue.Create(v)).ToArray()),
                 ["speedup"] = Median(perRepeat),
+                ["cpu_speedup"] = Median(perRepeatCpu),
             };
             json["reference"] = referenceJson;
         }
@@ -229,12 +241,14 @@ public sealed class BenchSaeCommand : ICommand
             ["matmul_gflops"] = "2 B d_in d_sae / seconds of one [B, d_in] x [d_in, d_sae] float32 matmul into a preallocated output: the fastest of 5, measured before and after the variants",
             ["fraction_of_matmul_rate"] = "median over timed steps of (nominal_gflop_per_step / step seconds) / (2 B d_in d_sae / seconds of the matmul run right after that step): the share of the matmul rate under the same load",
             ["fraction_of_best_matmul_rate"] = "nominal_gflop_per_step x steps_per_second / matmul_gflops",
+            ["cpu_fraction_of_matmul_rate"] = "fraction_of_matmul_rate with the process's CPU seconds (user + system) in place of wall seconds, for the step and for its paired matmul: time slices lost to other jobs do not count, so this moves least with the machine's load (it does count work done while a core waits)",
             ["sparse_over_dense_speed"] = "steps_per_second with sparse_decode=true / with sparse_decode=false, same model, same run",
             ["speed_over_libtorch_ops"] = "median over repeats of the step-time ratio, same variant with the trainer's CPU kernels off (libtorch ops only, the GPU path) / on",
             ["peak_rss_bytes"] = "the process's peak resident memory during the variant's training (largest over repeats); includes the data and the paired matmul's buffers",
             ["training_bytes"] = "peak RSS minus RSS just before the training (freed heap memory returned first): the memory the training itself needs",
             ["rss_growth_bytes"] = "RSS after the last step minus RSS after the warm-up steps (flat memory: close to 0)",
             ["reference.speedup"] = "median over repeats of (reference median step seconds / compared_with median step seconds), the two run one after the other in each repeat",
+            ["reference.cpu_speedup"] = "the same ratio of CPU seconds per step (each process's own user + system time)",
         };
         var text = json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         if (args.Get("out") is { } outPath) AtomicFile.WriteText(outPath, text + "\n");
@@ -245,30 +259,30 @@ public sealed class BenchSaeCommand : ICommand
         }
         env.Out.WriteLine($"SAE training, d_in {dIn}, d_sae {dSae}, batch {batch}, k {k}, {steps} timed steps after {warmup} warm-up, {repeats} repeat(s), {device}, {get_num_threads()} threads, load average {loadAtStart} at start, {loadAtEnd} at end");
         env.Out.WriteLine($"dense matmul rate: {best / 1e9:0.#} GFLOP/s (best); '% matmul' pairs every step with a product run right after it");
-        env.Out.WriteLine($"{"variant",-16} {"steps/s",9} {"tokens/s",10} {"GFLOP/step",11} {"% matmul",9} {"% best",7} {"peak RSS MB",12} {"training MB",12} {"RSS growth MB",14}");
+        env.Out.WriteLine($"{"variant",-16} {"steps/s",9} {"tokens/s",10} {"GFLOP/step",11} {"% matmul",9} {"% (cpu)",8} {"% best",7} {"peak RSS MB",12} {"training MB",12} {"RSS growth MB",14}");
         foreach (var r in rows)
-            env.Out.WriteLine($"{(string)r["variant"]!,-16} {(double)r["steps_per_second"]!,9:0.###} {(double)r["tokens_per_second"]!,10:0} {(double)r["nominal_gflop_per_step"]!,11:0.##} {(double)r["fraction_of_matmul_rate"]! * 100,9:0.#} {(double)r["fraction_of_best_matmul_rate"]! * 100,7:0.#} {(long)r["peak_rss_bytes"]! / 1048576.0,12:0} {(long)r["training_bytes"]! / 1048576.0,12:0} {(long)r["rss_growth_bytes"]! / 1048576.0,14:0.#}");
+            env.Out.WriteLine($"{(string)r["variant"]!,-16} {(double)r["steps_per_second"]!,9:0.###} {(double)r["tokens_per_second"]!,10:0} {(double)r["nominal_gflop_per_step"]!,11:0.##} {(double)r["fraction_of_matmul_rate"]! * 100,9:0.#} {(double)r["cpu_fraction_of_matmul_rate"]! * 100,8:0.#} {(double)r["fraction_of_best_matmul_rate"]! * 100,7:0.#} {(long)r["peak_rss_bytes"]! / 1048576.0,12:0} {(long)r["training_bytes"]! / 1048576.0,12:0} {(long)r["rss_growth_bytes"]! / 1048576.0,14:0.#}");
         foreach (var (family, ratio) in ratios)
             env.Out.WriteLine($"{family}: sparse decoding is {ratio!.GetValue<double>():0.##}x the speed of dense decoding (same model, same run)");
         if (kernelBaseline)
             foreach (var r in rows)
-                env.Out.WriteLine($"{(string)r["variant"]!}: {(double)r["speed_over_libtorch_ops"]!:0.##}x the speed of the libtorch-op path (CPU kernels off, same run)");
+                env.Out.WriteLine($"{(string)r["variant"]!}: {(double)r["speed_over_libtorch_ops"]!:0.##}x the speed ({(double)r["cpu_speed_over_libtorch_ops"]!:0.##}x in CPU seconds) of the libtorch-op path (CPU kernels off, same run)");
         if (referenceJson is not null)
-            env.Out.WriteLine($"{referenceAfter} is {(double)referenceJson["speedup"]!:0.##}x the speed of the plain PyTorch TopK SAE (torch {reference!.TorchVersion}, dense decode, torch.optim.Adam; median of {referenceRuns.Count} paired repeat(s)); the reference runs {(double)referenceJson["steps_per_second"]!:0.###} steps/s, {(double)referenceJson["fraction_of_own_matmul_rate"]! * 100:0.#}% of its own matmul rate ({(double)referenceJson["own_matmul_gflops"]!:0.#} GFLOP/s), peak RSS {(long)referenceJson["peak_rss_bytes"]! / 1048576.0:0} MB");
+            env.Out.WriteLine($"{referenceAfter} is {(double)referenceJson["speedup"]!:0.##}x the speed ({(double)referenceJson["cpu_speedup"]!:0.##}x in CPU seconds) of the plain PyTorch TopK SAE (torch {reference!.TorchVersion}, dense decode, torch.optim.Adam; median of {referenceRuns.Count} paired repeat(s)); the reference runs {(double)referenceJson["steps_per_second"]!:0.###} steps/s, {(double)referenceJson["fraction_of_own_matmul_rate"]! * 100:0.#}% of its own matmul rate ({(double)referenceJson["own_matmul_gflops"]!:0.#} GFLOP/s), peak RSS {(long)referenceJson["peak_rss_bytes"]! / 1048576.0:0} MB");
         else if (json["reference"] is JsonObject skipped)
             env.Out.WriteLine($"reference pytorch: skipped: {(string)skipped["skipped"]!}");
         return ExitCodes.Ok;
     }
 
     /// <summary>The median share of the paired matmul rate over a run's steps.</summary>
-    static double Fraction(BenchSaeRunner.Run r, BenchSaeRunner runner) =>
-        Median(r.StepSeconds.Zip(r.MatmulSeconds, (s, m) => r.Variant.NominalFlopsPerStep / s / (runner.MatmulFlops / m)));
+    static double Fraction(BenchSaeRunner.Run r, BenchSaeRunner runner) => Median(r.Fractions(runner.MatmulFlops));
 
     static JsonObject Summarise(List<BenchSaeRunner.Run> runs, BenchSaeRunner runner, double best, int batch)
     {
         var v = runs[0].Variant;
         var seconds = runs.SelectMany(r => r.StepSeconds).ToArray();
-        var fractions = runs.SelectMany(r => r.StepSeconds.Zip(r.MatmulSeconds, (s, m) => v.NominalFlopsPerStep / s / (runner.MatmulFlops / m))).ToArray();
+        var fractions = runs.SelectMany(r => r.Fractions(runner.MatmulFlops)).ToArray();
+        var cpuFractions = runs.SelectMany(r => r.CpuFractions(runner.MatmulFlops)).ToArray();
         double sps = 1 / Median(seconds);
         var peak = runs.MaxBy(r => r.PeakRss)!;
         return new JsonObject
@@ -279,6 +293,8 @@ public sealed class BenchSaeCommand : ICommand
             ["paired_matmul_seconds"] = new JsonArray(runs.SelectMany(r => r.MatmulSeconds).Select(t => (JsonNode)JsonValue.Create(t)).ToArray()),
             ["nominal_gflop_per_step"] = v.NominalFlopsPerStep / 1e9, ["flop_model"] = v.FlopModel,
             ["fraction_of_matmul_rate"] = Median(fractions),
+            ["cpu_fraction_of_matmul_rate"] = Median(cpuFractions),
+            ["step_cpu_seconds"] = new JsonArray(runs.SelectMany(r => r.StepCpuSeconds).Select(t => (JsonNode)JsonValue.Create(t)).ToArray()),
             ["fraction_of_best_matmul_rate"] = v.NominalFlopsPerStep * sps / best,
             ["peak_rss_bytes"] = peak.PeakRss, ["peak_rss_method"] = peak.PeakMethod,
             ["training_bytes"] = runs.Max(r => r.TrainingBytes),

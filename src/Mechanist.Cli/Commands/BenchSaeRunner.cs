@@ -26,10 +26,18 @@ sealed class BenchSaeRunner : IDisposable
     /// One training run: the wall seconds of each timed step and of the matmul after it, peak RSS, and RSS before the
     /// run (after returning freed heap memory to the system), after the warm-up and at the end.
     /// </summary>
-    public sealed record Run(Variant Variant, double[] StepSeconds, double[] MatmulSeconds, long PeakRss, string PeakMethod,
-        long RssBefore, long RssAfterWarmup, long RssAtEnd)
+    public sealed record Run(Variant Variant, double[] StepSeconds, double[] MatmulSeconds, double[] StepCpuSeconds, double[] MatmulCpuSeconds,
+        long PeakRss, string PeakMethod, long RssBefore, long RssAfterWarmup, long RssAtEnd)
     {
         public long TrainingBytes => Math.Max(0, PeakRss - RssBefore);
+
+        /// <summary>Per step: (nominal FLOPs / step seconds) / (matmul FLOPs / seconds of the matmul right after it).</summary>
+        public IEnumerable<double> Fractions(double matmulFlops) =>
+            StepSeconds.Zip(MatmulSeconds, (s, m) => Variant.NominalFlopsPerStep / s / (matmulFlops / m));
+
+        /// <summary>The same with the process's CPU seconds instead of wall seconds: what other load on the machine changes least.</summary>
+        public IEnumerable<double> CpuFractions(double matmulFlops) =>
+            StepCpuSeconds.Zip(MatmulCpuSeconds, (s, m) => Variant.NominalFlopsPerStep / s / (matmulFlops / m));
     }
 
     readonly int _dIn, _dSae, _batch, _k, _seed;
@@ -90,12 +98,23 @@ sealed class BenchSaeRunner : IDisposable
     }
 
     /// <summary>Seconds of one encoder-shaped matmul into a preallocated output.</summary>
-    public double TimeMatmul()
+    public double TimeMatmul() => TimeMatmulWithCpu().Seconds;
+
+    /// <summary>Wall and process CPU seconds of one encoder-shaped matmul into a preallocated output.</summary>
+    public (double Seconds, double CpuSeconds) TimeMatmulWithCpu()
     {
+        double cpu = CpuSeconds();
         var watch = Stopwatch.StartNew();
         _c.addmm_(_a, _b, beta: 0, alpha: 1);
         if (_device.type != TorchSharp.DeviceType.CPU) _ = _c[0, 0].item<float>();
-        return watch.Elapsed.TotalSeconds;
+        return (watch.Elapsed.TotalSeconds, CpuSeconds() - cpu);
+    }
+
+    /// <summary>User + system CPU seconds of this process so far.</summary>
+    public static double CpuSeconds()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime.TotalSeconds;
     }
 
     /// <summary>2 B d_in d_sae / seconds of the fastest of 5 products after a warm-up: the machine's best matmul rate now.</summary>
@@ -115,19 +134,27 @@ sealed class BenchSaeRunner : IDisposable
         var options = MethodCatalog.BindOptions(entry, settings);
         var stepSeconds = new List<double>();
         var matmulSeconds = new List<double>();
+        var stepCpu = new List<double>();
+        var matmulCpu = new List<double>();
         long rssAfterWarmup = 0;
         var clock = new Stopwatch();
+        double cpuAtStart = 0;
         void OnStep(ProgressReport p)
         {
             if (p.Step < warmup) return;
             if (p.Step == warmup)
             {
                 rssAfterWarmup = PeakMemory.CurrentRss();
+                cpuAtStart = CpuSeconds();
                 clock.Restart();
                 return;
             }
             stepSeconds.Add(clock.Elapsed.TotalSeconds);
-            matmulSeconds.Add(TimeMatmul());
+            stepCpu.Add(CpuSeconds() - cpuAtStart);
+            var (seconds, cpu) = TimeMatmulWithCpu();
+            matmulSeconds.Add(seconds);
+            matmulCpu.Add(cpu);
+            cpuAtStart = CpuSeconds();
             clock.Restart();
         }
         bool crosscoder = variant.Method == "crosscoder";
@@ -154,7 +181,7 @@ sealed class BenchSaeRunner : IDisposable
         decomposition.Dispose();
         if (stepSeconds.Count != steps)
             throw new InvalidOperationException($"{variant.Name}: timed {stepSeconds.Count} of {steps} steps (progress is reported every step up to 100 steps)");
-        return new Run(variant, [.. stepSeconds], [.. matmulSeconds], peak.PeakBytes, peak.Method, before, rssAfterWarmup, atEnd);
+        return new Run(variant, [.. stepSeconds], [.. matmulSeconds], [.. stepCpu], [.. matmulCpu], peak.PeakBytes, peak.Method, before, rssAfterWarmup, atEnd);
     }
 
     public void Dispose()

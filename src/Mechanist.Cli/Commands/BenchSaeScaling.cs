@@ -51,8 +51,7 @@ static class BenchSaeScaling
             {
                 var runs = Enumerable.Range(0, repeats).Select(_ => runner.Measure(host, variants[name], warmup, steps)).ToList();
                 double seconds = BenchSaeCommand.Median(runs.SelectMany(r => r.StepSeconds));
-                double fraction = BenchSaeCommand.Median(runs.SelectMany(r => r.StepSeconds.Zip(r.MatmulSeconds,
-                    (s, m) => r.Variant.NominalFlopsPerStep / s / (runner.MatmulFlops / m))));
+                double fraction = BenchSaeCommand.Median(runs.SelectMany(r => r.Fractions(runner.MatmulFlops)));
                 var point = new Point(name, sweep, shapeIn, shapeSae, seconds, fraction, runs.Max(r => r.TrainingBytes), runs.Max(r => r.PeakRss));
                 points.Add(point);
                 env.Error.WriteLine($"  {name,-10} d_in {shapeIn,5} d_sae {shapeSae,6}: {seconds,8:0.###} s/step, {fraction * 100,5:0.#}% of the paired matmul rate, training memory {point.TrainingBytes / 1048576.0:0} MB");

@@ -21,6 +21,8 @@ public sealed class GatedSaeDecomposer : SaeDecomposer<GatedSaeOptions>
 {
     protected internal override bool HasEncoderBias => false;
 
+    protected internal override string ThresholdParameter => "b_gate";
+
     protected internal override bool UnitNormDecoder => true;
 
     protected internal override IEnumerable<ExtraParameter> ExtraParameters(SaeShape shape, GatedSaeOptions options) =>

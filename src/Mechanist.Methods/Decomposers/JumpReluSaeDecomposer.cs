@@ -25,6 +25,8 @@ public sealed class JumpReluSaeDecomposer : SaeDecomposer<JumpReluSaeOptions>
     protected internal override IEnumerable<ExtraParameter> ExtraParameters(SaeShape shape, JumpReluSaeOptions options) =>
         [new(LogThreshold, s => full(s.DSae, Math.Log(options.InitThreshold), ScalarType.Float32))];
 
+    protected internal override string ThresholdParameter => LogThreshold;
+
     protected internal override StepOutput Loss(SaeParameters p, TrainingBatch batch, StepState state, JumpReluSaeOptions options)
     {
         var pre = nn.functional.linear(Centered(p, batch.X), p.EncoderRows, p.EncoderBias);

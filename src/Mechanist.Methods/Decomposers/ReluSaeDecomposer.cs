@@ -1,7 +1,6 @@
 using Mechanist.Decomposers;
 using Mechanist.Discovery;
 using Mechanist.Methods.Training;
-using Mechanist.Options;
 using static TorchSharp.torch;
 
 namespace Mechanist.Methods.Decomposers;

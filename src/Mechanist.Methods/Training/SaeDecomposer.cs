@@ -44,6 +44,17 @@ public abstract class SaeDecomposer<TOptions> : Decomposer<TOptions> where TOpti
     /// <summary>Resampling period for dead latents (0 = off).</summary>
     protected internal virtual int ResampleEvery(TOptions options) => options is PenalizedSaeOptions p ? p.ResampleEvery : 0;
 
+    /// <summary>
+    /// A factor on the learning rate of one trained tensor (W_enc_T, b_enc, W_dec, b_dec or an extra parameter). Adam
+    /// moves each parameter by about lr per step whatever its gradient's size, so a parameter that must travel far
+    /// within the step budget, such as JumpReLU's log-threshold, needs a larger factor.
+    /// </summary>
+    protected internal virtual double LearningRateScale(string parameter, TOptions options) =>
+        options is PenalizedSaeOptions p && parameter == ThresholdParameter ? p.ThresholdLrScale : 1.0;
+
+    /// <summary>The trained tensor that sets each latent's firing threshold (penalised variants scale its learning rate).</summary>
+    protected internal virtual string ThresholdParameter => "b_enc";
+
     /// <summary>Initial values of non-trained state (checkpointed).</summary>
     protected internal virtual IReadOnlyDictionary<string, Tensor> InitialBuffers(SaeShape shape, TOptions options) =>
         new Dictionary<string, Tensor>();

@@ -298,7 +298,7 @@ public static class SaeTrainer
         /// With target_l0 = K, after the sparsity warm-up, the coefficient follows the batch L0 in log space:
         /// log λ ← log λ + γ · clamp(log(L0 / K), −1, 1), γ = <see cref="TargetL0Gain"/>. A multiplicative update keeps
         /// λ positive and makes the response the same at every scale of λ; the small gain lets the weights follow
-        /// (L0 answers a new λ over tens of steps) without oscillating.
+        /// (L0 answers a new λ over tens of steps) without oscillating. λ stays within a factor of 100 of its start.
         /// </summary>
         void AdaptCoefficient(double l0)
         {
@@ -306,7 +306,10 @@ public static class SaeTrainer
             long warm = (long)Math.Round(_options.Steps * penalized.SparsityWarmupFraction);
             if (_step < warm) return;
             double error = Math.Clamp(Math.Log(Math.Max(l0, 1e-3) / penalized.TargetL0), -1, 1);
-            double updated = BaseCoefficient() * Math.Exp(TargetL0Gain * error);
+            // Within a factor of 100 of the starting value: when L0 cannot follow (a threshold that moves at the
+            // learning rate's pace), λ would otherwise keep growing and overshoot once it does.
+            double start = _variant.SparsityCoefficient(_options);
+            double updated = Math.Clamp(BaseCoefficient() * Math.Exp(TargetL0Gain * error), start / 100, start * 100);
             _p.SetBuffer(SparsityCoefficientBuffer, tensor(new[] { updated }, ScalarType.Float64, _device));
         }
 
@@ -372,11 +375,13 @@ public static class SaeTrainer
             }
             double b1 = _options.Beta1, b2 = _options.Beta2;
             long t = _step + 1;
-            foreach (var (_, p, g, m, v) in items)
-                CpuKernels.FusedOptimizer.Adam(p, g, m, v, (float)factor, lr, b1, b2, 1 - Math.Pow(b1, t), 1 - Math.Pow(b2, t), 1e-8,
+            foreach (var (name, p, g, m, v) in items)
+                CpuKernels.FusedOptimizer.Adam(p, g, m, v, (float)factor, lr * LrScale(name), b1, b2, 1 - Math.Pow(b1, t), 1 - Math.Pow(b2, t), 1e-8,
                     normalizeRows: _variant.UnitNormDecoder && ReferenceEquals(p, _p.DecoderRows));
             return true;
         }
+
+        double LrScale(string name) => _variant.LearningRateScale(name, _options);
 
         void AdamStep(double lr)
         {
@@ -393,7 +398,7 @@ public static class SaeTrainer
                 v.mul_(b2).addcmul_(g, g, value: 1 - b2);
                 var denominator = _p.Workspace("adam_denominator." + name, p.shape, p.dtype, p.device);
                 denominator.copy_(v).div_(correction2).sqrt_().add_(1e-8);
-                p.addcdiv_(m, denominator, value: -lr / correction1);
+                p.addcdiv_(m, denominator, value: -lr * LrScale(name) / correction1);
             }
         }
 
