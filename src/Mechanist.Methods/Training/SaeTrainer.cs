@@ -30,6 +30,9 @@ public static class SaeTrainer
     /// <summary>Gain of the target_l0 adaptation per step (see <c>AdaptCoefficient</c>).</summary>
     const double TargetL0Gain = 0.02;
 
+    /// <summary>Steps within which a gap L0 is already closing counts as closing (the adaptation then waits).</summary>
+    const double TargetL0Horizon = 50;
+
     public static Decomposition Train<TOptions>(DecomposeContext context, TOptions options, SaeDecomposer<TOptions> variant)
         where TOptions : SaeOptions, new()
     {
@@ -188,7 +191,7 @@ public static class SaeTrainer
                 decoder.to(_device), bDec.to(ScalarType.Float32).to(_device), extra.ToDictionary(kv => kv.Key, kv => kv.Value.to(_device)));
             foreach (var (name, value) in _variant.InitialBuffers(_shape, _options)) _p.SetBuffer(name, value.to(_device));
             if (_options is PenalizedSaeOptions { TargetL0: > 0 })
-                _p.SetBuffer(SparsityCoefficientBuffer, tensor(new[] { _variant.SparsityCoefficient(_options) }, ScalarType.Float64, _device));
+                _p.SetBuffer(SparsityCoefficientBuffer, tensor(new[] { _variant.SparsityCoefficient(_options), double.NaN, 0 }, ScalarType.Float64, _device));
             _inputScale = MoveOwned(_inputScale, _device);
             _outputScale = _target is null ? _inputScale : MoveOwned(_outputScale, _device);
             _rowsSinceFired = Own(zeros(n, ScalarType.Int64, _device));
@@ -292,25 +295,39 @@ public static class SaeTrainer
 
         /// <summary>The sparsity coefficient before warm-up: adapted (a checkpointed buffer) with target_l0, else the option.</summary>
         double BaseCoefficient() => _p.Buffers.TryGetValue(SparsityCoefficientBuffer, out var adapted)
-            ? adapted.item<double>() : _variant.SparsityCoefficient(_options);
+            ? adapted[0].item<double>() : _variant.SparsityCoefficient(_options);
 
         /// <summary>
         /// With target_l0 = K, after the sparsity warm-up, the coefficient follows the batch L0 in log space:
-        /// log λ ← log λ + γ · clamp(log(L0 / K), −1, 1), γ = <see cref="TargetL0Gain"/>. A multiplicative update keeps
-        /// λ positive and makes the response the same at every scale of λ; the small gain lets the weights follow
-        /// (L0 answers a new λ over tens of steps) without oscillating. λ stays within a factor of 100 of its start.
+        /// log λ ← log λ + γ · clamp(e, −1, 1) with e = log(L0 / K) and γ = <see cref="TargetL0Gain"/>. The update is
+        /// multiplicative, so it keeps λ positive and responds the same at every scale of λ, and small, so the weights
+        /// can follow (L0 answers a new λ over tens of steps). It pauses while L0 is already on its way: when the
+        /// smoothed slope of log L0 would close the gap within <see cref="TargetL0Horizon"/> steps (without this, a
+        /// threshold that rises only at the learning rate's pace lets λ wind up far past the value that holds L0 at K,
+        /// and L0 overshoots once it arrives). λ stays within a factor of 100 of its start. The buffer holds
+        /// [λ, smoothed log L0, smoothed slope], checkpointed, so a resumed run adapts exactly as an uninterrupted one.
         /// </summary>
         void AdaptCoefficient(double l0)
         {
             if (_options is not PenalizedSaeOptions { TargetL0: > 0 } penalized) return;
+            var state = _p.Buffers[SparsityCoefficientBuffer].data<double>().ToArray();
+            double logL0 = Math.Log(Math.Max(l0, 1e-3));
+            if (double.IsNaN(state[1])) state[1] = logL0;
+            double smoothed = 0.9 * state[1] + 0.1 * logL0;
+            state[2] = 0.9 * state[2] + 0.1 * (smoothed - state[1]);
+            state[1] = smoothed;
             long warm = (long)Math.Round(_options.Steps * penalized.SparsityWarmupFraction);
-            if (_step < warm) return;
-            double error = Math.Clamp(Math.Log(Math.Max(l0, 1e-3) / penalized.TargetL0), -1, 1);
-            // Within a factor of 100 of the starting value: when L0 cannot follow (a threshold that moves at the
-            // learning rate's pace), λ would otherwise keep growing and overshoot once it does.
-            double start = _variant.SparsityCoefficient(_options);
-            double updated = Math.Clamp(BaseCoefficient() * Math.Exp(TargetL0Gain * error), start / 100, start * 100);
-            _p.SetBuffer(SparsityCoefficientBuffer, tensor(new[] { updated }, ScalarType.Float64, _device));
+            if (_step >= warm)
+            {
+                double error = Math.Log(Math.Max(l0, 1e-3) / penalized.TargetL0);
+                bool closing = error * state[2] < 0 && Math.Abs(error) < TargetL0Horizon * Math.Abs(state[2]);
+                if (!closing)
+                {
+                    double start = _variant.SparsityCoefficient(_options);
+                    state[0] = Math.Clamp(state[0] * Math.Exp(TargetL0Gain * Math.Clamp(error, -1, 1)), start / 100, start * 100);
+                }
+            }
+            _p.SetBuffer(SparsityCoefficientBuffer, tensor(state, ScalarType.Float64, _device));
         }
 
         double Warmup(long step, long total)

@@ -58,21 +58,11 @@ internal static unsafe class BlockedTopKEncoder
         var buffer = workspace.Workspace("encoder_block", [(long)rowBlock * latentBlock], ScalarType.Float32, x.device);
         int parts = CpuParallel.Threads;
 
-        Tensor? topValues = null, topIndices = null;
-        if (!batchWide)
-        {
-            topValues = full(batch, k, float.NegativeInfinity, ScalarType.Float32);
-            topIndices = full(batch, k, -1L, ScalarType.Int64);
-        }
+        var top = batchWide ? null : new RowBuffers(batch, k);
         var candidates = batchWide ? Enumerable.Range(0, parts).Select(_ => new Candidates((long)k * batch, startThreshold)).ToArray() : null;
-        var auxValues = ka > 0 ? full(batch, ka, float.NegativeInfinity, ScalarType.Float32) : null;
-        var auxIndices = ka > 0 ? full(batch, ka, -1L, ScalarType.Int64) : null;
+        var auxTop = ka > 0 ? new RowBuffers(batch, ka) : null;
 
         float* bias = b is null ? null : TensorMemory.Floats(b);
-        float* tv = topValues is null ? null : TensorMemory.Floats(topValues);
-        long* ti = topIndices is null ? null : TensorMemory.Longs(topIndices);
-        float* av = auxValues is null ? null : TensorMemory.Floats(auxValues);
-        long* ai = auxIndices is null ? null : TensorMemory.Longs(auxIndices);
 
         // Latent blocks outside, row blocks inside: a block of W_enc is read from memory once per step, the
         // (smaller) input is re-read from cache.
@@ -90,14 +80,15 @@ internal static unsafe class BlockedTopKEncoder
                 int blockRow0 = r0, blockColumn0 = c0;
                 CpuParallel.For(rb, parts, (part, start, end) =>
                 {
+                    float* scratch = stackalloc float[2 * Math.Max(k, ka)];
                     for (long r = start; r < end; r++)
                     {
                         int row = blockRow0 + (int)r;
                         float* zr = z + r * cb;
                         if (batchWide) ScanBatch(zr, cb, blockColumn0, bias, (long)row * latents, candidates![part]);
-                        else ScanRow(zr, cb, blockColumn0, bias, tv + (long)row * k, ti + (long)row * k, k);
-                        if (ka > 0 && deadTo > deadFrom)
-                            ScanDead(zr, blockColumn0, bias, dead, deadFrom, deadTo, av + (long)row * ka, ai + (long)row * ka, ka);
+                        else top!.ScanRow(row, zr, cb, blockColumn0, bias, scratch);
+                        if (auxTop is not null && deadTo > deadFrom)
+                            auxTop.ScanColumns(row, zr, blockColumn0, bias, dead, deadFrom, deadTo, scratch);
                     }
                 });
             }
@@ -113,78 +104,22 @@ internal static unsafe class BlockedTopKEncoder
         }
         else
         {
-            RequireFilled(topIndices!, "TopK");
-            selected = SparseLatents.FromTopK(topIndices!, topValues!, latents);
+            var (values, indices) = top!.Finish("TopK");
+            selected = SparseLatents.FromTopK(indices, values, latents);
         }
         SparseLatents? aux = null;
-        if (ka > 0)
+        if (auxTop is not null)
         {
-            RequireFilled(auxIndices!, "AuxK");
-            aux = SparseLatents.FromTopK(auxIndices!, auxValues!, latents);
+            var (values, indices) = auxTop.Finish("AuxK");
+            aux = SparseLatents.FromTopK(indices, values, latents);
         }
         return new Selection(selected, aux, batchThreshold);
-    }
-
-    static void RequireFilled(Tensor indices, string what)
-    {
-        if ((indices < 0).any().item<bool>())
-            throw new InvalidOperationException($"{what} selection found non-finite pre-activations: the SAE's weights diverged (lower lr?).");
     }
 
     static int LowerBound(int[] sorted, int value)
     {
         int i = Array.BinarySearch(sorted, value);
         return i >= 0 ? i : ~i;
-    }
-
-    /// <summary>Each value above the row's running k-th largest (the root of a min-heap of k) replaces it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void ScanRow(float* z, int count, int column0, float* bias, float* heapValues, long* heapIndices, int k)
-    {
-        int width = Vector<float>.Count;
-        float threshold = heapValues[0];
-        int c = 0;
-        for (; c <= count - width; c += width)
-        {
-            var v = Unsafe.ReadUnaligned<Vector<float>>(z + c);
-            if (bias != null) v += Unsafe.ReadUnaligned<Vector<float>>(bias + column0 + c);
-            if (!Vector.GreaterThanAny(v, new Vector<float>(threshold))) continue;
-            for (int j = 0; j < width; j++)
-            {
-                float s = v[j];
-                if (s > threshold)
-                {
-                    ReplaceRoot(heapValues, heapIndices, k, s, column0 + c + j);
-                    threshold = heapValues[0];
-                }
-            }
-        }
-        for (; c < count; c++)
-        {
-            float s = bias != null ? z[c] + bias[column0 + c] : z[c];
-            if (s > threshold)
-            {
-                ReplaceRoot(heapValues, heapIndices, k, s, column0 + c);
-                threshold = heapValues[0];
-            }
-        }
-    }
-
-    /// <summary>The dead latents of this block against the row's running k_aux-th largest among dead latents.</summary>
-    static void ScanDead(float* z, int column0, float* bias, int[] dead, int from, int to, float* heapValues, long* heapIndices, int k)
-    {
-        float threshold = heapValues[0];
-        for (int d = from; d < to; d++)
-        {
-            int column = dead[d];
-            float s = z[column - column0];
-            if (bias != null) s += bias[column];
-            if (s > threshold)
-            {
-                ReplaceRoot(heapValues, heapIndices, k, s, column);
-                threshold = heapValues[0];
-            }
-        }
     }
 
     /// <summary>Values at or above the part's running threshold become candidates for the batch-wide selection.</summary>
@@ -215,26 +150,6 @@ internal static unsafe class BlockedTopKEncoder
                 threshold = candidates.Threshold;
             }
         }
-    }
-
-    /// <summary>Replaces the root of a min-heap of <paramref name="n"/> values and restores the heap.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void ReplaceRoot(float* values, long* indices, int n, float value, long index)
-    {
-        int i = 0;
-        while (true)
-        {
-            int left = 2 * i + 1;
-            if (left >= n) break;
-            int right = left + 1;
-            int smaller = right < n && values[right] < values[left] ? right : left;
-            if (values[smaller] >= value) break;
-            values[i] = values[smaller];
-            indices[i] = indices[smaller];
-            i = smaller;
-        }
-        values[i] = value;
-        indices[i] = index;
     }
 
     /// <summary>
@@ -285,6 +200,144 @@ internal static unsafe class BlockedTopKEncoder
     }
 
     /// <summary>
+    /// Each row's running k largest values: a buffer of 2k per row that values above the row's threshold are appended
+    /// to; when it is full, the k-th largest of the buffer becomes the threshold and only the k largest stay (ties:
+    /// the earlier column). An append is a store where a heap would sift, and the threshold still rises as fast.
+    /// </summary>
+    sealed class RowBuffers
+    {
+        readonly int _k, _capacity;
+        readonly float[] _values;
+        readonly long[] _indices;
+        readonly int[] _counts;
+        readonly float[] _thresholds;
+
+        public RowBuffers(int rows, int k)
+        {
+            _k = k;
+            _capacity = 2 * k;
+            _values = new float[(long)rows * _capacity];
+            _indices = new long[(long)rows * _capacity];
+            _counts = new int[rows];
+            _thresholds = new float[rows];
+            Array.Fill(_thresholds, float.NegativeInfinity);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void ScanRow(int row, float* z, int count, int column0, float* bias, float* scratch)
+        {
+            fixed (float* allValues = _values)
+            fixed (long* allIndices = _indices)
+            {
+                float* values = allValues + (long)row * _capacity;
+                long* indices = allIndices + (long)row * _capacity;
+                int n = _counts[row];
+                float threshold = _thresholds[row];
+                int width = Vector<float>.Count;
+                int c = 0;
+                for (; c <= count - width; c += width)
+                {
+                    var v = Unsafe.ReadUnaligned<Vector<float>>(z + c);
+                    if (bias != null) v += Unsafe.ReadUnaligned<Vector<float>>(bias + column0 + c);
+                    if (!Vector.GreaterThanAny(v, new Vector<float>(threshold))) continue;
+                    for (int j = 0; j < width; j++)
+                    {
+                        float s = v[j];
+                        if (!(s > threshold)) continue;
+                        if (n == _capacity) threshold = Compact(values, indices, ref n, scratch);
+                        if (!(s > threshold)) continue;
+                        values[n] = s;
+                        indices[n++] = column0 + c + j;
+                    }
+                }
+                for (; c < count; c++)
+                {
+                    float s = bias != null ? z[c] + bias[column0 + c] : z[c];
+                    if (!(s > threshold)) continue;
+                    if (n == _capacity) threshold = Compact(values, indices, ref n, scratch);
+                    if (!(s > threshold)) continue;
+                    values[n] = s;
+                    indices[n++] = column0 + c;
+                }
+                _counts[row] = n;
+                _thresholds[row] = threshold;
+            }
+        }
+
+        /// <summary>The listed columns (AuxK's dead latents) of this block.</summary>
+        public void ScanColumns(int row, float* z, int column0, float* bias, int[] columns, int from, int to, float* scratch)
+        {
+            fixed (float* allValues = _values)
+            fixed (long* allIndices = _indices)
+            {
+                float* values = allValues + (long)row * _capacity;
+                long* indices = allIndices + (long)row * _capacity;
+                int n = _counts[row];
+                float threshold = _thresholds[row];
+                for (int d = from; d < to; d++)
+                {
+                    int column = columns[d];
+                    float s = z[column - column0];
+                    if (bias != null) s += bias[column];
+                    if (!(s > threshold)) continue;
+                    if (n == _capacity) threshold = Compact(values, indices, ref n, scratch);
+                    if (!(s > threshold)) continue;
+                    values[n] = s;
+                    indices[n++] = column;
+                }
+                _counts[row] = n;
+                _thresholds[row] = threshold;
+            }
+        }
+
+        /// <summary>Keeps the k largest of the buffer (ties: the earlier entries) and returns the k-th largest.</summary>
+        float Compact(float* values, long* indices, ref int n, float* scratch)
+        {
+            new Span<float>(values, n).CopyTo(new Span<float>(scratch, n));
+            float threshold = OrderStatistics.KthLargest(scratch, n, _k);
+            int above = 0;
+            for (int i = 0; i < n; i++) if (values[i] > threshold) above++;
+            int ties = _k - above, kept = 0;
+            for (int i = 0; i < n; i++)
+            {
+                float v = values[i];
+                if (v > threshold || (v == threshold && ties-- > 0))
+                {
+                    values[kept] = v;
+                    indices[kept++] = indices[i];
+                }
+            }
+            n = kept;
+            return threshold;
+        }
+
+        /// <summary>Each row's k largest as [B, k] values and latent indices.</summary>
+        public (Tensor Values, Tensor Indices) Finish(string what)
+        {
+            int rows = _counts.Length;
+            var values = empty(rows, _k, ScalarType.Float32);
+            var indices = empty(rows, _k, ScalarType.Int64);
+            float* vo = TensorMemory.Floats(values);
+            long* io = TensorMemory.Longs(indices);
+            float* scratch = stackalloc float[_capacity];
+            fixed (float* allValues = _values)
+            fixed (long* allIndices = _indices)
+                for (int r = 0; r < rows; r++)
+                {
+                    float* v = allValues + (long)r * _capacity;
+                    long* ix = allIndices + (long)r * _capacity;
+                    int n = _counts[r];
+                    if (n < _k)
+                        throw new InvalidOperationException($"{what} selection found non-finite pre-activations: the SAE's weights diverged (lower lr?).");
+                    if (n > _k) Compact(v, ix, ref n, scratch);
+                    new Span<float>(v, _k).CopyTo(new Span<float>(vo + (long)r * _k, _k));
+                    new Span<long>(ix, _k).CopyTo(new Span<long>(io + (long)r * _k, _k));
+                }
+            return (values, indices);
+        }
+    }
+
+    /// <summary>
     /// A part's candidates for the batch-wide selection: every value seen at or above <see cref="Threshold"/>. When
     /// the buffer is full, the threshold rises to the k·B-th largest value held (a lower bound of the final one,
     /// since the values seen are a subset of the batch) and the values below it are dropped.
@@ -330,13 +383,19 @@ internal static unsafe class BlockedTopKEncoder
 }
 
 /// <summary>Order statistics on float arrays.</summary>
-internal static class OrderStatistics
+internal static unsafe class OrderStatistics
 {
     /// <summary>
     /// The <paramref name="k"/>-th largest of the first <paramref name="count"/> values (1-based: k = 1 is the maximum).
     /// Reorders them. Quickselect with a median-of-three pivot, expected linear time.
     /// </summary>
     public static float KthLargest(float[] values, int count, int k)
+    {
+        fixed (float* p = values) return KthLargest(p, count, k);
+    }
+
+    /// <inheritdoc cref="KthLargest(float[], int, int)"/>
+    public static float KthLargest(float* values, int count, int k)
     {
         if (k < 1 || k > count) throw new ArgumentOutOfRangeException(nameof(k), $"k = {k} with {count} values");
         int target = count - k; // index in ascending order
