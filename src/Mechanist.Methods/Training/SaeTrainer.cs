@@ -30,7 +30,7 @@ public static class SaeTrainer
     /// <summary>Gain of the target_l0 adaptation per step (see <c>AdaptCoefficient</c>).</summary>
     const double TargetL0Gain = 0.02;
 
-    /// <summary>Steps within which a gap L0 is already closing counts as closing (the adaptation then waits).</summary>
+    /// <summary>Steps ahead at which the target_l0 adaptation aims (it brakes before L0 arrives).</summary>
     const double TargetL0Horizon = 50;
 
     public static Decomposition Train<TOptions>(DecomposeContext context, TOptions options, SaeDecomposer<TOptions> variant)
@@ -299,12 +299,13 @@ public static class SaeTrainer
 
         /// <summary>
         /// With target_l0 = K, after the sparsity warm-up, the coefficient follows the batch L0 in log space:
-        /// log λ ← log λ + γ · clamp(e, −1, 1) with e = log(L0 / K) and γ = <see cref="TargetL0Gain"/>. The update is
-        /// multiplicative, so it keeps λ positive and responds the same at every scale of λ, and small, so the weights
-        /// can follow (L0 answers a new λ over tens of steps). It pauses while L0 is already on its way: when the
-        /// smoothed slope of log L0 would close the gap within <see cref="TargetL0Horizon"/> steps (without this, a
-        /// threshold that rises only at the learning rate's pace lets λ wind up far past the value that holds L0 at K,
-        /// and L0 overshoots once it arrives). λ stays within a factor of 100 of its start. The buffer holds
+        /// log λ ← log λ + γ · clamp(e + H · s, −1, 1), with e = log(L0 / K), s the smoothed change of log L0 per step,
+        /// H = <see cref="TargetL0Horizon"/> steps and γ = <see cref="TargetL0Gain"/>: the error expected H steps ahead
+        /// if L0 keeps moving as it does. The update is multiplicative, so it keeps λ positive and responds the same at
+        /// every scale of λ, and small, so the weights can follow (L0 answers a new λ over tens of steps). Looking
+        /// ahead brakes before L0 arrives: a threshold that moves at the learning rate's pace keeps moving after λ
+        /// changes, and reacting to the present error alone wound λ up past the value that holds L0 at K (L0 then
+        /// overshot and latents died). λ stays within a factor of 100 of its start. The buffer holds
         /// [λ, smoothed log L0, smoothed slope], checkpointed, so a resumed run adapts exactly as an uninterrupted one.
         /// </summary>
         void AdaptCoefficient(double l0)
@@ -319,13 +320,9 @@ public static class SaeTrainer
             long warm = (long)Math.Round(_options.Steps * penalized.SparsityWarmupFraction);
             if (_step >= warm)
             {
-                double error = Math.Log(Math.Max(l0, 1e-3) / penalized.TargetL0);
-                bool closing = error * state[2] < 0 && Math.Abs(error) < TargetL0Horizon * Math.Abs(state[2]);
-                if (!closing)
-                {
-                    double start = _variant.SparsityCoefficient(_options);
-                    state[0] = Math.Clamp(state[0] * Math.Exp(TargetL0Gain * Math.Clamp(error, -1, 1)), start / 100, start * 100);
-                }
+                double predicted = Math.Log(Math.Max(l0, 1e-3) / penalized.TargetL0) + TargetL0Horizon * state[2];
+                double start = _variant.SparsityCoefficient(_options);
+                state[0] = Math.Clamp(state[0] * Math.Exp(TargetL0Gain * Math.Clamp(predicted, -1, 1)), start / 100, start * 100);
             }
             _p.SetBuffer(SparsityCoefficientBuffer, tensor(state, ScalarType.Float64, _device));
         }
