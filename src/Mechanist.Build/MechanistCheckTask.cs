@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Linq;
 using System.IO;
 using System.Text.RegularExpressions;
 using Microsoft.Build.Framework;
@@ -27,10 +28,22 @@ public sealed class MechanistCheckTask : ToolTask
     public string? Model { get; set; }
 
     /// <summary>
-    /// The mechanist program: an executable, or a <c>.dll</c> run with the dotnet host. Empty: <c>mechanist</c> on the
-    /// PATH, then <c>~/.dotnet/tools/mechanist</c>, then <c>dotnet mechanist</c> (a local tool).
+    /// The mechanist program: an executable, or a <c>.dll</c> run with the dotnet host. Empty: found by
+    /// <see cref="ToolResolver"/> (a local tool manifest's version first, then PATH, then <c>~/.dotnet/tools</c>).
     /// </summary>
     public string? Tool { get; set; }
+
+    /// <summary>The project's folder: where a local tool manifest is looked for, and the tool's working directory.</summary>
+    public string? ProjectDirectory { get; set; }
+
+    /// <summary>Where harvested activations are kept between builds (<c>--cache</c>).</summary>
+    public string? CacheFolder { get; set; }
+
+    /// <summary>The list of files the check keeps for later runs (<c>--outputs</c>): the target's outputs next time.</summary>
+    public string? OutputsFile { get; set; }
+
+    /// <summary><c>all</c> or <c>new</c> (<c>--fail-on</c>): with new, only errors the baseline does not have fail the build.</summary>
+    public string? FailOn { get; set; }
 
     /// <summary>The report file written by the check (<c>--out</c>).</summary>
     public string? ReportFile { get; set; }
@@ -78,38 +91,15 @@ public sealed class MechanistCheckTask : ToolTask
     (string Program, string? FirstArgument) Resolve()
     {
         if (_resolved is { } done) return done;
-        (string, string?) result;
-        if (!string.IsNullOrEmpty(Tool))
-        {
-            var full = Path.GetFullPath(Tool);
-            result = full.EndsWith(".dll", System.StringComparison.OrdinalIgnoreCase) ? (DotnetHost(), full) : (full, null);
-        }
-        else result = FindOnPath() is { } found ? (found, null) : (DotnetHost(), "mechanist"); // dotnet mechanist: a local tool
-        _resolved = result;
-        return result;
+        var tool = ToolResolver.Resolve(Tool, string.IsNullOrEmpty(ProjectDirectory) ? Directory.GetCurrentDirectory() : ProjectDirectory!);
+        Log.LogMessage(MessageImportance.Low, "mechanist: running {0}", tool.Source);
+        _resolved = (tool.Program, tool.FirstArgument);
+        return _resolved.Value;
     }
 
-    static string? FindOnPath()
-    {
-        foreach (var name in new[] { "mechanist", "mechanist.exe" })
-        {
-            foreach (var dir in (System.Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
-            {
-                if (dir.Length == 0) continue;
-                var candidate = Path.Combine(dir, name);
-                if (File.Exists(candidate)) return candidate;
-            }
-            var home = System.Environment.GetEnvironmentVariable("HOME") ?? System.Environment.GetEnvironmentVariable("USERPROFILE");
-            if (home is not null && File.Exists(Path.Combine(home, ".dotnet", "tools", name))) return Path.Combine(home, ".dotnet", "tools", name);
-        }
-        return null;
-    }
-
-    static string DotnetHost()
-    {
-        var host = System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        return !string.IsNullOrEmpty(host) && File.Exists(host) ? host! : "dotnet";
-    }
+    /// <summary>The project's folder, so that <c>dotnet mechanist</c> finds the project's local tool manifest.</summary>
+    protected override string? GetWorkingDirectory() =>
+        string.IsNullOrEmpty(ProjectDirectory) ? base.GetWorkingDirectory() : ProjectDirectory;
 
     protected override string GenerateCommandLineCommands()
     {
@@ -125,6 +115,9 @@ public sealed class MechanistCheckTask : ToolTask
         }
         else b.AppendSwitch("--format msbuild");
         if (!string.IsNullOrEmpty(DependencyFile)) b.AppendSwitchIfNotNull("--dependencies ", DependencyFile);
+        if (!string.IsNullOrEmpty(OutputsFile)) b.AppendSwitchIfNotNull("--outputs ", OutputsFile);
+        if (!string.IsNullOrEmpty(CacheFolder)) b.AppendSwitchIfNotNull("--cache ", CacheFolder);
+        if (!string.IsNullOrEmpty(FailOn)) b.AppendSwitchIfNotNull("--fail-on ", FailOn);
         foreach (var p in Plugins) b.AppendSwitchIfNotNull("--plugins ", p.GetMetadata("FullPath"));
         if (!string.IsNullOrEmpty(Device)) b.AppendSwitchIfNotNull("--device ", Device);
         if (!string.IsNullOrEmpty(HelpUriBase)) b.AppendSwitchIfNotNull("--help-uri-base ", HelpUriBase);
@@ -164,9 +157,23 @@ public sealed class MechanistCheckTask : ToolTask
 
     public override bool Execute()
     {
-        foreach (var file in new[] { ReportFile, DependencyFile, StampFile })
-            if (!string.IsNullOrEmpty(file)) Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
+        // What the tool must write this run: a stale report or dependency list from an earlier run must not count.
+        var expected = new[] { ReportFile, DependencyFile, OutputsFile }.Where(f => !string.IsNullOrEmpty(f)).Select(f => Path.GetFullPath(f!)).ToList();
+        foreach (var file in expected.Concat(new[] { StampFile }.Where(f => !string.IsNullOrEmpty(f)).Select(f => Path.GetFullPath(f!))))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            if (file != StampFile && File.Exists(file)) File.Delete(file);
+        }
         bool ok = base.Execute();
+        if (ok && ExitCode == 0 && !Log.HasLoggedErrors)
+        {
+            // A tool that exits 0 without its report or dependency list did not check anything this build can trust.
+            var missing = expected.Where(f => !File.Exists(f)).ToList();
+            if (missing.Count > 0)
+                Log.LogError(null, ToolFailedCode, null, Config, 1, 1, 0, 0,
+                    "mechanist check exited with code 0 but did not write {0}; the check cannot be trusted (is the tool a mechanist that knows --out, --dependencies and --outputs?)",
+                    string.Join(" and ", missing));
+        }
         if (ok && ExitCode == 0 && !Log.HasLoggedErrors && !string.IsNullOrEmpty(StampFile))
             File.WriteAllText(StampFile, Config + "\n");
         return ok && !Log.HasLoggedErrors;

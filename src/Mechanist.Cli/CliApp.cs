@@ -14,9 +14,11 @@ public static class CliApp
         new PluginsListCommand(), new GenerateSuperpositionCommand(), new DecomposeCommand(), new EvaluateCommand(),
         new HarvestCommand(), new BenchHarvestCommand(),
         new CheckCommand(),
-        new AttributeCommand(), new InterpretCommand(), new BenchIgCommand(),
+        new AttributeCommand(), new InterpretCommand(), new ReportCommand(), new BenchIgCommand(),
         new TrainModularAdditionCommand(), new TrainToySuperpositionCommand(), new BenchModularAdditionCommand(),
         new CompareCommand(), new BenchSaeCommand(),
+        new PlotParetoCommand(), new PlotTrainingCommand(), new PlotDensityCommand(), new PlotGrokkingCommand(), new PlotAttributionCommand(),
+        new SweepCommand(), new SiloCommand(), new BenchSweepCommand(),
     ];
 
     public static string Version =>
@@ -77,7 +79,8 @@ public static class CliApp
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            stderr.WriteLine($"mechanist: internal error: {e.GetType().Name}: {e.Message}");
+            // libtorch's messages carry native frames after their first line: those only with --verbose.
+            stderr.WriteLine($"mechanist: internal error: {e.GetType().Name}: {Mechanist.Host.Running.ExceptionMessages.Brief(e)}");
             if (verbose) stderr.WriteLine(e);
             else stderr.WriteLine("(run with --verbose for the stack trace)");
             return ExitCodes.ErrorFinding;

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Mechanist.Testing;
 
 namespace Mechanist.Build.Tests;
@@ -6,32 +7,29 @@ namespace Mechanist.Build.Tests;
 /// The Mechanist.Build package as a user meets it: a real consumer project in a temporary folder references the packed
 /// package and is built with <c>dotnet build</c>. The check runs the CLI built in this repository (MechanistToolPath).
 /// </summary>
-public sealed class MechanistCheckBuildTests(PackageFeed feed) : IClassFixture<PackageFeed>
+[Collection(PackageFeedCollection.Name)]
+public sealed class MechanistCheckBuildTests(PackageFeed feed)
 {
     static string Sample => Path.Combine(Repo.Root, "samples", "model-release");
 
     const string SkippedRun = "Skipping target \"_MechanistRunChecks\" because all output files are up-to-date";
     const string Summary = "mechanist check ";
 
-    /// <summary>A consumer project with the sample's activations and release folder; <paramref name="items"/> are its MechanistCheck items.</summary>
+    /// <summary>
+    /// A consumer project with the sample's activations and SAEs, and a copy of the released model in models/;
+    /// <paramref name="items"/> are its MechanistCheck items, <paramref name="files"/> its configs.
+    /// </summary>
     string Consumer(string name, string items, params (string File, string Text)[] files)
     {
         var dir = Path.Combine(feed.Root, "consumers", name);
-        Directory.CreateDirectory(Path.Combine(dir, "data"));
-        Directory.CreateDirectory(Path.Combine(dir, "release", "resid"));
-        File.Copy(Path.Combine(Sample, "data", "activations.safetensors"), Path.Combine(dir, "data", "activations.safetensors"));
-        foreach (var f in Directory.GetFiles(Path.Combine(Sample, "release", "resid")))
-            File.Copy(f, Path.Combine(dir, "release", "resid", Path.GetFileName(f)));
-        // The configs name the released model as ../models/modular-addition, as in the repository.
-        var model = Path.Combine(feed.Root, "consumers", "models", "modular-addition");
-        if (!Directory.Exists(model))
+        foreach (var (from, to) in new[] { ("data", "data"), ("release/resid", "release/resid"), ("release/mlp", "release/mlp"), ("../models/modular-addition", "models/modular-addition") })
         {
-            Directory.CreateDirectory(model);
-            foreach (var f in Directory.GetFiles(Path.Combine(Sample, "..", "models", "modular-addition")))
-                File.Copy(f, Path.Combine(model, Path.GetFileName(f)));
+            Directory.CreateDirectory(Path.Combine(dir, to));
+            foreach (var f in Directory.GetFiles(Path.Combine(Sample, from)).Where(f => !f.EndsWith(".md", StringComparison.Ordinal)))
+                File.Copy(f, Path.Combine(dir, to, Path.GetFileName(f)));
         }
-        File.Copy(Path.Combine(Sample, "mechanist.json"), Path.Combine(dir, "mechanist.json"));
         File.Copy(Path.Combine(Sample, "mechanist.failing.json"), Path.Combine(dir, "mechanist.failing.json"));
+        File.WriteAllText(Path.Combine(dir, "mechanist.failing.json"), File.ReadAllText(Path.Combine(dir, "mechanist.failing.json")).Replace("../models/", "models/"));
         foreach (var (file, text) in files) File.WriteAllText(Path.Combine(dir, file), text);
         File.WriteAllText(Path.Combine(dir, "Release.cs"), "namespace Consumer;\n\npublic static class Release { }\n");
         File.WriteAllText(Path.Combine(dir, "Consumer.csproj"), $"""
@@ -65,27 +63,84 @@ public sealed class MechanistCheckBuildTests(PackageFeed feed) : IClassFixture<P
         foreach (var text in expected) Assert.True(r.Output.Contains(text, StringComparison.Ordinal), $"expected '{text}' in:\n{r}");
     }
 
+    /// <summary>A mechanism gate on the model in the consumer: MLP activations harvested from it, a behaviour on held-out pairs.</summary>
+    const string MechanismGate = """
+        {
+          "model": "models/modular-addition",
+          "device": "cpu",
+          "dataset": { "task": "modular-addition", "options": { "samples": 256 } },
+          "decompositions": { "mlp": { "site": "blocks.0.mlp.hook_post", "path": "release/mlp" } },
+          "behaviours": {
+            "correct-answer": {
+              "inputs": { "task": "modular-addition", "options": { "split": "held_out", "samples": 32 } },
+              "metric": "logit", "target": "label"
+            }
+          },
+          "validations": [
+            { "method": "decomposition.quality" },
+            { "method": "decomposition.splice" },
+            { "method": "causal.ablation", "behaviour": "correct-answer", "options": { "top_k": 24, "random_draws": 2, "steps": 4 } }
+          ],
+          "checks": { "MECH1001": "error", "MECH1003": { "threshold": 0.5 }, "MECH1006": "error", "MECH3001": "error" }
+        }
+        """;
+
     [Fact]
-    public void A_passing_check_builds_and_an_unchanged_rebuild_skips_it()
+    public void The_gate_harvests_from_the_model_skips_unchanged_rebuilds_and_harvests_again_when_the_model_changes()
     {
-        var dir = Consumer("passing", """<MechanistCheck Include="mechanist.json" />""");
+        var dir = Consumer("mechanism", """<MechanistCheck Include="mechanist.json" />""", ("mechanist.json", MechanismGate));
+        var config = Path.Combine(dir, "mechanist.json");
+        var weights = Path.Combine(dir, "models", "modular-addition", "model.safetensors");
+        var obj = Path.Combine(dir, "obj", "Debug", "net10.0", "mechanist");
+
         var first = Build(dir);
         AssertPassed(first);
-        Assert.Contains($"{Summary}{Path.Combine(dir, "mechanist.json")}: 0 errors, 0 warnings, 2 suggestions", first.Output);
-        var report = Assert.Single(Directory.GetFiles(Path.Combine(dir, "obj", "Debug", "net10.0", "mechanist"), "*.sarif"));
-        Assert.Contains("\"ruleId\": \"MECH1004\"", File.ReadAllText(report));
+        Assert.Contains($"{Summary}{config}: 0 errors, 0 warnings", first.Output);
+        Assert.Contains("mechanist check: harvested activations of 'mlp' at blocks.0.mlp.hook_post: 768 rows", first.Output);
+        var report = Assert.Single(Directory.GetFiles(obj, "*.sarif"));
+        var run = JsonNode.Parse(File.ReadAllText(report))!["runs"]![0]!;
+        Assert.Equal("mlp", (string)run["properties"]!["harvests"]![0]!["decomposition"]!);
+        // The cache entry is an input (dependency list) and an output (kept files) of the check.
+        var kept = File.ReadAllLines(Assert.Single(Directory.GetFiles(obj, "*.outputs")));
+        Assert.NotEmpty(kept);
+        Assert.All(kept, f => Assert.StartsWith(Path.Combine(obj, "cache") + Path.DirectorySeparatorChar, f));
+        Assert.Subset(File.ReadAllLines(Assert.Single(Directory.GetFiles(obj, "*.inputs"))).ToHashSet(), kept.ToHashSet());
 
+        // Unchanged: skipped, and it says so.
         var second = Build(dir);
         AssertPassed(second);
         Assert.Contains(SkippedRun, second.Output);
-        Assert.DoesNotContain(Summary, second.Output);
+        Assert.Contains($"mechanist check: {config} skipped: its inputs have not changed since it passed", second.Output);
+        Assert.DoesNotContain(Summary + config, second.Output);
 
-        // A file the check read (here the activations) changed: the check runs again.
-        File.SetLastWriteTimeUtc(Path.Combine(dir, "data", "activations.safetensors"), DateTime.UtcNow);
-        var third = Build(dir);
-        AssertPassed(third);
-        Assert.Contains(Summary, third.Output);
-        Assert.DoesNotContain(SkippedRun, third.Output);
+        // The model file touched but not changed: the check runs again and reuses the harvest.
+        File.SetLastWriteTimeUtc(weights, DateTime.UtcNow);
+        var touched = Build(dir);
+        AssertPassed(touched);
+        Assert.Contains("mechanist check: reused cached activations of 'mlp'", touched.Output);
+        Assert.Contains(SkippedRun, Build(dir).Output); // reused entries count as fresh outputs: no endless reruns
+
+        // The model changed (one bit of its last weight): harvested again under a new key.
+        var bytes = File.ReadAllBytes(weights);
+        bytes[^1] ^= 0x01;
+        File.WriteAllBytes(weights, bytes);
+        var edited = Build(dir);
+        AssertPassed(edited);
+        Assert.Contains("mechanist check: harvested activations of 'mlp'", edited.Output);
+        Assert.Equal(2, Directory.GetDirectories(Path.Combine(obj, "cache")).Length);
+
+        // The cache deleted (a kept output missing): the check runs again and rebuilds it.
+        Directory.Delete(Path.Combine(obj, "cache"), recursive: true);
+        var rebuilt = Build(dir);
+        AssertPassed(rebuilt);
+        Assert.Contains("mechanist check: harvested activations of 'mlp'", rebuilt.Output);
+
+        // A tool that exits 0 without writing its report or dependency list does not pass the build.
+        var stub = Path.Combine(dir, "stub-mechanist");
+        File.WriteAllText(stub, "#!/bin/sh\necho checked\nexit 0\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(stub, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        AssertFailedWith(Build(dir, $"-p:MechanistToolPath={stub}"),
+            $"{config}(1,1): error MECH0012: mechanist check exited with code 0 but did not write");
     }
 
     [Fact]
@@ -103,6 +158,14 @@ public sealed class MechanistCheckBuildTests(PackageFeed feed) : IClassFixture<P
         var off = Build(dir, "-p:MechanistEnabled=false");
         AssertPassed(off);
         Assert.DoesNotContain(Summary, off.Output);
+
+        // Adopting the gate on a release with a known problem: accept it into the baseline, then fail only on new errors.
+        var accept = Dotnet.Start("dotnet", dir, feed.Environment, Dotnet.CliDll, "check", config, "--update-baseline");
+        Assert.True(accept.ExitCode == 1 && File.Exists(Path.Combine(dir, "mechanist.failing.baseline.json")), accept.ToString());
+        var legacy = Build(dir, "-p:MechanistFailOn=new");
+        AssertPassed(legacy);
+        Assert.Contains($"{config}(7,5): warning MECH1001: explained variance 0.9449 is below the threshold 0.97", legacy.Output);
+        AssertFailedWith(Build(dir), "error MECH1001"); // --fail-on all, the default
     }
 
     [Fact]
@@ -143,6 +206,7 @@ public sealed class MechanistCheckBuildTests(PackageFeed feed) : IClassFixture<P
                 <MechanistCheck Include="typo.json" />
                 <MechanistCheck Include="unknown.json" />
             """,
+            ("mechanist.json", """{ "decompositions": { "resid": { "activations": "data/activations.safetensors", "path": "release/resid" } } }"""),
             ("typo.json", """
                 {
                   "decompositions": { "resid": { "activations": "data/activations.safetensors", "path": "release/resid" } },
@@ -165,8 +229,8 @@ public sealed class MechanistCheckBuildTests(PackageFeed feed) : IClassFixture<P
     [Fact]
     public void A_missing_tool_is_an_error_with_a_code()
     {
-        var dir = Consumer("missing-tool", """<MechanistCheck Include="mechanist.json" />""");
+        var dir = Consumer("missing-tool", """<MechanistCheck Include="mechanist.failing.json" />""");
         AssertFailedWith(Build(dir, $"-p:MechanistToolPath={Path.Combine(dir, "nowhere", "mechanist.dll")}"),
-            $"{Path.Combine(dir, "mechanist.json")}(1,1): error MECH0012: mechanist check exited with code");
+            $"{Path.Combine(dir, "mechanist.failing.json")}(1,1): error MECH0012: mechanist check exited with code");
     }
 }

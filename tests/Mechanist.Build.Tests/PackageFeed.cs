@@ -44,3 +44,13 @@ public sealed class PackageFeed : IDisposable
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }
+
+/// <summary>
+/// The test classes that build consumers share one feed (Mechanist.Build packed once) and run one after another: real
+/// builds on a shared machine are faster in turn than side by side.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class PackageFeedCollection : ICollectionFixture<PackageFeed>
+{
+    public const string Name = "package feed";
+}

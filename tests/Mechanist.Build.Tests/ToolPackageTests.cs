@@ -9,7 +9,8 @@ namespace Mechanist.Build.Tests;
 /// <c>dotnet tool install --tool-path</c>, and run, natives included. The pack reuses this build's output
 /// (<c>--no-build</c>); it still compresses libtorch (about 150 MB packed, 800 MB installed).
 /// </summary>
-public sealed class ToolPackageTests(PackageFeed feed) : IClassFixture<PackageFeed>
+[Collection(PackageFeedCollection.Name)]
+public sealed class ToolPackageTests(PackageFeed feed)
 {
     static string Sample => Path.Combine(Repo.Root, "samples", "model-release");
 
@@ -46,10 +47,23 @@ public sealed class ToolPackageTests(PackageFeed feed) : IClassFixture<PackageFe
         Assert.True(decompose.ExitCode == 0, decompose.ToString());
         Assert.True(File.Exists(Path.Combine(outDir, "sae_weights.safetensors")));
 
-        // The release check, with help links into the check pages shipped in the tool.
-        var check = Dotnet.Start(mechanist, feed.Root, feed.Environment, "check", Path.Combine(Sample, "mechanist.json"), "--format", "sarif");
+        // A release check that harvests from the model, with help links into the check pages shipped in the tool.
+        var config = Path.Combine(feed.Root, "tool-check.json");
+        File.WriteAllText(config, $$"""
+            {
+              "model": "{{Path.Combine(Sample, "..", "models", "modular-addition")}}",
+              "device": "cpu",
+              "dataset": { "task": "modular-addition", "options": { "samples": 128 } },
+              "decompositions": { "mlp": { "site": "blocks.0.mlp.hook_post", "path": "{{Path.Combine(Sample, "release", "mlp")}}" } },
+              "validations": [ { "method": "decomposition.quality" } ],
+              "checks": { "MECH1003": "none", "MECH1004": "none" }
+            }
+            """);
+        var check = Dotnet.Start(mechanist, feed.Root, feed.Environment, "check", config, "--format", "sarif");
         Assert.True(check.ExitCode == 0, check.ToString());
-        var rules = JsonNode.Parse(check.Output)!["runs"]![0]!["tool"]!["driver"]!["rules"]!.AsArray();
+        var sarifRun = JsonNode.Parse(check.Output)!["runs"]![0]!;
+        Assert.Equal(384, (int)sarifRun["properties"]!["harvests"]![0]!["rows"]!);
+        var rules = sarifRun["tool"]!["driver"]!["rules"]!.AsArray();
         var help = new Uri((string)rules.Single(r => (string)r!["id"]! == "MECH1001")!["helpUri"]!);
         Assert.True(help.IsFile && File.Exists(help.LocalPath) && help.LocalPath.StartsWith(tools, StringComparison.Ordinal), help.ToString());
         Assert.Equal(1, Dotnet.Start(mechanist, feed.Root, feed.Environment, "check", Path.Combine(Sample, "mechanist.failing.json")).ExitCode);

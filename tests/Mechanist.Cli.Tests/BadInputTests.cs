@@ -74,9 +74,11 @@ public class BadInputTests
     [Fact]
     public void Missing_activations_key()
     {
+        // A file with one tensor is read whatever its name (mechanist harvest names it by the site); with several, the name must be given.
         using var temp = new TempDir();
-        var path = TestData.WithTensor(temp.Path, "other.safetensors", "resid", ones(4, 3));
-        AssertBadInput(Decompose(temp, path), temp, "out", path, "no tensor named 'activations'", "found: resid");
+        var path = Path.Combine(temp.Path, "other.safetensors");
+        Mechanist.IO.Safetensors.Write(path, new Dictionary<string, TorchSharp.torch.Tensor> { ["resid"] = ones(4, 3), ["mlp"] = ones(4, 5) });
+        AssertBadInput(Decompose(temp, path), temp, "out", path, "no tensor named 'activations'", "found: mlp, resid");
     }
 
     [Fact]

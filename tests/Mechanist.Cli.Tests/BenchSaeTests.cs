@@ -93,8 +93,13 @@ public class BenchSaeTests
             Assert.True(double.IsFinite((double)json["exponents"]![key]!["time"]!), key);
         Assert.Equal(3, (int)json["exponents"]!["topk.d_sae"]!["points"]!);
         Assert.Equal(11, File.ReadAllLines(temp.File("scaling/scaling.csv")).Length);
-        foreach (var png in new[] { "scaling-d_sae.png", "scaling-d_in.png" })
-            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(temp.File($"scaling/{png}")).Take(4).ToArray());
+        foreach (var sweep in new[] { "d_sae", "d_in" })
+        {
+            var png = PlotAssert.Png(temp.File($"scaling/scaling-{sweep}.png"), 720, 480);
+            PlotAssert.NotBlank(png);
+            PlotAssert.TextIn(png, 0, 30, "title");
+            Assert.Contains("exponent", File.ReadAllText(temp.File($"scaling/scaling-{sweep}.svg")));
+        }
         Assert.Contains("topk.d_sae: step time ∝ size^", r.Out);
     }
 

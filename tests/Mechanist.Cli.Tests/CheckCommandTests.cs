@@ -42,13 +42,39 @@ public sealed class CheckCommandTests
         (JsonObject)Assert.Single(report["findings"]!.AsArray(), f => (string?)f!["id"] == id)!;
 
     [Fact]
-    public void Sample_config_passes()
+    public void Sample_gates_the_grokked_model_on_its_mechanism_and_refuses_the_memorising_checkpoint()
     {
-        var r = Cli.Run("check", Path.Combine(Sample, "mechanist.json"));
+        // The release: harvested MLP activations, a behaviour on held-out pairs, causal, consistency, attribution and Fourier
+        // checks, compared with the committed baseline. Everything holds: exit 0, every finding known to the baseline.
+        using var temp = new TempDir();
+        var r = Cli.Run("check", Path.Combine(Sample, "mechanist.json"), "--format", "json", "--cache", temp.File("cache"));
         Assert.True(r.ExitCode == 0, r.ToString());
-        Assert.Contains("info MECH1004", r.Out);
-        Assert.DoesNotContain(" error ", r.Out);
-        Assert.Contains("0 errors, 0 warnings, 2 suggestions (2 decompositions, 1 validation", r.Out);
+        var report = JsonReport(r);
+        Assert.Equal(0, (int)report["summary"]!["errors"]!);
+        Assert.All(report["findings"]!.AsArray(), f => Assert.Equal("unchanged", (string?)f!["baseline_state"]));
+        Assert.DoesNotContain(report["findings"]!.AsArray(), f => ((string)f!["id"]!).StartsWith("MECH5", StringComparison.Ordinal));
+        double Measured(JsonObject rep, string check, string? decomposition = null) => (double)rep["measurements"]!.AsArray()
+            .Single(m => (string)m!["check"]! == check && m["feature"] is null && (decomposition is null || (string?)m["decomposition"] == decomposition))!["value"]!;
+        Assert.Equal(1.0, Measured(report, "MECH4011"), 6);                  // the key frequencies carry every answer
+        Assert.InRange(Measured(report, "MECH4010"), 0.95, 1.0);             // the embedding lives on them
+        Assert.InRange(Measured(report, "MECH3001"), 0.5, 1.0);              // ablating the credited features removes the behaviour
+        Assert.InRange(Measured(report, "MECH3002"), -0.25, 0.25);           // random ones do not
+        Assert.InRange(Measured(report, "MECH1006", "mlp"), 0.99, 1.0);      // splicing the SAE in loses none of the task's loss
+        var harvest = Assert.Single(report["harvests"]!.AsArray());
+        Assert.Equal(("mlp", 3 * 4096), ((string?)harvest!["decomposition"], (long)harvest["rows"]!));
+        var attribution = Assert.Single(report["attributions"]!.AsArray())!;
+        Assert.Equal("layer-integrated-gradients", (string?)attribution["method"]);
+        Assert.True(attribution["completeness_error"] is not null && attribution["top"]!.AsArray().Count == 5, attribution.ToJsonString());
+
+        // The same bar on the checkpoint of the same run at epoch 1000, which had memorised its training pairs: the
+        // mechanism is not there, and the build fails on it (not only on accuracy).
+        r = Cli.Run("check", Path.Combine(Sample, "mechanist.memorising.json"), "--format", "json", "--cache", temp.File("cache"));
+        Assert.True(r.ExitCode == 1, r.ToString());
+        var errors = JsonReport(r)["findings"]!.AsArray().Where(f => (string?)f!["severity"] == "error").Select(f => (string)f!["id"]!).ToList();
+        Assert.Contains("MECH4010", errors);
+        Assert.Contains("MECH4011", errors);
+        Assert.Contains(JsonReport(r)["findings"]!.AsArray(), f => (string?)f!["id"] == "MECH0013" && (string?)f["validation"] == "causal.ablation" &&
+            ((string)f["message"]!).Contains("do not carry the behaviour"));
     }
 
     [Fact]
@@ -92,7 +118,7 @@ public sealed class CheckCommandTests
 
         var run = JsonNode.Parse(text)!["runs"]![0]!;
         var rules = run["tool"]!["driver"]!["rules"]!.AsArray();
-        Assert.Equal(["MECH0001", "MECH0002", "MECH0003", "MECH0004", "MECH1001", "MECH1002", "MECH1003", "MECH1004", "MECH1005"],
+        Assert.Equal(["MECH0001", "MECH0002", "MECH0003", "MECH0004", "MECH0013", "MECH1001", "MECH1002", "MECH1003", "MECH1004", "MECH1005"],
             rules.Select(x => (string)x!["id"]!));
         var rule = rules.Single(x => (string)x!["id"]! == "MECH1001")!;
         Assert.Equal("Explained variance below threshold", (string)rule["shortDescription"]!["text"]!);
@@ -145,13 +171,13 @@ public sealed class CheckCommandTests
     [Fact]
     public void Help_links_resolve_against_a_given_base()
     {
-        var r = Cli.Run("check", Path.Combine(Sample, "mechanist.json"), "--format", "sarif", "--help-uri-base", "https://example.org/mechanist/blob/v1");
-        Assert.Equal(0, r.ExitCode);
+        var r = Cli.Run("check", Path.Combine(Sample, "mechanist.failing.json"), "--format", "sarif", "--help-uri-base", "https://example.org/mechanist/blob/v1");
+        Assert.Equal(1, r.ExitCode);
         SchemaValidation.AssertValid(SchemaValidation.SarifSchemaPath, r.Out);
         var rules = JsonNode.Parse(r.Out)!["runs"]![0]!["tool"]!["driver"]!["rules"]!.AsArray();
         Assert.Equal("https://example.org/mechanist/blob/v1/docs/checks/MECH1001.md",
             (string)rules.Single(x => (string)x!["id"]! == "MECH1001")!["helpUri"]!);
-        Assert.Equal(2, Cli.Run("check", Path.Combine(Sample, "mechanist.json"), "--help-uri-base", "not a uri").ExitCode);
+        Assert.Equal(2, Cli.Run("check", Path.Combine(Sample, "mechanist.failing.json"), "--help-uri-base", "not a uri").ExitCode);
     }
 
     [Fact]
@@ -254,10 +280,10 @@ public sealed class CheckCommandTests
     {
         using var temp = new TempDir();
         var deps = temp.File("deps.txt");
-        var r = Cli.Run("check", Path.Combine(Sample, "mechanist.json"), "--dependencies", deps);
-        Assert.Equal(0, r.ExitCode);
+        var r = Cli.Run("check", Path.Combine(Sample, "mechanist.failing.json"), "--dependencies", deps);
+        Assert.Equal(1, r.ExitCode);
         Assert.Equal(
-            [SampleActivations, Path.Combine(Sample, "mechanist.json"), Path.Combine(SampleRelease, "cfg.json"), Path.Combine(SampleRelease, "sae_weights.safetensors"),
+            [SampleActivations, Path.Combine(Sample, "mechanist.failing.json"), Path.Combine(SampleRelease, "cfg.json"), Path.Combine(SampleRelease, "sae_weights.safetensors"),
              .. Directory.GetFiles(Path.GetFullPath(Path.Combine(Sample, "..", "models", "modular-addition"))).Order(StringComparer.Ordinal)], // the model folder named by "model"
             File.ReadAllLines(deps));
     }
@@ -265,7 +291,7 @@ public sealed class CheckCommandTests
     [Fact]
     public void Sample_configs_follow_the_schema_and_the_schema_rejects_what_the_reader_rejects()
     {
-        foreach (var name in new[] { "mechanist.json", "mechanist.failing.json" })
+        foreach (var name in new[] { "mechanist.json", "mechanist.memorising.json", "mechanist.failing.json" })
             SchemaValidation.AssertValid(SchemaValidation.ConfigSchemaPath, File.ReadAllText(Path.Combine(Sample, name)));
         string[] invalid =
         [
@@ -280,6 +306,20 @@ public sealed class CheckCommandTests
             """{ "device": "gpu" }""",
             """{ "seed": -1 }""",
             """{ "dataset": { "path": "a", "task": "b" } }""",
+            """{ "dataset": { "path": "a.jsonl", "options": { "p": 7 } } }""",
+            """{ "behaviours": { "b": { "metric": "logits", "target": "label" } } }""",
+            """{ "behaviours": { "b": { "metric": "logit" } } }""",
+            """{ "behaviours": { "b": { "metric": "logit-diff", "target": 1 } } }""",
+            """{ "behaviours": { "b": { "metric": "logit", "target": 1, "contrast": 2 } } }""",
+            """{ "behaviours": { "b": { "metric": "logit", "target": -1 } } }""",
+            """{ "behaviours": { "b": { "metric": "logit", "target": "corrupted-label" } } }""",
+            """{ "behaviours": { "b": { "metric": "logit", "target": 1, "corrupted": { "rule": "shuffle", "position": 1 } } } }""",
+            """{ "behaviours": { "b": { "metric": "logit", "target": 1, "corrupted": { "rule": "resample" } } } }""",
+            """{ "attributions": [ { "method": "saliency" } ] }""",
+            """{ "attributions": [ { "method": "saliency", "behaviour": "b", "site": "s", "sites": [ "t" ] } ] }""",
+            """{ "validations": [ { "method": "v", "behaviour": 3 } ] }""",
+            """{ "baseline": "" }""",
+            """{ "decompositions": { "a": { "tensor": "t", "method": "pca" } } }""",
         ];
         foreach (var json in invalid)
         {
@@ -353,7 +393,7 @@ public sealed class CheckCommandTests
             {
               "decompositions": { "a": { "activations": "{ACTS}", "method": "pcaa" }, "b": { "activations": "{ACTS}", "method": "pca", "options": { "componets": 3 } } },
               "validations": [ { "method": "decomposition.qualty", "decompositions": [ "c" ] } ],
-              "attributions": [ { "method": "pca" } ]
+              "attributions": [ { "method": "pca", "behaviour": "b" } ]
             }
             """);
         AssertBadInput(Check(temp, config), temp,
@@ -361,7 +401,8 @@ public sealed class CheckCommandTests
             "error MECH0010: unknown option 'componets' for method 'pca'. Did you mean 'components'?",
             "error MECH0003: unknown validator 'decomposition.qualty'; did you mean 'decomposition.quality'?",
             "error MECH0010: validation 'decomposition.qualty' names decomposition 'c', which 'decompositions' does not define.",
-            "error MECH0010: method 'pca' is a decomposer, not an attribution.");
+            "error MECH0010: method 'pca' is a decomposer, not an attribution.",
+            "error MECH0010: attribution 'pca' names behaviour 'b', which 'behaviours' does not define.");
     }
 
     [Fact]
@@ -413,7 +454,7 @@ public sealed class CheckCommandTests
         AssertBadInput(Check(temp, config), temp,
             "(3,12): error MECH0011: activation file", "nope.safetensors not found.",
             "error MECH0011: decomposition folder", "has no cfg.json",
-            "error MECH0010: decomposition 'd' needs 'activations'");
+            "error MECH0010: decomposition 'd' has no 'activations', so they are harvested from the model, which needs a 'model' to run, a 'dataset' to run it on");
         config = Config(temp, """{ "decompositions": { "c": { "activations": "cut.safetensors", "path": "{SAE}" } } }""");
         AssertBadInput(Check(temp, config), temp, "error MECH0011: ", "cut.safetensors", "truncated");
     }
@@ -451,7 +492,8 @@ public sealed class CheckCommandTests
     [Fact]
     public void Exit_codes_as_the_shell_sees_them()
     {
-        Assert.Equal(0, Cli.RunProcess("check", Path.Combine(Sample, "mechanist.json")).ExitCode);
+        using var temp = new TempDir();
+        Assert.Equal(0, Cli.RunProcess("check", Config(temp, WithChecks("""{ "MECH1004": "none" }"""))).ExitCode);
         Assert.Equal(1, Cli.RunProcess("check", Path.Combine(Sample, "mechanist.failing.json")).ExitCode);
         Assert.Equal(2, Cli.RunProcess("check", Path.Combine(Sample, "missing.json")).ExitCode);
     }

@@ -1,9 +1,6 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
-using System.IO.Compression;
 using System.Text;
 using System.Text.Json.Nodes;
-using Mechanist.Cli.Reports;
 using Mechanist.IO;
 using Mechanist.Testing;
 using static TorchSharp.torch;
@@ -119,10 +116,10 @@ public class SaeCommandTests
         Assert.Equal("fastica", (string?)methods[3]!["method"]);
         Assert.False(string.IsNullOrEmpty((string?)results["definitions"]!["mmcs"]));
 
-        var png = File.ReadAllBytes(Path.Combine(outDir, "pareto.png"));
-        var (width, height, pixels) = PngDecoder.Decode(png);
-        Assert.Equal((720, 480), (width, height));
-        Assert.Contains(pixels.Chunk(4), p => p[0] == 0x1F && p[1] == 0x77 && p[2] == 0xB4); // a frontier point
+        var png = PlotAssert.Png(Path.Combine(outDir, "pareto.png"), 720, 480);
+        PlotAssert.NotBlank(png);
+        PlotAssert.TextIn(png, 0, 30, "title");
+        Assert.Contains(png.Pixels, p => p.Red == 0x1F && p.Green == 0x77 && p.Blue == 0xB4); // a frontier point
     }
 
     [Fact]
@@ -237,52 +234,6 @@ public class SaeCommandTests
         var a = Safetensors.ReadAll(Path.Combine(temp.File("resumed"), "sae_weights.safetensors"));
         var b = Safetensors.ReadAll(Path.Combine(temp.File("straight"), "sae_weights.safetensors"));
         foreach (var (name, t) in b) Assert.True(TensorAssert.Identical(t, a[name]), name);
-    }
-}
-
-/// <summary>A strict PNG reader for tests: signature, chunk CRCs, IHDR, IDAT (zlib), IEND; 8-bit RGBA, filter 0 only.</summary>
-static class PngDecoder
-{
-    public static (int Width, int Height, byte[] Rgba) Decode(byte[] file)
-    {
-        Assert.Equal(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }, file[..8]);
-        int pos = 8, width = 0, height = 0;
-        var idat = new MemoryStream();
-        var types = new List<string>();
-        while (pos < file.Length)
-        {
-            int length = BinaryPrimitives.ReadInt32BigEndian(file.AsSpan(pos));
-            var type = Encoding.ASCII.GetString(file, pos + 4, 4);
-            var data = file.AsSpan(pos + 8, length);
-            uint crc = BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(pos + 8 + length));
-            Assert.Equal(crc, Crc32.Compute(0, file.AsSpan(pos + 4, 4 + length)));
-            types.Add(type);
-            if (type == "IHDR")
-            {
-                width = BinaryPrimitives.ReadInt32BigEndian(data);
-                height = BinaryPrimitives.ReadInt32BigEndian(data[4..]);
-                Assert.Equal(8, data[8]);
-                Assert.Equal(6, data[9]);
-            }
-            if (type == "IDAT") idat.Write(data);
-            pos += 12 + length;
-        }
-        Assert.Equal("IHDR", types[0]);
-        Assert.Equal("IEND", types[^1]);
-        Assert.Equal(file.Length, pos);
-        idat.Position = 0;
-        using var z = new ZLibStream(idat, CompressionMode.Decompress);
-        var raw = new MemoryStream();
-        z.CopyTo(raw);
-        var bytes = raw.ToArray();
-        Assert.Equal(height * (1 + width * 4), bytes.Length);
-        var rgba = new byte[width * height * 4];
-        for (int y = 0; y < height; y++)
-        {
-            Assert.Equal(0, bytes[y * (1 + width * 4)]);
-            Array.Copy(bytes, y * (1 + width * 4) + 1, rgba, y * width * 4, width * 4);
-        }
-        return (width, height, rgba);
     }
 }
 

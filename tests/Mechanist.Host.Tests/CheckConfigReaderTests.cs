@@ -30,8 +30,18 @@ public sealed class CheckConfigReaderTests
                 "resid": { "site": "blocks.0.hook_resid_post", "activations": "acts.npy", "method": "pca", "options": { "components": 8, "whiten": true, "name": "x" }, "seed": 5 },
                 "loaded": { "activations": "acts.safetensors", "tensor": "resid", "path": "saes/loaded" },
               },
-              "attributions": [ { "method": "ig", "site": "hook_embed", "options": { "steps": 16 } } ],
-              "validations": [ { "method": "decomposition.quality", "decompositions": ["resid"] }, { "method": "v2" } ],
+              "behaviours": {
+                "answer": {
+                  "inputs": { "task": "modular-addition", "options": { "split": "held_out", "samples": 64 } },
+                  "corrupted": { "rule": "resample", "position": 1, "seed": 7 },
+                  "metric": "logit-diff", "target": "label", "contrast": "corrupted-label", "position": -1
+                },
+                "paris": { "inputs": "data/prompts.jsonl", "corrupted": "data/corrupted.jsonl", "metric": "logprob", "target": " Paris" },
+                "token": { "metric": "accuracy", "target": 42, "position": 2 }
+              },
+              "attributions": [ { "method": "ig", "site": "hook_embed", "options": { "steps": 16 }, "behaviour": "answer", "top": 3 } ],
+              "validations": [ { "method": "decomposition.quality", "decompositions": ["resid"] }, { "method": "v2", "behaviour": "paris", "site": "hook_embed" } ],
+              "baseline": "baselines/release.json",
               "checks": { "MECH1001": { "severity": "error", "threshold": 0.9 }, "MECH1003": "none", "MECH1002": { "threshold": 12 } },
             }
             """);
@@ -46,10 +56,23 @@ public sealed class CheckConfigReaderTests
         Assert.Equal(new Dictionary<string, string> { ["components"] = "8", ["whiten"] = "true", ["name"] = "x" }, resid.Options);
         var loaded = c.Decompositions[1];
         Assert.Equal(("/configs/release/saes/loaded", "resid", null), (loaded.Folder, loaded.Tensor, loaded.Method));
-        Assert.Equal("activations", resid.Tensor);
-        Assert.Equal("ig", Assert.Single(c.Attributions).Method);
+        Assert.Null(resid.Tensor); // the file's activations tensor, its only tensor, or the one named by the site
+        var attribution = Assert.Single(c.Attributions);
+        Assert.Equal(("ig", "answer", 3, "hook_embed"), (attribution.Method, attribution.Behaviour!.Value, attribution.Top, Assert.Single(attribution.Sites)));
         Assert.Equal(["resid"], c.Validations[0].Decompositions!.Select(d => d.Value));
         Assert.Null(c.Validations[1].Decompositions);
+        Assert.Equal(("paris", "hook_embed"), (c.Validations[1].Behaviour!.Value, c.Validations[1].Site));
+        Assert.Equal("/configs/release/baselines/release.json", c.BaselinePath);
+
+        var answer = c.Behaviours.Single(b => b.Name == "answer");
+        Assert.Equal(("modular-addition", "held_out", "64"), (answer.Inputs!.Task, answer.Inputs.Options["split"], answer.Inputs.Options["samples"]));
+        Assert.Equal(("resample", 1, 7), (answer.Corrupted!.Rule, answer.Corrupted.Position, answer.Corrupted.Seed));
+        Assert.Equal(("logit-diff", true, true, -1), (answer.Metric, answer.Target!.Value.Label, answer.Contrast!.Value.CorruptedLabel, answer.Position));
+        var paris = c.Behaviours.Single(b => b.Name == "paris");
+        Assert.Equal(("/configs/release/data/prompts.jsonl", "/configs/release/data/corrupted.jsonl", " Paris"),
+            (paris.Inputs!.Path, paris.Corrupted!.Inputs!.Path, paris.Target!.Value.Token));
+        var token = c.Behaviours.Single(b => b.Name == "token");
+        Assert.Equal((null, 42L, 2, false), (token.Inputs, token.Target!.Value.Id, token.Position, token.Differentiable));
         Assert.Equal(Severity.Error, c.Settings.Severities!["MECH1001"]);
         Assert.Equal(Severity.None, c.Settings.Severities["MECH1003"]);
         Assert.False(c.Settings.Severities.ContainsKey("MECH1002"));
@@ -103,6 +126,44 @@ public sealed class CheckConfigReaderTests
         ];
         foreach (var text in expected) Assert.Contains(problems, p => p.Message.Contains(text));
         Assert.Equal(expected.Length, problems.Count);
+    }
+
+    [Fact]
+    public void Malformed_behaviours_datasets_and_attributions_are_reported_at_their_keys()
+    {
+        var problems = Problems("""
+            {
+              "dataset": { "path": "a.jsonl", "task": "modular-addition" },
+              "behaviours": {
+                "a": { "metric": "logits", "target": "label" },
+                "b": { "metric": "logit" },
+                "c": { "metric": "logit-diff", "target": 3 },
+                "d": { "metric": "logit", "target": 3, "contrast": 4 },
+                "e": { "metric": "prob", "target": -2, "corrupted": { "rule": "shuffle", "position": 1 } },
+                "f": { "metric": "prob", "target": "corrupted-label", "corrupted": { "rule": "resample" }, "position": "last" }
+              },
+              "attributions": [ { "method": "saliency" } ],
+              "decompositions": { "h": { "site": "s", "tensor": "t", "path": "p" } }
+            }
+            """);
+        (int Line, string Text)[] expected =
+        [
+            (2, "'dataset' needs exactly one of 'path'"),
+            (4, "metric 'logits' of behaviour 'a' is not one of logit|logprob|prob|logit-diff|accuracy|loss. Did you mean 'logit'?"),
+            (5, "behaviour 'b' ('behaviours.b') needs 'target'"),
+            (6, "behaviour 'c' with metric logit-diff needs 'contrast'"),
+            (7, "'contrast' of behaviour 'd' is used only with metric logit-diff"),
+            (8, "'behaviours.e.target' must be a non-negative token id, not -2"),
+            (8, "corruption rule 'shuffle' of behaviour 'e' is not known"),
+            (9, "\"corrupted-label\" can only be a 'contrast'"),
+            (9, "corruption rule 'resample' of behaviour 'f' needs 'position'"),
+            (9, "'behaviours.f.position' must be an integer"),
+            (11, "an attribution ('attributions[0]') needs 'behaviour'"),
+            (12, "decomposition 'h': 'tensor' names the tensor in its 'activations' file, and it has none"),
+        ];
+        foreach (var (line, text) in expected)
+            Assert.True(problems.Any(p => p.Line == line && p.Message.Contains(text)), $"line {line}: {text}\n{string.Join("\n", problems.Select(p => p.ToCanonical()))}");
+        Assert.All(problems, p => Assert.Equal("MECH0010", p.Id));
     }
 
     [Fact]

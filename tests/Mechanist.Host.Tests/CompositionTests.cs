@@ -128,8 +128,10 @@ public class CompositionTests
         reporting.SupportedChecks.Returns([Planted]);
         reporting.When(v => v.Validate(Arg.Any<ValidationContext>())).Do(call => call.Arg<ValidationContext>().Report(Planted, [42]));
 
-        var findings = MethodInvoker.RunValidators([(entry, throwing), (entry, reporting)],
-            (report, _) => new ValidationContext(report) { Options = new NoOptions() });
+        var bound = MethodRunner.Bind(entry);
+        var findings = new[] { throwing, reporting }
+            .SelectMany(v => MethodRunner.Validate(bound, v, (report, measure) => new ValidationContext(report, measure) { Options = new NoOptions() }).Findings)
+            .ToList();
 
         Assert.Equal(["MECH0001", "MECH9100"], findings.Select(f => f.Id));
         Assert.Contains("boom", findings[0].Message);
@@ -141,8 +143,7 @@ public class CompositionTests
     {
         using var host = MechanistHost.Create([Repo.Plugin(PluginFixtures.Faulty)]);
         var entry = host.Catalog.Resolve("test.throwing-validator", MethodKind.Validator);
-        var validator = MethodCatalog.Create<Validator>(entry, host.Services);
-        var findings = MethodInvoker.RunValidators([(entry, validator)], (report, _) => new ValidationContext(report) { Options = new NoOptions() });
+        var findings = MethodRunner.For(host).Validate(MethodRunner.Bind(entry), (report, measure) => new ValidationContext(report, measure) { Options = new NoOptions() }).Findings;
         var finding = Assert.Single(findings);
         Assert.Equal("MECH0001", finding.Id);
         Assert.Contains("planted failure in Validate", finding.Message);
@@ -155,7 +156,7 @@ public class CompositionTests
         var liar = Substitute.For<Validator>();
         liar.SupportedChecks.Returns(ImmutableArray<CheckDescriptor>.Empty);
         liar.When(v => v.Validate(Arg.Any<ValidationContext>())).Do(call => call.Arg<ValidationContext>().Report(Planted, [1]));
-        var findings = MethodInvoker.RunValidators([(entry, liar)], (report, _) => new ValidationContext(report) { Options = new NoOptions() });
+        var findings = MethodRunner.Validate(MethodRunner.Bind(entry), liar, (report, measure) => new ValidationContext(report, measure) { Options = new NoOptions() }).Findings;
         Assert.Contains(findings, f => f.Id == "MECH0001" && f.Message.Contains("MECH9100"));
     }
 

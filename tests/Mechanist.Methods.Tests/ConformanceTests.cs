@@ -17,7 +17,7 @@ namespace Mechanist.Methods.Tests;
 /// </summary>
 public class ConformanceTests
 {
-    static readonly string[] Plugins = [Repo.Plugin("Mechanist.Plugins.FastIca")];
+    static readonly string[] Plugins = [Repo.Plugin("Mechanist.Plugins.FastIca"), Repo.Plugin("Mechanist.Plugins.ModularArithmetic")];
 
     static MechanistHost CreateHost() => MechanistHost.Create(Plugins);
 
@@ -133,11 +133,18 @@ public class ConformanceTests
         }
         using var data = new ActivationMatrix("tiny", randn(64, 4, generator: new Generator(2)));
         using var sae = StandardSae.FromSignedLinear(eye(4), eye(4), zeros(4));
-        var findings = MethodInvoker.RunValidators([(entry, validator)], (report, e) => new ValidationContext(report)
+        var bound = MethodRunner.Bind(entry);
+        var findings = MethodRunner.Validate(bound, validator, (report, measure) => new ValidationContext(report, measure)
         {
-            Options = MethodCatalog.BindOptions(e, new Dictionary<string, string>()), Decomposition = sae, Activations = data,
-        });
+            Options = bound.Options, Decomposition = sae, Activations = data, MethodId = id,
+        }).Findings;
         Assert.DoesNotContain(findings, f => f.Id == InfrastructureChecks.MethodThrew.Id);
+
+        // No check passes by not running: given nothing, a validator that requires inputs says it could not run (MECH0013).
+        var bare = MethodRunner.Validate(bound, validator, (report, measure) => new ValidationContext(report, measure) { Options = bound.Options, MethodId = id }).Findings;
+        Assert.DoesNotContain(bare, f => f.Id == InfrastructureChecks.MethodThrew.Id);
+        if (entry.Descriptor.Requires != ValidationInputs.None)
+            Assert.Contains(bare, f => f.Id == ValidatorChecks.CouldNotRun.Id && f.Message.Contains(id));
     }
 
     [Fact]

@@ -38,6 +38,15 @@ public sealed class AttributionContext : MethodContext
     /// <summary>The target metric: model output → one scalar per example [batch]. Must be differentiable for gradient methods.</summary>
     public required Func<Tensor, Tensor> Metric { get; init; }
 
+    /// <summary>
+    /// The metric for outputs whose rows are given examples: <c>(output [R, …], examples [R]) → [R]</c>, examples[r] being
+    /// the index into <see cref="Input"/> of the input that produced output row r. Needed when the metric depends on
+    /// which example a row is (a label per example, as in "logit of the correct answer"); methods that run subsets or
+    /// repetitions of the examples (integration steps, patched copies) call it with the rows' example indices. Null when
+    /// the metric is the same function for every row.
+    /// </summary>
+    public Func<Tensor, Tensor, Tensor>? ExampleMetric { get; init; }
+
     /// <summary>Human description of the metric, recorded with the result (e.g. "logit of token 42 at the last position").</summary>
     public required string MetricDescription { get; init; }
 

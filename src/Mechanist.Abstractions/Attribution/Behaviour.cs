@@ -13,4 +13,10 @@ public sealed record Behaviour(Tensor Input, Func<Tensor, Tensor> Metric, string
 {
     /// <summary>Inputs on which the behaviour is absent, same shape as <see cref="Input"/>.</summary>
     public Tensor? Corrupted { get; init; }
+
+    /// <summary>
+    /// The metric for outputs of given examples (see <see cref="AttributionContext.ExampleMetric"/>): set when the
+    /// metric depends on the example (a label per input); pass it on to every attribution context.
+    /// </summary>
+    public Func<Tensor, Tensor, Tensor>? ExampleMetric { get; init; }
 }

@@ -41,7 +41,15 @@ public sealed class InterpreterAttribute(string id) : MethodAttribute(id, Method
 
 public sealed class AttributionMethodAttribute(string id) : MethodAttribute(id, MethodKind.Attribution, typeof(Attribution.AttributionMethod));
 
-public sealed class ValidatorAttribute(string id) : MethodAttribute(id, MethodKind.Validator, typeof(Validators.Validator));
+/// <summary>
+/// Marks a validator. <see cref="Requires"/> lists what its context must carry for it to run at all; the host reads
+/// it before running anything and refuses (MECH0010) a validation entry that cannot supply it.
+/// </summary>
+public sealed class ValidatorAttribute(string id) : MethodAttribute(id, MethodKind.Validator, typeof(Validators.Validator))
+{
+    /// <summary>The inputs every run of the validator needs (checks that need more say so in their descriptor).</summary>
+    public Validators.ValidationInputs Requires { get; init; }
+}
 
 /// <summary>The ID of a model loader is the <c>model_type</c> of the <c>config.json</c> it reads.</summary>
 public sealed class ModelLoaderAttribute(string id) : MethodAttribute(id, MethodKind.ModelLoader, typeof(Models.ModelLoader));

@@ -14,6 +14,9 @@ public sealed record MethodDescriptor(
     Type OptionsType,
     ImmutableArray<OptionDescriptor> Options)
 {
+    /// <summary>For a validator: the inputs it needs to run (<see cref="ValidatorAttribute.Requires"/>).</summary>
+    public Validators.ValidationInputs Requires { get; init; }
+
     /// <summary>Builds the descriptor of <paramref name="type"/> from its <see cref="MethodAttribute"/>;
     /// throws <see cref="InvalidMethodException"/> naming the type when the declaration is inconsistent.</summary>
     public static MethodDescriptor FromType(Type type)
@@ -28,7 +31,10 @@ public sealed record MethodDescriptor(
             throw new InvalidMethodException(type, "is abstract or generic; a method must be a concrete class");
         var optionsType = OptionsTypeOf(type);
         return new MethodDescriptor(attribute.Id, attribute.Kind, attribute.Title, attribute.Summary, attribute.Reference,
-            attribute.HelpLink, optionsType, OptionSchema.Describe(optionsType));
+            attribute.HelpLink, optionsType, OptionSchema.Describe(optionsType))
+        {
+            Requires = (attribute as ValidatorAttribute)?.Requires ?? Validators.ValidationInputs.None,
+        };
     }
 
     public static bool IsValidId(string id) =>

@@ -4,7 +4,8 @@ namespace Mechanist.IO;
 
 /// <summary>
 /// Opens an activation matrix: a <c>.safetensors</c> file with a 2-D floating-point tensor named
-/// <c>activations</c> [N, d] (F32, F16, BF16 or F64), or a 2-D <c>.npy</c> array of floats.
+/// <c>activations</c> [N, d] (F32, F16, BF16 or F64) — or, when it has no tensor of that name, its only tensor (as
+/// <c>mechanist harvest</c> writes one site: a tensor named by the site) — or a 2-D <c>.npy</c> array of floats.
 /// Rejects NaN and infinities with the row and column of the first one.
 /// </summary>
 public static class ActivationFiles
@@ -21,6 +22,8 @@ public static class ActivationFiles
         if (extension == ".safetensors")
         {
             var header = Safetensors.ReadHeader(path);
+            if (tensorName == TensorName && !header.Entries.ContainsKey(TensorName) && header.Entries.Count == 1)
+                tensorName = header.Entries.Keys.Single();
             var entry = header.Require(tensorName);
             if (entry.DType is not ("F32" or "F16" or "BF16" or "F64"))
                 throw new MechanistInputException($"{path}: tensor '{tensorName}' has dtype {entry.DType}; expected a floating-point dtype (F32, F16, BF16 or F64).");

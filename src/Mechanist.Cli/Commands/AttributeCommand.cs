@@ -68,8 +68,9 @@ public sealed class AttributeCommand : ICommand
             : args.Get("baseline") is { } b ? TensorArguments.Input("baseline", b) : null;
 
         using var host = CommonOptions.CreateHost(args, env);
-        var entry = host.Catalog.Resolve(methodId, MethodKind.Attribution);
-        var options = MethodCatalog.BindOptions(entry, args.Settings(methodId));
+        var runner = MethodRunner.For(host);
+        var bound = runner.Bind(methodId, MethodKind.Attribution, args.Settings(methodId));
+        var (entry, options) = (bound.Entry, bound.Options);
         using var decomposition = args.Get("decomposition") is { } dir ? DecompositionFolder.Load(dir) : null;
         using var model = ModelFolders.Load(modelDir, host, device, seed);
 
@@ -81,17 +82,22 @@ public sealed class AttributeCommand : ICommand
         input = input.to(device);
         baseline = baseline?.to(device);
         var metric = BuildMetric(model, input, metricKind, target, contrast, position, out var description);
-        var method = MethodCatalog.Create<AttributionMethod>(entry, host.Services);
-        random.manual_seed(seed);
         var context = new AttributionContext
         {
             Model = model, Input = input, Baseline = baseline, Metric = metric, MetricDescription = description,
             Site = sites.Count == 1 ? sites[0] : null, Sites = sites.Count > 1 ? sites : null, Decomposition = decomposition,
             Options = options, Seed = seed, Device = device,
         };
-        var result = MethodInvoker.Invoke(entry, () => method.Attribute(context));
+        var result = runner.Attribute(bound, context);
 
         var json = Report(entry, modelDir, model, sites, metricKind, target, contrast, position, input, result, options, top);
+        if (args.Has("tokens"))
+        {
+            // The token ids (and their text, when the model has a tokenizer) label a plot of the scores by position.
+            json["input_tokens"] = JsonTensors.ToJson(input);
+            if ((model as ITokenizedModel)?.TokenText is { } tokenText)
+                json["input_token_text"] = new JsonArray(input.cpu().reshape(-1).data<long>().ToArray().Select(id => (JsonNode)tokenText(id)).ToArray());
+        }
         var text = json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         if (args.Get("out") is { } outPath) AtomicFile.WriteText(outPath, text + "\n");
         if (format == "json") env.Out.WriteLine(text);

@@ -3,8 +3,8 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mechanist.Cli.CommandLine;
-using Mechanist.Cli.Reports;
 using Mechanist.IO;
+using Mechanist.Reports.Plots;
 using static TorchSharp.torch;
 
 namespace Mechanist.Cli.Commands;
@@ -98,6 +98,11 @@ static class BenchSaeScaling
         };
         var text = json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         if (args.Get("out") is { } outPath) AtomicFile.WriteText(outPath, text + "\n");
+        var figures = outDir is null ? [] : new[]
+        {
+            ("d_sae", LogLogPlot.Render($"SAE step time vs d_sae (d_in {dIn}, batch {batch})", "d_sae", "seconds per step", plots["d_sae"])),
+            ("d_in", LogLogPlot.Render($"SAE step time vs d_in (d_sae {dSae}, batch {batch})", "d_in", "seconds per step", plots["d_in"])),
+        };
         if (outDir is not null)
             AtomicFile.WriteDirectory(outDir, temp =>
             {
@@ -106,10 +111,11 @@ static class BenchSaeScaling
                 foreach (var p in points)
                     csv.Append(FormattableString.Invariant($"{p.Variant},{p.Sweep},{p.DIn},{p.DSae},{p.StepSeconds},{p.FractionOfMatmul},{p.TrainingBytes},{p.PeakRss}\n"));
                 File.WriteAllText(Path.Combine(temp, "scaling.csv"), csv.ToString());
-                File.WriteAllBytes(Path.Combine(temp, "scaling-d_sae.png"),
-                    LogLogPlot.Render($"SAE step time vs d_sae (d_in {dIn}, batch {batch})", "d_sae", "seconds per step", plots["d_sae"]).EncodePng());
-                File.WriteAllBytes(Path.Combine(temp, "scaling-d_in.png"),
-                    LogLogPlot.Render($"SAE step time vs d_in (d_sae {dSae}, batch {batch})", "d_in", "seconds per step", plots["d_in"]).EncodePng());
+                foreach (var (sweep, figure) in figures)
+                {
+                    File.WriteAllBytes(Path.Combine(temp, $"scaling-{sweep}.png"), figure.Png());
+                    File.WriteAllText(Path.Combine(temp, $"scaling-{sweep}.svg"), figure.Svg());
+                }
             });
         if (format == "json")
         {
@@ -122,7 +128,7 @@ static class BenchSaeScaling
             env.Out.WriteLine($"{p.Variant,-10} {p.DIn,6} {p.DSae,7} {p.StepSeconds,9:0.###} {p.FractionOfMatmul * 100,9:0.#} {p.TrainingBytes / 1048576.0,12:0} {p.PeakRss / 1048576.0,12:0}");
         foreach (var (key, value) in exponents)
             env.Out.WriteLine($"{key}: step time ∝ size^{(double)value!["time"]!:0.00}, training memory ∝ size^{(double)value["memory"]!:0.00}");
-        if (outDir is not null) env.Out.WriteLine($"-> {outDir} (scaling.json, scaling.csv, scaling-d_sae.png, scaling-d_in.png)");
+        if (outDir is not null) env.Out.WriteLine($"-> {outDir} (scaling.json, scaling.csv, scaling-d_sae and scaling-d_in as .png and .svg)");
         return ExitCodes.Ok;
     }
 

@@ -15,17 +15,21 @@ public sealed class CheckCommand : ICommand
 {
     public string Name => "check";
     public string Summary => "run what a mechanist.json asks (decompositions, validations) and gate on the findings";
-    public string Usage => "CONFIG [--format text|json|sarif|msbuild] [--out FILE] [--model DIR] [--plugins DIR]... [--device D] [--help-uri-base URI] [--dependencies FILE]";
+    public string Usage => "CONFIG [--format text|json|sarif|msbuild|html] [--out FILE] [--model DIR] [--plugins DIR]... [--device D] [--cache DIR] [--update-baseline] [--fail-on new|all] [--help-uri-base URI] [--dependencies FILE] [--outputs FILE]";
     public int MaxPositionals => 1;
 
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
-        new("format", "report format: text|json|sarif|msbuild (default text)", ValueName: "FORMAT"),
+        new("format", "report format: text|json|sarif|msbuild|html (default text; html: one offline page linking findings to docs and feature cards)", ValueName: "FORMAT"),
         new("out", "write the report to FILE (atomically); the findings are still printed as text", ValueName: "FILE"),
         new("model", "the model folder, replacing the config's 'model'", ValueName: "DIR"),
         CommonOptions.Plugins, CommonOptions.Device,
         new("help-uri-base", "absolute URI that relative help links (docs/checks/ID.md) resolve against in reports", ValueName: "URI"),
+        new("cache", "keep activations harvested from the model in DIR between runs (keyed by a hash of the model's files, the inputs and the site); default: a temporary folder", ValueName: "DIR"),
+        new("update-baseline", "accept this run: write the baseline (every measured value and finding) beside the config, then compare with it", TakesValue: false),
+        new("fail-on", "all (default): every error fails; new: only errors the baseline does not have (MECH5xxx regressions are always new)", ValueName: "new|all"),
         new("dependencies", "write the list of every file the check read, one per line (for incremental builds)", ValueName: "FILE"),
+        new("outputs", "write the list of every file the check keeps for later runs (harvest cache entries), one per line", ValueName: "FILE"),
         CommonOptions.Verbose, CommonOptions.Help,
     ];
 
@@ -34,11 +38,14 @@ public sealed class CheckCommand : ICommand
         if (args.Positionals.Count == 0)
             throw new UsageException("'check' needs a configuration file: mechanist check CONFIG. See 'mechanist check --help'.");
         var configPath = args.Positionals[0];
-        var format = args.GetChoice("format", "text", CheckReports.Formats);
+        var format = args.GetChoice("format", "text", [.. CheckReports.Formats, "html"]);
         var outPath = args.Get("out");
         var helpBase = args.Get("help-uri-base");
         if (helpBase is not null && !Uri.TryCreate(helpBase, UriKind.Absolute, out _))
             throw new UsageException($"--help-uri-base expects an absolute URI, got '{helpBase}'.");
+        var failOn = args.GetChoice("fail-on", "all", "all", "new");
+        if (args.Get("device") is { } device && !Mechanist.Host.Running.Devices.IsValid(device))
+            throw new UsageException($"--device expects {Mechanist.Host.Running.Devices.Expected}, got '{device}'.");
 
         CheckResult result;
         try
@@ -46,6 +53,7 @@ public sealed class CheckCommand : ICommand
             result = CheckRunner.Run(configPath, new CheckRunOptions
             {
                 ExtraPlugins = args.GetAll("plugins"), Model = args.Get("model"), Device = args.Get("device"), HelpUriBase = helpBase,
+                CacheFolder = args.Get("cache"), UpdateBaseline = args.Has("update-baseline"), FailOn = failOn,
                 Log = env.Verbose ? new SyncProgress(line => env.Error.WriteLine($"mechanist check: {line}")) : null,
             });
         }
@@ -57,9 +65,11 @@ public sealed class CheckCommand : ICommand
         }
 
         int exitCode = result.HasErrors ? ExitCodes.ErrorFinding : ExitCodes.Ok;
-        var report = CheckReports.Render(result, format, CliApp.Version, exitCode);
+        var report = format == "html" ? CheckHtml.Render(result, args, exitCode) : CheckReports.Render(result, format, CliApp.Version, exitCode);
         if (args.Get("dependencies") is { } dependencies)
             AtomicFile.WriteText(dependencies, string.Concat(result.Inputs.Select(i => i + "\n")));
+        if (args.Get("outputs") is { } outputs)
+            AtomicFile.WriteText(outputs, string.Concat(result.Outputs.Select(o => o + "\n")));
         if (outPath is not null)
         {
             AtomicFile.WriteText(outPath, report);

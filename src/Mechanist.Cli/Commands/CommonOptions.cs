@@ -1,5 +1,6 @@
 using Mechanist.Cli.CommandLine;
 using Mechanist.Host;
+using Mechanist.Host.Running;
 using static TorchSharp.torch;
 
 namespace Mechanist.Cli.Commands;
@@ -25,21 +26,19 @@ public static class CommonOptions
         return host;
     }
 
+    /// <summary>--device through the host's one device reader (<see cref="Devices"/>).</summary>
     public static Device ParseDevice(ParsedArguments args)
     {
         var text = args.Get("device") ?? "auto";
-        if (text == "auto") return cuda.is_available() ? CUDA : CPU;
-        if (text == "cpu") return CPU;
-        if (text == "cuda" || text.StartsWith("cuda:", StringComparison.Ordinal))
+        if (!Devices.IsValid(text)) throw new UsageException($"--device expects {Devices.Expected}, got '{text}'.");
+        try
         {
-            if (!cuda.is_available())
-                throw new UsageException($"--device {text}: CUDA is not available in this build or on this machine (use --device cpu or auto).");
-            int index = 0;
-            if (text.Length > 5 && (!int.TryParse(text[5..], out index) || index < 0 || index >= cuda.device_count()))
-                throw new UsageException($"--device {text}: no such CUDA device (found {cuda.device_count()}).");
-            return new Device(TorchSharp.DeviceType.CUDA, index);
+            return Devices.Resolve(text);
         }
-        throw new UsageException($"--device expects auto, cpu, cuda or cuda:N, got '{text}'.");
+        catch (MechanistInputException e)
+        {
+            throw new UsageException($"--device {e.Message}");
+        }
     }
 
     public static int ParseSeed(ParsedArguments args) => args.GetInt("seed", 0);

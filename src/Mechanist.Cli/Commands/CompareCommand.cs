@@ -3,14 +3,16 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mechanist.Cli.CommandLine;
-using Mechanist.Cli.Reports;
 using Mechanist.Decomposers;
 using Mechanist.Host.Discovery;
 using Mechanist.Host.Formats;
+using Mechanist.Host.Reports;
 using Mechanist.Host.Running;
 using Mechanist.IO;
 using Mechanist.Methods.Evaluation;
 using Mechanist.Options;
+using Mechanist.Reports.Html;
+using Mechanist.Reports.Plots;
 using static TorchSharp.torch;
 
 namespace Mechanist.Cli.Commands;
@@ -18,12 +20,14 @@ namespace Mechanist.Cli.Commands;
 /// <summary>
 /// <c>mechanist compare</c>: fits several decomposers (built-in and plugin) on the same activations with the same seed
 /// and step budget, then writes a console table, <c>results.json</c> (metrics with definitions, wall time and peak
-/// memory per method), <c>pareto.png</c> (L0 against FVU) and each method's SAELens folder.
+/// memory per method), <c>report.html</c> (the table and every figure), the figures as PNG and SVG (<c>pareto</c>: L0
+/// against FVU; <c>pareto-mmcs</c> with ground truth; <c>training</c>: the trainers' logs; <c>density</c>: feature
+/// density) and each method's SAELens folder with its <c>training_log.jsonl</c>.
 /// </summary>
 public sealed class CompareCommand : ICommand
 {
     public string Name => "compare";
-    public string Summary => "fit several decomposers on the same data, seed and budget: table, results.json, pareto.png";
+    public string Summary => "fit several decomposers on the same data, seed and budget: table, results.json, report.html, plots";
     public string Usage => "--activations FILE[,FILE...] --methods ID,ID,... [--set id.key=value]... [--steps N] [--batch-size B] [--target-l0 K] [--targets FILE] [--ground-truth FILE] [--seed S] [--device D] [--plugins DIR]... [--format text|json] --out DIR";
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
@@ -39,7 +43,7 @@ public sealed class CompareCommand : ICommand
     ];
 
     sealed record Row(MethodEntry Entry, MethodOptions Options, DecompositionMetrics Metrics, double FitSeconds, PeakMemory.Result Peak,
-        int DSae, string Architecture, Decomposition Decomposition, string SparsityControl);
+        int DSae, string Architecture, Decomposition Decomposition, RunLogRecorder Log, double[] Frequencies, string SparsityControl);
 
     public int Run(ParsedArguments args, CommandEnvironment env)
     {
@@ -62,7 +66,8 @@ public sealed class CompareCommand : ICommand
 
         using var host = CommonOptions.CreateHost(args, env);
         // Resolve and bind everything before any training, so a typo fails in a second, not after an hour.
-        var plan = new List<(MethodEntry Entry, MethodOptions Options, string SparsityControl)>();
+        var runner = MethodRunner.For(host);
+        var plan = new List<(BoundMethod Method, string SparsityControl)>();
         foreach (var id in methodIds)
         {
             var entry = host.Catalog.Resolve(id, MethodKind.Decomposer);
@@ -86,7 +91,7 @@ public sealed class CompareCommand : ICommand
                 }
                 else control = "none";
             }
-            plan.Add((entry, MethodCatalog.BindOptions(entry, settings), control));
+            plan.Add((MethodRunner.Bind(entry, settings), control));
         }
         using var inputs = ActivationInputs.Load(activationsPath, args.Get("targets"));
         var reference = inputs.Targets ?? inputs.Activations;
@@ -95,15 +100,15 @@ public sealed class CompareCommand : ICommand
         var rows = new List<Row>();
         try
         {
-            foreach (var (entry, options, control) in plan)
+            foreach (var (method, control) in plan)
             {
-                random.manual_seed(seed);
-                var decomposer = MethodCatalog.Create<Decomposer>(entry, host.Services);
+                var (entry, options) = (method.Entry, method.Options);
                 var progress = ProgressBar.For(entry.Id, env);
+                var log = new RunLogRecorder(progress);
                 var context = new DecomposeContext
                 {
                     Activations = inputs.Activations, Targets = inputs.Targets, Sites = inputs.Sites, Options = options, Seed = seed,
-                    Device = device, Progress = progress,
+                    Device = device, Progress = log,
                 };
                 var watch = Stopwatch.StartNew();
                 Decomposition decomposition;
@@ -112,7 +117,7 @@ public sealed class CompareCommand : ICommand
                 try
                 {
                     using var keep = MallocTuning.KeepFreedMemory();
-                    (decomposition, peak) = PeakMemory.Measure(() => MethodInvoker.Invoke(entry, () => decomposer.Fit(context)));
+                    (decomposition, peak) = PeakMemory.Measure(() => runner.Fit(method, context));
                 }
                 finally
                 {
@@ -121,13 +126,9 @@ public sealed class CompareCommand : ICommand
                 double seconds = watch.Elapsed.TotalSeconds;
                 try
                 {
-                    decomposition.Metadata = new DecompositionMetadata
-                    {
-                        Method = entry.Id, Seed = seed,
-                        Options = entry.Descriptor.Options.ToDictionary(o => o.Name, o => OptionSchema.FormatValue(o.Property.GetValue(options))),
-                    };
                     var metrics = DecompositionMetrics.Compute(decomposition, inputs.Activations, truth, device: device, targets: decomposition.ReconstructsTargets ? inputs.Targets : null);
-                    rows.Add(new Row(entry, options, metrics, seconds, peak, decomposition.DSae, decomposition.Architecture, decomposition, control));
+                    var frequencies = FeatureDensity.Compute(decomposition, inputs.Activations, device: device);
+                    rows.Add(new Row(entry, options, metrics, seconds, peak, decomposition.DSae, decomposition.Architecture, decomposition, log, frequencies, control));
                 }
                 catch
                 {
@@ -137,17 +138,36 @@ public sealed class CompareCommand : ICommand
             }
 
             var results = Results(rows, inputs, args, seed, steps, device, targetL0);
-            var png = ParetoPlot.Render(rows.Select(r => new ParetoPlot.Point(r.Entry.Id, r.Metrics.L0, r.Metrics.Fvu)).ToList()).EncodePng();
             var resultsText = results.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+            var figures = CompareFigures.Build(rows.Select(r => new CompareFigures.Method(r.Entry.Id,
+                r.Metrics.Values().ToDictionary(kv => kv.Key, kv => kv.Value),
+                r.Log.Count > 0 ? r.Log.ToRunLog(r.Entry.Id, Path.Combine(r.Entry.Id, RunLog.FileName)) : null,
+                r.Frequencies, inputs.Activations.Count)).ToList());
+            var pictures = figures.Figures.Select(f => (f.Name, Png: f.Figure.Png(), Svg: f.Figure.Svg())).ToList();
+            var report = CompareReportPage.Render(results, figures.Figures.Select(f => new CompareReportPage.Plot(f.Name, f.Caption, f.Figure)).ToList(),
+                figures.Notes, CliApp.Version);
             AtomicFile.WriteDirectory(outDir, temp =>
             {
                 File.WriteAllText(Path.Combine(temp, "results.json"), resultsText + "\n");
-                File.WriteAllBytes(Path.Combine(temp, "pareto.png"), png);
+                File.WriteAllText(Path.Combine(temp, "report.html"), report);
+                foreach (var (name, png, svg) in pictures)
+                {
+                    File.WriteAllBytes(Path.Combine(temp, name + ".png"), png);
+                    File.WriteAllText(Path.Combine(temp, name + ".svg"), svg);
+                }
                 foreach (var r in rows)
-                    DecompositionFolder.Save(Path.Combine(temp, r.Entry.Id), r.Decomposition);
+                    DecompositionFolder.Save(Path.Combine(temp, r.Entry.Id), r.Decomposition,
+                        r.Log.Count > 0 ? new Dictionary<string, string> { [RunLog.FileName] = r.Log.ToJsonl() } : null);
             });
             if (format == "json") env.Out.WriteLine(resultsText);
-            else WriteTable(env.Out, rows, truth is not null, Path.GetFullPath(outDir), targetL0);
+            else
+            {
+                ComparisonReport.WriteTable(env.Out, results["methods"]!.AsArray().Select(n => n!.AsObject()).ToList(), r => r["method"]!.GetValue<string>());
+                env.Out.WriteLine($"-> {Path.GetFullPath(outDir)} (report.html, results.json, pareto/training/density .png and .svg, one SAELens folder per method)");
+                foreach (var note in figures.Notes) env.Out.WriteLine($"  not plotted: {note}");
+                if (targetL0 is double target)
+                    WriteTargetLines(env.Out, rows, target);
+            }
             return ExitCodes.Ok;
         }
         finally
@@ -161,34 +181,17 @@ public sealed class CompareCommand : ICommand
         var methods = new JsonArray();
         foreach (var r in rows)
         {
-            var metrics = new JsonObject();
-            foreach (var (name, value) in r.Metrics.Values())
-                metrics[name] = name == "samples" ? JsonValue.Create((long)value) : JsonValue.Create(value);
-            methods.Add(new JsonObject
-            {
-                ["method"] = r.Entry.Id,
-                ["source"] = r.Entry.Source,
-                ["architecture"] = r.Architecture,
-                ["d_sae"] = r.DSae,
-                ["options"] = new JsonObject(r.Entry.Descriptor.Options.Select(o =>
-                    KeyValuePair.Create(o.Name, (JsonNode?)OptionSchema.FormatValue(o.Property.GetValue(r.Options))))),
-                ["metrics"] = metrics,
-                ["fit_seconds"] = r.FitSeconds,
-                ["peak_rss_bytes"] = r.Peak.PeakBytes,
-                ["peak_rss_method"] = r.Peak.Method,
-                ["folder"] = r.Entry.Id,
-            });
+            var extra = new List<KeyValuePair<string, JsonNode?>>();
             if (targetL0 is double target)
             {
-                var m = (JsonObject)methods[^1]!;
-                m["sparsity_control"] = r.SparsityControl;
-                m["l0_within_10_percent_of_target"] = Math.Abs(r.Metrics.L0 - target) <= 0.1 * target;
+                extra.Add(KeyValuePair.Create("sparsity_control", (JsonNode?)r.SparsityControl));
+                extra.Add(KeyValuePair.Create("l0_within_10_percent_of_target", (JsonNode?)(Math.Abs(r.Metrics.L0 - target) <= 0.1 * target)));
             }
+            methods.Add(ComparisonReport.Row(r.Entry.Id, r.Entry.Source, r.Architecture, r.DSae,
+                r.Entry.Descriptor.Options.ToDictionary(o => o.Name, o => OptionSchema.FormatValue(o.Property.GetValue(r.Options))),
+                r.Metrics, r.FitSeconds, r.Peak.PeakBytes, r.Peak.Method, folder: r.Entry.Id, extra: extra));
         }
-        var definitions = new JsonObject();
-        foreach (var (k, v) in DecompositionMetrics.Definitions) definitions[k] = v;
-        definitions["fit_seconds"] = "wall-clock seconds of the method's fit (training), excluding evaluation";
-        definitions["peak_rss_bytes"] = "peak resident memory of the process during the fit (see peak_rss_method)";
+        var definitions = ComparisonReport.Definitions();
         if (targetL0 is not null)
         {
             definitions["sparsity_control"] = "how --target-l0 reached the method: target_l0 (its sparsity coefficient adapted during training), k=K (TopK family), none (no sparsity knob)";
@@ -211,33 +214,12 @@ public sealed class CompareCommand : ICommand
         return result;
     }
 
-    static void WriteTable(TextWriter w, List<Row> rows, bool mmcs, string outDir, double? targetL0)
+    static void WriteTargetLines(TextWriter w, List<Row> rows, double target)
     {
         var inv = CultureInfo.InvariantCulture;
-        var header = new List<string> { "method", "d_sae", "l0", "fvu", "explained_var", "mse", "dead", "dense" };
-        if (mmcs) header.Add("mmcs");
-        header.AddRange(["fit_s", "peak_rss_mb"]);
-        var table = rows.Select(r =>
-        {
-            var cells = new List<string>
-            {
-                r.Entry.Id, r.DSae.ToString(inv), r.Metrics.L0.ToString("0.##", inv), r.Metrics.Fvu.ToString("0.####", inv),
-                r.Metrics.ExplainedVariance.ToString("0.####", inv), r.Metrics.Mse.ToString("0.#####", inv),
-                r.Metrics.DeadFraction.ToString("0.###", inv), r.Metrics.DenseFraction.ToString("0.###", inv),
-            };
-            if (mmcs) cells.Add(r.Metrics.Mmcs!.Value.ToString("0.####", inv));
-            cells.AddRange([r.FitSeconds.ToString("0.##", inv), (r.Peak.PeakBytes / 1048576.0).ToString("0", inv)]);
-            return cells;
-        }).ToList();
-        var widths = header.Select((h, i) => Math.Max(h.Length, table.Count == 0 ? 0 : table.Max(row => row[i].Length))).ToList();
-        w.WriteLine(string.Join("  ", header.Select((h, i) => i == 0 ? h.PadRight(widths[i]) : h.PadLeft(widths[i]))));
-        foreach (var row in table)
-            w.WriteLine(string.Join("  ", row.Select((c, i) => i == 0 ? c.PadRight(widths[i]) : c.PadLeft(widths[i]))));
-        if (targetL0 is double target)
-            foreach (var r in rows)
-                w.WriteLine(r.SparsityControl == "none"
-                    ? $"target L0 {target.ToString(inv)}: {r.Entry.Id} has no sparsity option and ran as configured (l0 {r.Metrics.L0.ToString("0.##", inv)})"
-                    : $"target L0 {target.ToString(inv)}: {r.Entry.Id} via {r.SparsityControl}: l0 {r.Metrics.L0.ToString("0.##", inv)} ({(Math.Abs(r.Metrics.L0 - target) <= 0.1 * target ? "within" : "outside")} 10%)");
-        w.WriteLine($"-> {outDir} (results.json, pareto.png, one SAELens folder per method)");
+        foreach (var r in rows)
+            w.WriteLine(r.SparsityControl == "none"
+                ? $"target L0 {target.ToString(inv)}: {r.Entry.Id} has no sparsity option and ran as configured (l0 {r.Metrics.L0.ToString("0.##", inv)})"
+                : $"target L0 {target.ToString(inv)}: {r.Entry.Id} via {r.SparsityControl}: l0 {r.Metrics.L0.ToString("0.##", inv)} ({(Math.Abs(r.Metrics.L0 - target) <= 0.1 * target ? "within" : "outside")} 10%)");
     }
 }

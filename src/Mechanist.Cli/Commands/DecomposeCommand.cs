@@ -8,11 +8,15 @@ using Mechanist.Host.Running;
 using Mechanist.IO;
 using Mechanist.Methods.Evaluation;
 using Mechanist.Options;
+using Mechanist.Reports.Plots;
 using static TorchSharp.torch;
 
 namespace Mechanist.Cli.Commands;
 
-/// <summary><c>mechanist decompose</c>: fits one decomposer and writes a SAELens-layout folder plus <c>metrics.json</c>.</summary>
+/// <summary>
+/// <c>mechanist decompose</c>: fits one decomposer and writes a SAELens-layout folder plus <c>metrics.json</c> and, for
+/// a method with a training loop, its <c>training_log.jsonl</c> (step, loss, FVU, L0, dead fraction).
+/// </summary>
 public sealed class DecomposeCommand : ICommand
 {
     public string Name => "decompose";
@@ -39,30 +43,28 @@ public sealed class DecomposeCommand : ICommand
         var device = CommonOptions.ParseDevice(args);
 
         using var host = CommonOptions.CreateHost(args, env);
-        var entry = host.Catalog.Resolve(methodId, MethodKind.Decomposer);
-        var settings = args.Settings(methodId);
-        var options = MethodCatalog.BindOptions(entry, settings);
+        var runner = MethodRunner.For(host);
+        var method = runner.Bind(methodId, MethodKind.Decomposer, args.Settings(methodId));
 
         using var inputs = ActivationInputs.Load(activationsPath, args.Get("targets"), args.Get("site"));
         var activations = inputs.Activations;
         var reference = inputs.Targets ?? activations;
         using var truth = args.Get("ground-truth") is { } gt ? GroundTruth.Load(gt, reference.Dimension) : null;
 
-        random.manual_seed(seed);
-        var decomposer = MethodCatalog.Create<Decomposer>(entry, host.Services);
-        var progress = ProgressBar.For(entry.Id, env);
+        var progress = ProgressBar.For(method.Id, env);
+        var log = new RunLogRecorder(progress);
         var context = new DecomposeContext
         {
-            Activations = activations, Targets = inputs.Targets, Sites = inputs.Sites, Options = options, Seed = seed, Device = device,
+            Activations = activations, Targets = inputs.Targets, Sites = inputs.Sites, Options = method.Options, Seed = seed, Device = device,
             HookName = args.Get("hook-name") ?? (inputs.Sites is null ? ActivationSources.SiteName(activations, args.Get("site")) : null),
-            Progress = progress,
+            Progress = log,
         };
         var watch = Stopwatch.StartNew();
         Decomposition fitted;
         try
         {
             using var keep = MallocTuning.KeepFreedMemory();
-            fitted = MethodInvoker.Invoke(entry, () => decomposer.Fit(context));
+            fitted = runner.Fit(method, context);
         }
         finally
         {
@@ -70,30 +72,21 @@ public sealed class DecomposeCommand : ICommand
         }
         using var decomposition = fitted;
         var fitSeconds = watch.Elapsed.TotalSeconds;
-        if (decomposition.DIn != activations.Dimension)
-            throw new MethodFailedException(entry, new InvalidOperationException(
-                $"returned a decomposition with d_in {decomposition.DIn} for activations of dimension {activations.Dimension}"));
-        if (inputs.Targets is null && decomposition.DOut != activations.Dimension)
-            throw new MethodFailedException(entry, new InvalidOperationException(
-                $"returned a decomposition with d_out {decomposition.DOut} but no targets were given"));
-        decomposition.Metadata = new DecompositionMetadata
-        {
-            Method = entry.Id, Seed = seed, HookName = context.HookName,
-            Options = entry.Descriptor.Options.ToDictionary(o => o.Name, o => OptionSchema.FormatValue(o.Property.GetValue(options))),
-        };
 
         var metrics = DecompositionMetrics.Compute(decomposition, activations, truth, device: device, targets: decomposition.ReconstructsTargets ? inputs.Targets : null);
         var context2 = new Dictionary<string, string>
         {
-            ["method"] = entry.Id,
+            ["method"] = method.Id,
             ["activations"] = inputs.Description,
             ["fit_seconds"] = fitSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture),
         };
         if (args.Get("targets") is { } targetsPath) context2["targets"] = Path.GetFullPath(targetsPath);
         var report = MetricsReport.ToJsonText(metrics, context2);
-        DecompositionFolder.Save(outDir, decomposition, new Dictionary<string, string> { ["metrics.json"] = report });
+        var files = new Dictionary<string, string> { ["metrics.json"] = report };
+        if (log.Count > 0) files[RunLog.FileName] = log.ToJsonl();
+        DecompositionFolder.Save(outDir, decomposition, files);
 
-        env.Out.WriteLine($"{entry.Id}: d_in {decomposition.DIn}, d_sae {decomposition.DSae}, fitted on {activations.Count} rows in {fitSeconds:0.##} s -> {Path.GetFullPath(outDir)}");
+        env.Out.WriteLine($"{method.Id}: d_in {decomposition.DIn}, d_sae {decomposition.DSae}, fitted on {activations.Count} rows in {fitSeconds:0.##} s -> {Path.GetFullPath(outDir)}");
         MetricsReport.WriteText(env.Out, metrics);
         return ExitCodes.Ok;
     }

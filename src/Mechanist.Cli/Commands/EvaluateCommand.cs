@@ -82,14 +82,16 @@ public sealed class EvaluateCommand : ICommand
             foreach (var (name, value) in splice.Metrics.Values())
             {
                 values[name] = name == "tokens" ? JsonValue.Create((long)value) : JsonValue.Create(value);
-                definitions[name] = SpliceMetrics.Definitions[name];
+                definitions[name] = splice.Metrics.DefinitionsOf()[name];
             }
+            values["loss"] = splice.Metrics.Loss;
             values["model"] = Path.GetFullPath(modelPath);
             values["site"] = splice.Site;
             if (splice.OutputSite is not null) values["output_site"] = splice.OutputSite;
             values["definitions"] = definitions;
             report["splice"] = values;
-            lines.Add($"spliced into {Path.GetFullPath(modelPath)} at {splice.Site}{(splice.OutputSite is null ? "" : $" -> {splice.OutputSite}")}:");
+            lines.Add($"spliced into {Path.GetFullPath(modelPath)} at {splice.Site}{(splice.OutputSite is null ? "" : $" -> {splice.OutputSite}")} " +
+                      $"({(splice.Metrics.Loss == SpliceMetrics.TaskLoss ? "the task's loss at its answer positions" : "next-token loss")}):");
             foreach (var (name, value) in splice.Metrics.Values())
                 lines.Add($"  {name,-20} {(name == "tokens" ? ((long)value).ToString(CultureInfo.InvariantCulture) : value.ToString("0.######", CultureInfo.InvariantCulture))}");
         }
@@ -127,14 +129,14 @@ public sealed class EvaluateCommand : ICommand
         var tokens = text is not null
             ? TokenSequences.ReadText(text, model.VocabSize, context)
             : TokenSequences.ReadJsonl(tokensFile!, model.VocabSize, context);
-        var metrics = SpliceMetrics.Compute(model, site, decomposition, Batches(tokens, batchSize, device), outputSite);
+        var metrics = SpliceMetrics.Compute(model, site, decomposition, Batches(tokens, batchSize, device, model is ITaskModel ? 1 : 2), outputSite);
         return new SpliceResult(metrics, site, outputSite);
     }
 
-    /// <summary>Sequences of at least two tokens, grouped by length into batches [b, length] on the device.</summary>
-    static IEnumerable<Tensor> Batches(TokenSequences tokens, int batchSize, Device device)
+    /// <summary>Sequences of at least <paramref name="minLength"/> tokens (two for next-token loss), grouped by length into batches [b, length] on the device.</summary>
+    static IEnumerable<Tensor> Batches(TokenSequences tokens, int batchSize, Device device, int minLength)
     {
-        foreach (var group in tokens.Sequences.Where(s => s.Length >= 2).GroupBy(s => s.Length))
+        foreach (var group in tokens.Sequences.Where(s => s.Length >= minLength).GroupBy(s => s.Length))
             foreach (var chunk in group.Chunk(batchSize))
                 yield return tensor(chunk.SelectMany(s => s).ToArray()).view(chunk.Length, group.Key).to(device);
     }

@@ -48,8 +48,9 @@ public sealed class InterpretCommand : ICommand
         if (harvestBatch < 1) throw new UsageException("option '--harvest-batch' must be at least 1.");
 
         using var host = CommonOptions.CreateHost(args, env);
-        var entry = host.Catalog.Resolve(methodId, MethodKind.Interpreter);
-        var options = MethodCatalog.BindOptions(entry, args.Settings(methodId));
+        var runner = MethodRunner.For(host);
+        var bound = runner.Bind(methodId, MethodKind.Interpreter, args.Settings(methodId));
+        var (entry, options) = (bound.Entry, bound.Options);
         using var decomposition = DecompositionFolder.Load(decompositionDir);
         var features = args.Get("features") is { } list ? ParseFeatures(list, decomposition.DSae) : null;
         var site = args.Get("site") ?? (decomposition.Metadata.HookName is { Length: > 0 } h ? h : null);
@@ -85,13 +86,11 @@ public sealed class InterpretCommand : ICommand
         var context = new InterpretContext
         {
             Decomposition = decomposition, Activations = activations, Model = model, Features = features, Site = site,
-            Tokens = rowTokens, Unembedding = modelDir is null ? null : ModelFolders.Unembedding(modelDir, site),
+            Tokens = rowTokens, TokenText = (model as ITokenizedModel)?.TokenText, Unembedding = modelDir is null ? null : ModelFolders.Unembedding(modelDir, site),
             Embedding = modelDir is null ? null : ModelFolders.Embedding(modelDir), InputTemplate = template?.to(device),
             Options = options, Seed = seed, Device = device,
         };
-        var interpreter = MethodCatalog.Create<Interpreter>(entry, host.Services);
-        random.manual_seed(seed);
-        var explanations = MethodInvoker.Invoke(entry, () => interpreter.Interpret(context));
+        var explanations = runner.Interpret(bound, context);
 
         var lines = new StringBuilder();
         foreach (var e in explanations)

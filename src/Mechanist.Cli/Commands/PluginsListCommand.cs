@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Mechanist.Cli.CommandLine;
 using Mechanist.Host.Discovery;
 using Mechanist.Host.Running;
+using Mechanist.Options;
 using Mechanist.Validators;
 
 namespace Mechanist.Cli.Commands;
@@ -41,7 +42,12 @@ public sealed class PluginsListCommand : ICommand
                     }).ToArray()),
                 };
                 if (e.Kind == MethodKind.Validator)
+                {
                     o["checks"] = new JsonArray(checks[e.Id].Select(c => (JsonNode?)c).ToArray());
+                    // What the validator needs to run (its attribute's Requires): mechanist check refuses an entry without it.
+                    o["requires"] = new JsonArray(Enum.GetValues<ValidationInputs>().Where(f => f != ValidationInputs.None && e.Descriptor.Requires.HasFlag(f))
+                        .Select(f => (JsonNode?)OptionSchema.ToSnakeCase(f.ToString())).ToArray());
+                }
                 array.Add(o);
             }
             env.Out.WriteLine(array.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -52,6 +58,7 @@ public sealed class PluginsListCommand : ICommand
         foreach (var e in entries)
         {
             var extra = checks[e.Id].Count > 0 ? $" [{string.Join(", ", checks[e.Id])}]" : "";
+            if (e.Descriptor.Requires != ValidationInputs.None) extra += $" (needs {ValidationInputNames.Format(e.Descriptor.Requires)})";
             env.Out.WriteLine($"{e.Id.PadRight(idWidth)}  {e.Kind.ToName(),-12}  {(e.IsBuiltIn ? "built-in" : "plugin"),-10}  {e.Descriptor.Title}{extra}");
         }
         return ExitCodes.Ok;

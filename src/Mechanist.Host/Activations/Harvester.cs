@@ -153,12 +153,12 @@ public static class Harvester
         if (batch.Count > 0) yield return batch;
     }
 
-    /// <summary>Provenance written with harvested activations.</summary>
+    /// <summary>Provenance written with harvested activations; paths as they were given (a file committed with its data stays portable).</summary>
     public static JsonObject Metadata(string model, string modelType, TokenSequences tokens, IReadOnlyList<string> sites) => new()
     {
-        ["model"] = Path.GetFullPath(model),
+        ["model"] = model,
         ["model_type"] = modelType,
-        ["tokens_file"] = Path.GetFullPath(tokens.Source),
+        ["tokens_file"] = tokens.Source,
         ["sequences"] = tokens.Sequences.Count,
         ["tokens"] = tokens.TotalTokens,
         ["context"] = tokens.Sequences.Max(s => s.Length),

@@ -22,5 +22,8 @@ public static class InfrastructureChecks
         "method ID '{0}' from {1} is already defined by {2}; the later one is ignored", "Infrastructure", Severity.Warning,
         CheckDescriptor.DocPath("MECH0004"));
 
-    public static IReadOnlyList<CheckDescriptor> All { get; } = [MethodThrew, PluginLoadFailed, UnknownMethodOrCheck, DuplicateMethodId];
+    /// <summary>A validator (or some of its checks) could not run on what it was given (reported by validators through their context).</summary>
+    public static CheckDescriptor CouldNotRun => ValidatorChecks.CouldNotRun;
+
+    public static IReadOnlyList<CheckDescriptor> All { get; } = [MethodThrew, PluginLoadFailed, UnknownMethodOrCheck, DuplicateMethodId, ValidatorChecks.CouldNotRun];
 }

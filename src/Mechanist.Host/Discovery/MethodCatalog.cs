@@ -53,13 +53,13 @@ public sealed class MethodCatalog(IReadOnlyList<MethodEntry> entries, IReadOnlyL
     }
 }
 
-/// <summary>A method threw: carries the MECH0001 finding.</summary>
+/// <summary>A method threw: carries the MECH0001 finding (the first line of the inner message; native frames need --verbose).</summary>
 public sealed class MethodFailedException(MethodEntry entry, Exception inner)
-    : Exception($"{entry.Kind.ToName()} '{entry.Id}' threw {inner.GetType().Name}: {inner.Message}", inner)
+    : Exception($"{entry.Kind.ToName()} '{entry.Id}' threw {inner.GetType().Name}: {Running.ExceptionMessages.Brief(inner)}", inner)
 {
     public MethodEntry Entry { get; } = entry;
 
     public Finding ToFinding() => Finding.Create(InfrastructureChecks.MethodThrew,
         new FindingLocation(Path: Entry.Source, Method: Entry.Id),
-        [Entry.Kind.ToName(), Entry.Id, InnerException!.GetType().Name, InnerException.Message]);
+        [Entry.Kind.ToName(), Entry.Id, InnerException!.GetType().Name, Running.ExceptionMessages.Brief(InnerException)]);
 }

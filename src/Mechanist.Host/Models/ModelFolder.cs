@@ -3,7 +3,6 @@ using Mechanist.Host.Discovery;
 using Mechanist.Host.Running;
 using Mechanist.Models;
 using Mechanist.Models.Runtime;
-using Mechanist.Options;
 using static TorchSharp.torch;
 
 namespace Mechanist.Host.Models;
@@ -23,28 +22,21 @@ public static class ModelFolder
     /// </summary>
     public static IHookedModel Load(string folder, MethodCatalog catalog, IServiceProvider services, Device? device = null, int seed = 0)
     {
+        var (config, modelType) = ReadConfig(folder);
+        return new MethodRunner(catalog, services).LoadModel(folder, config, modelType, device ?? CPU, seed);
+    }
+
+    /// <summary>The folder's parsed <c>config.json</c> and its <c>model_type</c>; input errors name the file.</summary>
+    public static (JsonObject Config, string ModelType) ReadConfig(string folder)
+    {
         if (!Directory.Exists(folder))
             throw new MechanistInputException(File.Exists(folder)
                 ? $"{folder}: expected a model folder (config.json + model.safetensors), got a file."
                 : $"{folder}: model folder not found.");
         var configPath = Path.Combine(folder, ConfigFile);
         var config = ModelConfig.Read(configPath);
-        var modelType = config["model_type"] is JsonValue v && v.TryGetValue<string>(out var s) ? s
+        var modelType = config["model_type"] is JsonValue v && v.TryGetValue<string>(out var s) && s.Length > 0 ? s
             : throw new MechanistInputException($"{configPath}: missing 'model_type' (a string naming the architecture, e.g. \"gpt2\").");
-        var entry = catalog.Resolve(modelType, MethodKind.ModelLoader);
-        var loader = MethodCatalog.Create<ModelLoader>(entry, services);
-        var context = new ModelLoadContext
-        {
-            Folder = Path.GetFullPath(folder), Config = config, Options = new NoOptions(), Device = device ?? CPU, Seed = seed,
-        };
-        var model = MethodInvoker.Invoke(entry, () => loader.Load(context))
-            ?? throw new MethodFailedException(entry, new InvalidOperationException("returned no model"));
-        if (model.ModelType != modelType)
-        {
-            model.Dispose();
-            throw new MethodFailedException(entry, new InvalidOperationException(
-                $"returned a model of type '{model.ModelType}' for model_type '{modelType}'"));
-        }
-        return model;
+        return (config, modelType);
     }
 }

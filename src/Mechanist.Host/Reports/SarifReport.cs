@@ -44,30 +44,61 @@ public static class SarifReport
             ["workingDirectory"] = new JsonObject { ["uri"] = DirectoryUri(Environment.CurrentDirectory) },
         };
         if (overrides.Count > 0) invocation["ruleConfigurationOverrides"] = overrides;
+        // What methods logged while they ran (a check that was skipped says why here).
+        if (result.Log.Count > 0)
+            invocation["toolExecutionNotifications"] = new JsonArray(result.Log.Select(l => (JsonNode?)new JsonObject
+            {
+                ["level"] = l.Level == "info" ? "note" : l.Level,
+                ["message"] = new JsonObject { ["text"] = $"{l.Source}: {l.Message}" },
+            }).ToArray());
 
+        var results = result.Findings.Select(f => (JsonNode?)Result(f, result, ruleIndex[f.Id], configDir)).ToList();
+        foreach (var f in result.AbsentFindings)
+        {
+            // A finding of the baseline this run no longer has: no longer a problem (kind pass, level none).
+            var node = Result(f, result, ruleIndex[f.Id], configDir);
+            node["kind"] = "pass";
+            node["level"] = "none";
+            results.Add(node);
+        }
+        var runProperties = new JsonObject();
+        if (result.Attributions.Count > 0) runProperties["attributions"] = new JsonArray(result.Attributions.Select(a => (JsonNode?)a.DeepClone()).ToArray());
+        if (result.Harvests.Count > 0)
+            runProperties["harvests"] = new JsonArray(result.Harvests.Select(h => (JsonNode?)new JsonObject
+            {
+                ["decomposition"] = h.Decomposition, ["site"] = h.Site, ["cacheKey"] = h.Key, ["rows"] = h.Rows, ["reused"] = h.Reused,
+            }).ToArray());
+        if (result.BaselinePath is not null)
+            runProperties["baseline"] = new JsonObject
+            {
+                ["uri"] = new Uri(result.BaselinePath).AbsoluteUri, ["updated"] = result.BaselineUpdated, ["failOn"] = result.FailOn,
+            };
+
+        var run = new JsonObject
+        {
+            ["tool"] = new JsonObject
+            {
+                ["driver"] = new JsonObject
+                {
+                    ["name"] = "mechanist",
+                    ["version"] = toolVersion,
+                    ["semanticVersion"] = toolVersion,
+                    ["informationUri"] = result.ToolInformationUri,
+                    ["rules"] = new JsonArray(rules.Select(r => (JsonNode?)Rule(r, result.HelpUris[r.Id])).ToArray()),
+                },
+            },
+            ["invocations"] = new JsonArray(invocation),
+            ["originalUriBaseIds"] = new JsonObject { [ConfigRoot] = new JsonObject { ["uri"] = DirectoryUri(configDir) } },
+            ["artifacts"] = artifacts,
+            ["columnKind"] = "utf16CodeUnits",
+            ["results"] = new JsonArray(results.ToArray()),
+        };
+        if (runProperties.Count > 0) run["properties"] = runProperties;
         return new JsonObject
         {
             ["$schema"] = SchemaUri,
             ["version"] = "2.1.0",
-            ["runs"] = new JsonArray(new JsonObject
-            {
-                ["tool"] = new JsonObject
-                {
-                    ["driver"] = new JsonObject
-                    {
-                        ["name"] = "mechanist",
-                        ["version"] = toolVersion,
-                        ["semanticVersion"] = toolVersion,
-                        ["informationUri"] = result.ToolInformationUri,
-                        ["rules"] = new JsonArray(rules.Select(r => (JsonNode?)Rule(r, result.HelpUris[r.Id])).ToArray()),
-                    },
-                },
-                ["invocations"] = new JsonArray(invocation),
-                ["originalUriBaseIds"] = new JsonObject { [ConfigRoot] = new JsonObject { ["uri"] = DirectoryUri(configDir) } },
-                ["artifacts"] = artifacts,
-                ["columnKind"] = "utf16CodeUnits",
-                ["results"] = new JsonArray(result.Findings.Select(f => (JsonNode?)Result(f, result, ruleIndex[f.Id], configDir)).ToArray()),
-            }),
+            ["runs"] = new JsonArray(run),
         };
     }
 
@@ -110,6 +141,8 @@ public static class SarifReport
         Put("feature", f.Finding.Location.Feature);
         Put("decomposition", f.Decomposition);
         Put("validation", f.Validation);
+        Put("behaviour", f.Behaviour);
+        Put("demotedFrom", f.DemotedFrom is { } demoted ? Level(demoted) : null);
         Put("method", f.Finding.Location.Method);
         Put("value", CheckReports.Number(f.Finding.Value));
         Put("threshold", CheckReports.Number(f.Finding.Threshold));
@@ -124,6 +157,7 @@ public static class SarifReport
             ["message"] = new JsonObject { ["text"] = f.Finding.Message },
             ["locations"] = new JsonArray(location),
         };
+        if (f.BaselineState is { } state) node["baselineState"] = state;
         var related = new JsonArray();
         if (result.Model is not null)
             related.Add(new JsonObject

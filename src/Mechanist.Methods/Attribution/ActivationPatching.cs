@@ -86,7 +86,7 @@ public sealed class ActivationPatching : AttributionMethod<ActivationPatchingOpt
             var patched = where(masks.unsqueeze(1), source.to(a.dtype).unsqueeze(0), grouped);
             return patched.reshape(a.shape);
         });
-        return Metric(context, context.Model.Run(inputs), count * batch);
+        return Metric(context, context.Model.Run(inputs), count * batch, arange(batch, ScalarType.Int64).repeat(count));
     }
 }
 

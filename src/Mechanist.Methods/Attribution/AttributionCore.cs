@@ -42,8 +42,20 @@ internal static class AttributionCore
         return input.shape[0];
     }
 
-    /// <summary>Runs the metric on a model output and checks it returns one value per example.</summary>
-    public static Tensor Metric(AttributionContext context, Tensor output, long batch) => Metric(context.Metric, context.MetricDescription, output, batch);
+    /// <summary>
+    /// Runs the metric on a model output and checks it returns one value per row. <paramref name="examples"/> [rows]
+    /// names the example of each output row when the rows are not the examples in order (integration steps,
+    /// patched copies); the context's <see cref="AttributionContext.ExampleMetric"/> then gets them.
+    /// </summary>
+    public static Tensor Metric(AttributionContext context, Tensor output, long batch, Tensor? examples = null)
+    {
+        if (examples is null || context.ExampleMetric is null) return Metric(context.Metric, context.MetricDescription, output, batch);
+        var m = context.ExampleMetric(output, examples.to(ScalarType.Int64).to(output.device));
+        if (m.ndim != 1 || m.shape[0] != batch)
+            throw new MechanistInputException(
+                $"the metric '{context.MetricDescription}' returned shape [{string.Join(", ", m.shape)}]; it must return one value per row, [{batch}].");
+        return m;
+    }
 
     public static Tensor Metric(Func<Tensor, Tensor> metric, string description, Tensor output, long batch)
     {

@@ -64,7 +64,7 @@ public sealed class FeatureAttribution : AttributionMethod<FeatureAttributionOpt
             var (alphas, weights) = IntegrationRules.Nodes(options.Rule, options.Steps);
             gradientSum = PathIntegrator.IntegrateGradients(batch, alphas, weights, options.InternalBatchSize,
                 (example, alpha) => PathIntegrator.Interpolate(reference, state, example, alpha),
-                (example, points) => Metric(context, splice.Run(x.index_select(0, example.to(x.device)), points), example.shape[0]),
+                (example, points) => Metric(context, splice.Run(x.index_select(0, example.to(x.device)), points), example.shape[0], example),
                 context.CancellationToken);
             using (no_grad()) mx = Metric(context, splice.Run(x, state), batch);
         }

@@ -36,7 +36,7 @@ public sealed class IntegratedGradients : AttributionMethod<IntegratedGradientsO
 
         var integral = PathIntegrator.IntegrateGradients(batch, alphas, weights, options.InternalBatchSize,
             (example, alpha) => PathIntegrator.Interpolate(baseline, x, example, alpha),
-            (example, points) => Metric(context, model.Run(points), example.shape[0]),
+            (example, points) => Metric(context, model.Run(points), example.shape[0], example),
             context.CancellationToken);
         var scores = (x - baseline) * integral;
 

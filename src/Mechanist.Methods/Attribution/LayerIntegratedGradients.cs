@@ -43,7 +43,7 @@ public sealed class LayerIntegratedGradients : AttributionMethod<IntegratedGradi
         var (alphas, weights) = IntegrationRules.Nodes(options.Rule, options.Steps);
         var integral = PathIntegrator.IntegrateGradients(batch, alphas, weights, options.InternalBatchSize,
             (example, alpha) => PathIntegrator.Interpolate(reference, a, example, alpha),
-            (example, points) => Metric(context, RunPatched(model, x.index_select(0, example.to(x.device)), site, points), example.shape[0]),
+            (example, points) => Metric(context, RunPatched(model, x.index_select(0, example.to(x.device)), site, points), example.shape[0], example),
             context.CancellationToken);
         var scores = (a - reference) * integral;
 

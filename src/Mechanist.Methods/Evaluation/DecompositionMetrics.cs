@@ -14,6 +14,9 @@ public sealed record DecompositionMetrics(
     double DenseFraction,
     double? Mmcs)
 {
+    /// <summary>The latents that never fired (f_i = 0 on every row), ascending.</summary>
+    public IReadOnlyList<int> DeadLatents { get; init; } = [];
+
     /// <summary>A latent counts as dense when it fires on more than this fraction of samples.</summary>
     public const double DenseFiringRate = 0.1;
 
@@ -82,8 +85,12 @@ public sealed record DecompositionMetrics(
         double dead = (firing == 0).to(ScalarType.Float64).mean().item<double>();
         double dense = (firing > DenseFiringRate * n).to(ScalarType.Float64).mean().item<double>();
         double? mmcs = groundTruth is null ? null : ComputeMmcs(groundTruth, decomposition.DecoderDirections);
+        var counts = firing.cpu().data<double>().ToArray();
         return new DecompositionMetrics(n, sumError / ((double)n * reference.Dimension), fvu, 1 - fvu,
-            activeCount / n, dead, dense, mmcs);
+            activeCount / n, dead, dense, mmcs)
+        {
+            DeadLatents = Enumerable.Range(0, counts.Length).Where(i => counts[i] == 0).ToList(),
+        };
     }
 
     /// <summary>Mean over rows g_i of <paramref name="truth"/> of the maximum cosine similarity with any row of <paramref name="directions"/>.</summary>

@@ -6,9 +6,11 @@ using static TorchSharp.torch;
 namespace Mechanist.Methods.Evaluation;
 
 /// <summary>
-/// Downstream quality of a decomposition: how much of a language model's next-token loss survives when the
-/// activation at a hook site is replaced by its reconstruction (spliced in), compared with replacing it by zeros.
-/// Every value comes with its definition (<see cref="Definitions"/>).
+/// Downstream quality of a decomposition: how much of a model's loss survives when the activation at a hook site is
+/// replaced by its reconstruction (spliced in), compared with replacing it by zeros. For a language model the loss is
+/// next-token cross-entropy; for a task model (<see cref="ITaskModel"/>, e.g. modular addition) it is the task's loss,
+/// the cross-entropy of the label at each scored (answer) position, and the KL divergences are taken there too.
+/// Every value comes with its definition (<see cref="DefinitionsOf"/>).
 /// </summary>
 public sealed record SpliceMetrics(
     long Tokens,
@@ -20,6 +22,28 @@ public sealed record SpliceMetrics(
     double KlZeroAblation,
     double KlScore)
 {
+    /// <summary>"next-token" for a language model, "task" for an <see cref="ITaskModel"/>.</summary>
+    public string Loss { get; init; } = NextTokenLoss;
+
+    public const string NextTokenLoss = "next-token";
+    public const string TaskLoss = "task";
+
+    /// <summary>The definitions of the values for the loss kind the metrics were computed with.</summary>
+    public IReadOnlyDictionary<string, string> DefinitionsOf() => Loss == TaskLoss ? TaskDefinitions : Definitions;
+
+    /// <summary>Definitions for a task model: only the answer positions the task scores count.</summary>
+    public static readonly IReadOnlyDictionary<string, string> TaskDefinitions = new Dictionary<string, string>
+    {
+        ["tokens"] = "number of scored answer positions (the positions the task model labels, e.g. the '=' of 'a b =')",
+        ["ce_clean"] = "mean task cross-entropy -log p(label | input) at the answer positions of the unmodified model",
+        ["ce_spliced"] = "the same with the activation at the site replaced by the decomposition's reconstruction",
+        ["ce_zero_ablation"] = "the same with the activation at the site replaced by zeros",
+        ["ce_loss_score"] = "(ce_zero_ablation - ce_spliced) / (ce_zero_ablation - ce_clean): 1 = the reconstruction loses nothing, 0 = no better than zeros",
+        ["kl_spliced"] = "mean over answer positions of KL(p_clean || p_spliced) of the output distributions",
+        ["kl_zero_ablation"] = "mean over answer positions of KL(p_clean || p_zero_ablation)",
+        ["kl_score"] = "(kl_zero_ablation - kl_spliced) / kl_zero_ablation",
+    };
+
     public static readonly IReadOnlyDictionary<string, string> Definitions = new Dictionary<string, string>
     {
         ["tokens"] = "number of predicted positions: (sequence length - 1) per sequence for the cross-entropy; every position for the KL divergences",
@@ -34,7 +58,7 @@ public sealed record SpliceMetrics(
 
     /// <summary>
     /// Runs <paramref name="model"/> on each batch of token ids [B, T] (its output being logits [B, T, vocab]) three
-    /// times: clean, with the activation at <paramref name="site"/> replaced by the reconstruction, and with it
+    /// times (a task model's loss is read at its answer positions, see the class summary): clean, with the activation at <paramref name="site"/> replaced by the reconstruction, and with it
     /// zeroed. For a transcoder, <paramref name="outputSite"/> names the site it reconstructs (the MLP output): the
     /// input is read at <paramref name="site"/> and the reconstruction replaces <paramref name="outputSite"/>. Hooks
     /// are removed after every run, also on error.
@@ -48,13 +72,15 @@ public sealed record SpliceMetrics(
             if (!model.HookSites.Contains(name)) model.AddHook(name, _ => null).Dispose();
         double ceClean = 0, ceSpliced = 0, ceZero = 0, klSpliced = 0, klZero = 0;
         long predicted = 0, positions = 0;
+        var task = model as ITaskModel;
         using var _ = no_grad();
         foreach (var tokens in tokenBatches)
         {
             cancellation.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
-            if (tokens.ndim != 2 || tokens.shape[1] < 2)
-                throw new MechanistInputException($"token batches must be [batch, positions] with at least 2 positions, got [{string.Join(", ", tokens.shape)}].");
+            if (tokens.ndim != 2 || tokens.shape[1] < (task is null ? 2 : 1))
+                throw new MechanistInputException($"token batches must be [batch, positions] with at least {(task is null ? 2 : 1)} positions, got [{string.Join(", ", tokens.shape)}].");
+            var answers = task?.Answers(tokens);
             var clean = model.Run(tokens);
             var spliced = outputSite is null
                 ? model.RunPatched(tokens, site, x => Splice(decomposition, x, x))
@@ -62,6 +88,24 @@ public sealed record SpliceMetrics(
             var zero = model.RunZeroAblated(tokens, target);
             if (clean.ndim != 3)
                 throw new MechanistInputException($"the model's output has shape [{string.Join(", ", clean.shape)}]; expected logits [batch, positions, vocab].");
+            if (answers is not null)
+            {
+                var scored = tensor(answers.Positions.ToArray(), device: clean.device);
+                Tensor At(Tensor logits) => logits.index_select(1, scored);
+                CheckLabels(answers, clean);
+                ceClean += TaskCrossEntropy(At(clean), answers.Labels);
+                ceSpliced += TaskCrossEntropy(At(spliced), answers.Labels);
+                ceZero += TaskCrossEntropy(At(zero), answers.Labels);
+                klSpliced += KlDivergence(At(clean), At(spliced));
+                klZero += KlDivergence(At(clean), At(zero));
+                predicted += tokens.shape[0] * answers.Positions.Count;
+                positions += tokens.shape[0] * answers.Positions.Count;
+                continue;
+            }
+            if (tokens.max().item<long>() >= clean.shape[2])
+                throw new MechanistInputException(
+                    $"the model's outputs cover {clean.shape[2]} ids but the inputs hold id {tokens.max().item<long>()}: next-token loss needs every next token to be an output; " +
+                    $"model '{model.ModelType}' is not a next-token language model (a task model says which positions and labels count by implementing ITaskModel).");
             ceClean += NextTokenCrossEntropy(clean, tokens);
             ceSpliced += NextTokenCrossEntropy(spliced, tokens);
             ceZero += NextTokenCrossEntropy(zero, tokens);
@@ -74,7 +118,7 @@ public sealed record SpliceMetrics(
         ceClean /= predicted; ceSpliced /= predicted; ceZero /= predicted;
         klSpliced /= positions; klZero /= positions;
         return new SpliceMetrics(predicted, ceClean, ceSpliced, ceZero, Ratio(ceZero - ceSpliced, ceZero - ceClean), klSpliced, klZero,
-            Ratio(klZero - klSpliced, klZero));
+            Ratio(klZero - klSpliced, klZero)) { Loss = task is null ? NextTokenLoss : TaskLoss };
     }
 
     static double Ratio(double numerator, double denominator) =>
@@ -111,6 +155,20 @@ public sealed record SpliceMetrics(
         var logProbs = nn.functional.log_softmax(logits.narrow(1, 0, t - 1).to(ScalarType.Float64), -1);
         var next = tokens.narrow(1, 1, t - 1).unsqueeze(-1).to(ScalarType.Int64);
         return -logProbs.gather(-1, next).sum().item<double>();
+    }
+
+    static void CheckLabels(TaskAnswers answers, Tensor logits)
+    {
+        long vocab = logits.shape[^1];
+        if (answers.Labels.NumberOfElements > 0 && (answers.Labels.min().item<long>() < 0 || answers.Labels.max().item<long>() >= vocab))
+            throw new InvalidOperationException($"the task's labels fall outside the model's {vocab} outputs.");
+    }
+
+    /// <summary>Σ over examples and scored positions of −log softmax(logits)[label], in float64; logits [B, k, vocab], labels [B, k].</summary>
+    static double TaskCrossEntropy(Tensor logits, Tensor labels)
+    {
+        var logProbs = nn.functional.log_softmax(logits.to(ScalarType.Float64), -1);
+        return -logProbs.gather(-1, labels.to(ScalarType.Int64).to(logits.device).unsqueeze(-1)).sum().item<double>();
     }
 
     /// <summary>Σ over positions of KL(p ‖ q) = Σ_v p_v (log p_v − log q_v), in float64.</summary>

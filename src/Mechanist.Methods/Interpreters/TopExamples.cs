@@ -21,6 +21,9 @@ public sealed class TopExamples : Interpreter<TopExamplesOptions>
 {
     const int HistogramBins = 1024;
 
+    /// <summary>Bins of the activation histogram reported per feature (each the sum of 1024 / 32 fine bins).</summary>
+    public const int ReportedBins = 32;
+
     protected override IReadOnlyList<FeatureExplanation> Interpret(InterpretContext context, TopExamplesOptions options)
     {
         var source = context.Activations ?? throw new MechanistInputException("top-examples needs activations (--activations FILE, or a model and --tokens to harvest from).");
@@ -229,9 +232,15 @@ public sealed class TopExamples : Interpreter<TopExamplesOptions>
                 ["frequency"] = Math.Round(frequency, 8),
                 ["max_activation"] = Math.Round(max[j], 6),
                 ["mean_active_activation"] = count[j] > 0 ? Math.Round(sum[j] / count[j], 6) : 0,
+                ["histogram"] = new JsonObject
+                {
+                    ["range"] = new JsonArray(0.0, Math.Round(max[j], 6)),
+                    ["counts"] = new JsonArray(Enumerable.Range(0, ReportedBins).Select(b => (JsonNode)Enumerable.Range(0, HistogramBins / ReportedBins)
+                        .Sum(x => histogram[j * HistogramBins + b * (HistogramBins / ReportedBins) + x])).ToArray()),
+                },
                 ["top"] = top,
                 ["quantiles"] = quantiles,
-                ["definition"] = "quantile b holds positive activations between the b/q and (b+1)/q quantiles of the feature's positive activations (edges from a 1024-bin histogram on [0, max]); samples are uniform within it (seeded)",
+                ["definition"] = "histogram: counts of the feature's positive activations in 32 equal bins on (0, max_activation]; quantile b holds positive activations between the b/q and (b+1)/q quantiles of the feature's positive activations (edges from a 1024-bin histogram on [0, max]); samples are uniform within it (seeded)",
             };
             string summary = count[j] == 0
                 ? $"never fires on the {n} rows"

@@ -20,7 +20,8 @@ namespace Mechanist.Methods.Validators;
     Title = "Attribution faithfulness",
     Summary = "Checks attributions on a behaviour: integrated-gradients completeness (MECH2001), rank agreement of attribution patching with activation patching (MECH2002), and NaN/Inf in the model's weights, the site's activations, the metric or the attributions (MECH2003). Needs a model and a behaviour; MECH2002 needs corrupted inputs.",
     Reference = "Sundararajan et al. 2017 (completeness); Nanda 2023 and Kramár et al. 2024 (attribution patching and its failure modes).",
-    HelpLink = "docs/methods/attribution.faithfulness.md")]
+    HelpLink = "docs/methods/attribution.faithfulness.md",
+    Requires = ValidationInputs.Model | ValidationInputs.Behaviour | ValidationInputs.DifferentiableMetric)]
 public sealed class AttributionFaithfulness : Validator<AttributionFaithfulnessOptions>
 {
     public static readonly CheckDescriptor IncompleteIntegratedGradients = new(
@@ -28,20 +29,21 @@ public sealed class AttributionFaithfulness : Validator<AttributionFaithfulnessO
         "integrated gradients at {0} miss completeness by {1:0.####} of the metric's change (|ΔM| mean {2:0.####}), above the threshold {3:0.####}",
         "Attribution", Severity.Warning, CheckDescriptor.DocPath("MECH2001"),
         "max_b |Σ_i IG_{b,i} − (F_b(1) − F_b(0))| / (mean_b |F_b(1) − F_b(0)| + 1e-12), IG from the corrupted input (zeros when none) to the input with the configured steps and rule; F the metric along the path",
-        DefaultThreshold: 0.05);
+        DefaultThreshold: 0.05, Direction: MetricDirection.LowerIsBetter);
 
     public static readonly CheckDescriptor PatchingDisagreement = new(
         "MECH2002", "Attribution patching disagrees with activation patching",
         "attribution patching ranks {0} units with Spearman ρ = {1:0.###} against activation patching, below the threshold {2:0.###} (top unit by activation patching: {3}; by attribution patching: {4})",
         "Attribution", Severity.Warning, CheckDescriptor.DocPath("MECH2002"),
         "Spearman rank correlation over units u (site × position, or as configured) of mean_b AtP_{b,u} and mean_b AP_{b,u}, denoising; AtP_u = Σ (a_clean − a_corrupt) ⊙ ∂M/∂a|corrupt, AP_u = M(corrupt with u clean) − M(corrupt)",
-        DefaultThreshold: 0.6);
+        DefaultThreshold: 0.6, Requires: ValidationInputs.CorruptedInputs, Direction: MetricDirection.HigherIsBetter);
 
     public static readonly CheckDescriptor NonFinite = new(
         "MECH2003", "Non-finite values",
         "{0} contains {1} NaN or infinite values",
         "Attribution", Severity.Error, CheckDescriptor.DocPath("MECH2003"),
-        "count of elements e with isfinite(e) false in the model's parameters, the activation at the site and the metric on the behaviour's inputs and corrupted inputs, and the attribution scores (any count above 0 is reported)");
+        "count of elements e with isfinite(e) false in the model's parameters, the activation at the site and the metric on the behaviour's inputs and corrupted inputs, and the attribution scores (any count above 0 is reported)",
+        Direction: MetricDirection.LowerIsBetter);
 
     public override ImmutableArray<CheckDescriptor> SupportedChecks { get; } = [IncompleteIntegratedGradients, PatchingDisagreement, NonFinite];
 
@@ -49,10 +51,16 @@ public sealed class AttributionFaithfulness : Validator<AttributionFaithfulnessO
     {
         if (context.Model is not { } model || context.Behaviour is not { } behaviour)
         {
-            context.Logger.LogInformation("attribution.faithfulness: no model or behaviour to check; nothing reported.");
+            context.CannotRun("it needs a model and a behaviour (inputs and a metric).");
             return;
         }
-        if (CountNonFinite(context, model, behaviour) > 0) return;
+        long nonFinite = CountNonFinite(context, model, behaviour);
+        context.Measure(NonFinite, nonFinite);
+        if (nonFinite > 0)
+        {
+            context.Logger.LogWarning("non-finite values (MECH2003): MECH2001 and MECH2002 were not run.");
+            return;
+        }
 
         var site = context.Site;
         if (site is null && !behaviour.Input.is_floating_point())
@@ -60,11 +68,14 @@ public sealed class AttributionFaithfulness : Validator<AttributionFaithfulnessO
         if (context.ThresholdOf(IncompleteIntegratedGradients) is double completenessThreshold)
         {
             if (site is null && !behaviour.Input.is_floating_point())
-                context.Logger.LogInformation("attribution.faithfulness: integer inputs and no site; MECH2001 skipped.");
+                context.CannotRun("the inputs are token ids, which have no gradient, and there is no site to integrate at (the model has no hook_embed; give the validation a 'site').", IncompleteIntegratedGradients);
             else CheckCompleteness(context, model, behaviour, site, options, completenessThreshold);
         }
-        if (context.ThresholdOf(PatchingDisagreement) is double agreementThreshold && behaviour.Corrupted is not null)
-            CheckPatchingAgreement(context, model, behaviour, options, agreementThreshold);
+        if (context.ThresholdOf(PatchingDisagreement) is double agreementThreshold && context.IsEnabled(PatchingDisagreement))
+        {
+            if (behaviour.Corrupted is null) context.CannotRun("it needs the behaviour's corrupted inputs.", PatchingDisagreement);
+            else CheckPatchingAgreement(context, model, behaviour, options, agreementThreshold);
+        }
     }
 
     static long CountNonFinite(ValidationContext context, Mechanist.Models.IHookedModel model, Behaviour behaviour)
@@ -108,7 +119,7 @@ public sealed class AttributionFaithfulness : Validator<AttributionFaithfulnessO
         var igOptions = new IntegratedGradientsOptions { Steps = options.Steps, Rule = options.Rule, InternalBatchSize = options.InternalBatchSize };
         var attribution = new AttributionContext
         {
-            Model = model, Input = behaviour.Input, Baseline = behaviour.Corrupted, Metric = behaviour.Metric,
+            Model = model, Input = behaviour.Input, Baseline = behaviour.Corrupted, Metric = behaviour.Metric, ExampleMetric = behaviour.ExampleMetric,
             MetricDescription = behaviour.Description, Site = site, Options = igOptions, Seed = context.Seed,
             Device = context.Device, CancellationToken = context.CancellationToken,
         };
@@ -122,6 +133,7 @@ public sealed class AttributionFaithfulness : Validator<AttributionFaithfulnessO
         }
         var change = (result.MetricValue! - result.ReferenceMetricValue!).abs().mean().to(ScalarType.Float64).item<double>();
         var relative = AttributionCore.MaxAbs(result.ConvergenceDelta!) / (change + 1e-12);
+        context.Measure(IncompleteIntegratedGradients, relative);
         if (relative > threshold)
             context.Report(IncompleteIntegratedGradients, [site ?? "the input", relative, change, threshold], relative);
     }
@@ -132,7 +144,7 @@ public sealed class AttributionFaithfulness : Validator<AttributionFaithfulnessO
         using var scope = NewDisposeScope();
         AttributionContext Context(MethodOptions o) => new()
         {
-            Model = model, Input = behaviour.Input, Baseline = behaviour.Corrupted, Metric = behaviour.Metric,
+            Model = model, Input = behaviour.Input, Baseline = behaviour.Corrupted, Metric = behaviour.Metric, ExampleMetric = behaviour.ExampleMetric,
             MetricDescription = behaviour.Description, Site = context.Site, Options = o, Seed = context.Seed,
             Device = context.Device, CancellationToken = context.CancellationToken,
         };
@@ -147,11 +159,12 @@ public sealed class AttributionFaithfulness : Validator<AttributionFaithfulnessO
         }
         if (apMean.Length < 3)
         {
-            context.Logger.LogInformation("attribution.faithfulness: fewer than 3 units; MECH2002 skipped.");
+            context.CannotRun($"a rank correlation needs at least 3 units, and granularity '{OptionSchema.FormatValue(options.Granularity)}' gives {apMean.Length}; use a finer granularity.", PatchingDisagreement);
             return;
         }
         var rho = RankCorrelation.Spearman(atpMean, apMean);
         if (double.IsNaN(rho)) rho = 0;
+        context.Measure(PatchingDisagreement, rho);
         var labels = ap.UnitLabels!;
         string TopOf(double[] v) => labels[Array.IndexOf(v, v.MaxBy(Math.Abs))];
         if (rho < threshold)

@@ -19,7 +19,8 @@ namespace Mechanist.Methods.Validators;
     Title = "Causal ablation of credited features",
     Summary = "Splices the decomposition at the site with its error node, credits features with the behaviour by feature attribution, then ablates the top-k credited features (latents set to zero, error kept): they must remove at least a set fraction of the behaviour the features carry (MECH3001), while random sets of k other active features must not (MECH3002). Needs a model, a decomposition, its site and a behaviour.",
     Reference = "Marks et al. 2024, Sparse Feature Circuits (faithfulness by ablation); Chan et al. 2022, Causal Scrubbing.",
-    HelpLink = "docs/methods/causal.ablation.md")]
+    HelpLink = "docs/methods/causal.ablation.md",
+    Requires = ValidationInputs.Model | ValidationInputs.Decomposition | ValidationInputs.Site | ValidationInputs.Behaviour | ValidationInputs.DifferentiableMetric)]
 public sealed class CausalAblation : Validator<CausalAblationOptions>
 {
     const string FractionDefinition =
@@ -29,14 +30,15 @@ public sealed class CausalAblation : Validator<CausalAblationOptions>
         "MECH3001", "Ablating the credited features does not remove the behaviour",
         "ablating the {0} features credited with '{1}' ({2}) removes {3:0.#%} of the behaviour the features carry, below the threshold {4:0.#%}",
         "Causal", Severity.Warning, CheckDescriptor.DocPath("MECH3001"),
-        FractionDefinition + "; S = the top-k latents by feature attribution summed over examples and positions", DefaultThreshold: 0.5);
+        FractionDefinition + "; S = the top-k latents by feature attribution summed over examples and positions", DefaultThreshold: 0.5,
+        Direction: MetricDirection.HigherIsBetter);
 
     public static readonly CheckDescriptor RandomFeaturesAsEffective = new(
         "MECH3002", "Random features remove the behaviour as well",
         "random sets of {0} active features remove {1:0.#%} of '{2}' on average (max {3:0.#%}; the credited set: {4:0.#%}), at or above the threshold {5:0.#%}: the credit is not specific",
         "Causal", Severity.Warning, CheckDescriptor.DocPath("MECH3002"),
         FractionDefinition + "; averaged over random_draws sets S of k latents drawn uniformly from the active latents outside the credited set",
-        DefaultThreshold: 0.25);
+        DefaultThreshold: 0.25, Direction: MetricDirection.LowerIsBetter);
 
     public override ImmutableArray<CheckDescriptor> SupportedChecks { get; } = [CreditedFeaturesNotNecessary, RandomFeaturesAsEffective];
 
@@ -44,17 +46,27 @@ public sealed class CausalAblation : Validator<CausalAblationOptions>
     {
         if (context.Model is not { } model || context.Behaviour is not { } behaviour || context.Decomposition is not { } decomposition || context.Site is not { } site)
         {
-            context.Logger.LogInformation("causal.ablation: needs a model, a decomposition, its site and a behaviour; nothing reported.");
+            context.CannotRun("it needs a model, a decomposition, its site and a behaviour.");
             return;
         }
         using var scope = NewDisposeScope();
         var result = Run(model, decomposition, site, behaviour, options, context.Seed, context.CancellationToken);
         if (result is null)
         {
-            context.Logger.LogInformation("causal.ablation: the features carry none of the behaviour (or none is credited); nothing to test.");
+            context.CannotRun($"with every latent set to zero the behaviour '{behaviour.Description}' does not change (or no latent is credited with it), so there is no credited set to test: the decomposition's features at {site} carry none of it.");
             return;
         }
         var r = result.Value;
+        if (!r.Carries(options.Significance))
+        {
+            context.CannotRun(string.Create(CultureInfo.InvariantCulture,
+                $"with every latent set to zero the behaviour '{behaviour.Description}' changes by {r.Behaviour:0.####} on average, within {options.Significance:0.#} standard errors ({r.CarriedError:0.####}) of no change (the metric's mean is {r.Clean:0.####}, its standard deviation {r.Spread:0.####}): the decomposition's features at {site} do not carry the behaviour, so the credit given to any of them cannot be tested."));
+            return;
+        }
+        context.Measure(CreditedFeaturesNotNecessary, r.CreditedFraction);
+        if (r.RandomFractions.Count > 0) context.Measure(RandomFeaturesAsEffective, r.RandomMean);
+        context.Logger.LogInformation("the mean metric is {Clean:0.####} (standard deviation {Spread:0.####} over the inputs); the features carry {Carried:0.####} of it; ablating the credited {K} ({Credited}) removes {Fraction:0.#%}, random sets {Random:0.#%} on average",
+            r.Clean, r.Spread, r.Behaviour, r.Credited.Count, string.Join(", ", r.Credited), r.CreditedFraction, r.RandomFractions.Count > 0 ? r.RandomMean : double.NaN);
         var credited = string.Join(", ", r.Credited.Select(i => i.ToString(CultureInfo.InvariantCulture)));
         if (context.ThresholdOf(CreditedFeaturesNotNecessary) is double need && r.CreditedFraction < need)
             context.Report(CreditedFeaturesNotNecessary, [r.Credited.Count, behaviour.Description, credited, r.CreditedFraction, need], r.CreditedFraction);
@@ -63,8 +75,16 @@ public sealed class CausalAblation : Validator<CausalAblationOptions>
     }
 
     /// <summary>The outcome of one ablation test.</summary>
-    public readonly record struct Outcome(IReadOnlyList<int> Credited, double CreditedFraction, IReadOnlyList<double> RandomFractions, double Behaviour)
+    /// <param name="Behaviour">What the features carry: mean metric spliced minus mean metric with every latent set to zero.</param>
+    /// <param name="Clean">The mean metric with the decomposition spliced in (error node kept).</param>
+    /// <param name="Spread">The standard deviation of the metric over the examples, spliced in.</param>
+    /// <param name="CarriedError">The standard error of <paramref name="Behaviour"/>: std_b(M_b(spliced) − M_b(all latents zero)) / √B.</param>
+    public readonly record struct Outcome(IReadOnlyList<int> Credited, double CreditedFraction, IReadOnlyList<double> RandomFractions, double Behaviour,
+        double Clean = double.NaN, double Spread = double.NaN, double CarriedError = 0)
     {
+        /// <summary>Whether what the features carry stands out from the noise: |carried| > significance × its standard error.</summary>
+        public bool Carries(double significance) => Math.Abs(Behaviour) > significance * CarriedError;
+
         public double RandomMean => RandomFractions.Count == 0 ? double.NaN : RandomFractions.Average();
     }
 
@@ -78,7 +98,7 @@ public sealed class CausalAblation : Validator<CausalAblationOptions>
         long batch = x.shape[0];
         var attribution = new FeatureAttribution().Attribute(new AttributionContext
         {
-            Model = model, Input = x, Metric = behaviour.Metric, MetricDescription = behaviour.Description, Site = site,
+            Model = model, Input = x, Metric = behaviour.Metric, ExampleMetric = behaviour.ExampleMetric, MetricDescription = behaviour.Description, Site = site,
             Decomposition = decomposition, Seed = seed, CancellationToken = cancellation,
             Options = new FeatureAttributionOptions { Method = options.Credit, Steps = options.Steps, OutputSite = options.OutputSite },
         });
@@ -90,10 +110,14 @@ public sealed class CausalAblation : Validator<CausalAblationOptions>
         if (credited.Count == 0) return null;
 
         double MeanMetric(Tensor s) => behaviour.Metric(splice.Run(x, s)).mean().to(ScalarType.Float64).item<double>();
-        double clean = MeanMetric(state);
+        var cleanValues = behaviour.Metric(splice.Run(x, state)).to(ScalarType.Float64);
+        double spread = cleanValues.numel() > 1 ? cleanValues.std().item<double>() : 0;
+        double clean = cleanValues.mean().item<double>();
         var allOff = state.clone();
         splice.Latents(allOff).zero_();
-        double carried = clean - MeanMetric(allOff);
+        var differences = cleanValues - behaviour.Metric(splice.Run(x, allOff)).to(ScalarType.Float64);
+        double carried = differences.mean().item<double>();
+        double carriedError = batch > 1 ? differences.std().item<double>() / Math.Sqrt(batch) : 0;
         if (Math.Abs(carried) <= 1e-9 * (Math.Abs(clean) + 1)) return null;
 
         double Fraction(IReadOnlyList<int> features)
@@ -119,7 +143,7 @@ public sealed class CausalAblation : Validator<CausalAblationOptions>
                 random.Add(Fraction(set));
             }
         }
-        return new Outcome(credited, creditedFraction, random, carried);
+        return new Outcome(credited, creditedFraction, random, carried, clean, spread, carriedError);
     }
 }
 
@@ -140,9 +164,13 @@ public sealed record CausalAblationOptions : MethodOptions
     [Option("for a transcoder: the site its output replaces (the validated site is its input); empty for an SAE")]
     public string OutputSite { get; init; } = "";
 
+    [Option("the features must change the behaviour by more than this many standard errors when all are set to zero, else there is nothing to test")]
+    public double Significance { get; init; } = 3;
+
     public override IEnumerable<OptionError> Validate()
     {
         if (TopK < 1) yield return new("top_k", "must be at least 1");
+        if (Significance < 0) yield return new("significance", "must be 0 or more");
         if (RandomDraws < 0) yield return new("random_draws", "must be 0 or more");
         if (Steps < 1) yield return new("steps", "must be at least 1");
     }

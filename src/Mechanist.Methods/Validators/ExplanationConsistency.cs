@@ -19,7 +19,8 @@ namespace Mechanist.Methods.Validators;
     Title = "Held-out explanation consistency",
     Summary = "Splits the activations in two (by sequence when tokens are given, seeded), builds each sampled feature's explanation from its top-k examples on split A (the tokens at those positions, or their mean activation direction), and correlates the explanation's prediction with the feature's activations on split B (MECH4001). A story read off top examples that does not hold on held-out data is an interpretability illusion.",
     Reference = "Bolukbasi et al. 2021, An Interpretability Illusion for BERT; Bills et al. 2023, Language models can explain neurons in language models (held-out scoring).",
-    HelpLink = "docs/methods/explanation.consistency.md")]
+    HelpLink = "docs/methods/explanation.consistency.md",
+    Requires = ValidationInputs.Decomposition | ValidationInputs.Activations)]
 public sealed class ExplanationConsistency : Validator<ExplanationConsistencyOptions>
 {
     public static readonly CheckDescriptor InconsistentExplanation = new(
@@ -27,7 +28,7 @@ public sealed class ExplanationConsistency : Validator<ExplanationConsistencyOpt
         "feature {0}: the {1} explanation from its top {2} examples on split A correlates {3:0.###} with its activations on held-out split B (in-sample {4:0.###}), below the threshold {5:0.###}",
         "Interpretation", Severity.Warning, CheckDescriptor.DocPath("MECH4001"),
         "Pearson r over held-out rows between the explanation's prediction and the feature's activation. Token explanation: prediction(row) = mean activation of the top-k split-A examples whose token equals the row's token, 0 for other tokens. Direction explanation: prediction(row) = (x_row − mean x)·u, u the unit mean of (x − mean x) over the top-k split-A examples",
-        DefaultThreshold: 0.3);
+        DefaultThreshold: 0.3, Direction: MetricDirection.HigherIsBetter);
 
     public override ImmutableArray<CheckDescriptor> SupportedChecks { get; } = [InconsistentExplanation];
 
@@ -35,13 +36,30 @@ public sealed class ExplanationConsistency : Validator<ExplanationConsistencyOpt
     {
         if (context.Decomposition is not { } decomposition || context.Activations is not { } source)
         {
-            context.Logger.LogInformation("explanation.consistency: needs a decomposition and activations; nothing reported.");
+            context.CannotRun("it needs a decomposition and its activations.");
             return;
         }
         if (context.ThresholdOf(InconsistentExplanation) is not double threshold) return;
-        foreach (var r in Evaluate(decomposition, source, context.Tokens, options, context.Seed, context.CancellationToken))
+        if (options.Explanation == ExplanationKind.Token && context.Tokens is null)
+        {
+            context.CannotRun("explanation=token needs the token ids the activations were harvested from; harvest them from the model (omit 'activations'), or use explanation=direction.");
+            return;
+        }
+        var scores = Evaluate(decomposition, source, context.Tokens, options, context.Seed, context.CancellationToken);
+        if (scores.Count == 0)
+        {
+            context.CannotRun($"no feature fires on at least {options.MinActive} rows of each split, so no explanation can be tested; lower min_active or give more data.");
+            return;
+        }
+        context.Measure(InconsistentExplanation, scores.Average(r => r.HeldOut));
+        foreach (var r in scores)
+        {
+            context.Measure(InconsistentExplanation, r.HeldOut, r.Feature);
             if (!(r.HeldOut >= threshold))
                 context.Report(InconsistentExplanation, [r.Feature, r.Kind, options.TopK, r.HeldOut, r.InSample, threshold], r.HeldOut, r.Feature);
+        }
+        context.Logger.LogInformation("{Count} features checked; held-out correlation mean {Mean:0.###}, min {Min:0.###}",
+            scores.Count, scores.Average(r => r.HeldOut), scores.Min(r => r.HeldOut));
     }
 
     /// <summary>One feature's scores.</summary>
@@ -114,8 +132,9 @@ public sealed class ExplanationConsistency : Validator<ExplanationConsistencyOpt
         var rowsA = Enumerable.Range(0, (int)n).Where(r => inA[r]).ToArray();
         var rowsB = Enumerable.Range(0, (int)n).Where(r => !inA[r]).ToArray();
         var top = chosen.Select((_, j) => rowsA.OrderByDescending(r => acts[j][r]).Take(options.TopK).Where(r => acts[j][r] > 0).ToArray()).ToList();
-        var predictions = rowTokens is not null
-            ? TokenPredictions(acts, top, rowTokens, out var explanations)
+        bool byToken = rowTokens is not null && options.Explanation != ExplanationKind.Direction;
+        var predictions = byToken
+            ? TokenPredictions(acts, top, rowTokens!, out var explanations)
             : DirectionPredictions(source, mean, top, options.BatchSize, out explanations);
         sum.Dispose();
         mean.Dispose();
@@ -125,7 +144,7 @@ public sealed class ExplanationConsistency : Validator<ExplanationConsistencyOpt
         for (int j = 0; j < chosen.Count; j++)
         {
             double Score(int[] rows) => RankCorrelationOrZero(rows.Select(r => predictions[j][r]).ToArray(), rows.Select(r => (double)acts[j][r]).ToArray());
-            results.Add(new FeatureScore(chosen[j], rowTokens is null ? "direction" : "token", explanations[j], Score(rowsA), Score(rowsB)));
+            results.Add(new FeatureScore(chosen[j], byToken ? "token" : "direction", explanations[j], Score(rowsA), Score(rowsB)));
         }
         return results;
     }
@@ -205,8 +224,20 @@ file static class RandomExtensions
     }
 }
 
+/// <summary>What an explanation is built from: the tokens at the top examples, or their mean activation direction.</summary>
+public enum ExplanationKind
+{
+    /// <summary>Tokens when the token ids are known, else the direction.</summary>
+    Auto,
+    Token,
+    Direction,
+}
+
 public sealed record ExplanationConsistencyOptions : MethodOptions
 {
+    [Option("the explanation: auto (tokens when the token ids are known, else the direction), token or direction; the split is by sequence whenever token ids are known")]
+    public ExplanationKind Explanation { get; init; } = ExplanationKind.Auto;
+
     [Option("top-activating examples on split A an explanation is built from")]
     public int TopK { get; init; } = 20;
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Mechanist.IO;
 using Mechanist.Models.Runtime;
+using Mechanist.Models.Text;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -15,7 +16,7 @@ namespace Mechanist.Models.Architectures;
 /// names: <c>hook_embed</c>, <c>hook_pos_embed</c>, per block <c>blocks.{i}.…</c>, <c>ln_final.hook_normalized</c>
 /// and <c>unembed.hook_out</c> (the logits).
 /// </summary>
-public sealed class Gpt2Model : HookedModel, ILanguageModel
+public sealed class Gpt2Model : HookedModel, ILanguageModel, ITokenizedModel
 {
     public const string ConfigFile = ModelConfig.FileName;
     public const string WeightsFile = "model.safetensors";
@@ -49,6 +50,9 @@ public sealed class Gpt2Model : HookedModel, ILanguageModel
     public override string ModelType => Gpt2Config.ModelTypeName;
 
     public int VocabSize => Config.VocabSize;
+
+    /// <summary>GPT-2's byte-level BPE when the vocabulary is GPT-2's (50,257 ids); a model with its own vocabulary has none known.</summary>
+    public Func<long, string>? TokenText => Config.VocabSize == Gpt2Tokenizer.VocabSize ? id => Gpt2Tokenizer.Decode([(int)id]) : null;
 
     public int ContextLength => Config.NPositions;
 
@@ -131,6 +135,7 @@ public sealed class Gpt2Model : HookedModel, ILanguageModel
         var configPath = Path.Combine(folder, ConfigFile);
         config ??= ModelConfig.Read(configPath);
         var parsed = Gpt2Config.FromJson(config, configPath);
+        Gpt2Checkpoint.RequireRoomFor(parsed, Path.Combine(folder, WeightsFile), configPath);
         var model = new Gpt2Model(parsed);
         try
         {

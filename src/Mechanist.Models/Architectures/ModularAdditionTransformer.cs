@@ -16,7 +16,7 @@ namespace Mechanist.Models.Architectures;
 /// Input: int64 tokens [batch, pos] with pos ≤ 3; output: logits [batch, pos, p]. As an <see cref="ILanguageModel"/>
 /// it reads ids 0 … p (<see cref="VocabSize"/> = p + 1) over 3 positions, so <c>mechanist harvest</c> takes it.
 /// </summary>
-public sealed class ModularAdditionTransformer : HookedModel, ILanguageModel
+public sealed class ModularAdditionTransformer : HookedModel, ITaskModel, ITokenizedModel
 {
     public const string ModelTypeId = "modular-addition";
 
@@ -78,7 +78,31 @@ public sealed class ModularAdditionTransformer : HookedModel, ILanguageModel
 
     public int ContextLength => Config.NCtx;
 
+    /// <summary>Ids 0 … p − 1 are the residues (their numbers), id p is "=".</summary>
+    public Func<long, string>? TokenText => id => id == Config.EqualsToken ? "=" : id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public Device Device { get; }
+
+    /// <summary>
+    /// The task scores the "=" position (the last of "a b =") against (a + b) mod p. Inputs must be full
+    /// sequences [a, b, p] with residues a, b.
+    /// </summary>
+    public TaskAnswers Answers(Tensor tokens)
+    {
+        CheckTokens(tokens);
+        if (tokens.shape[1] != Config.NCtx)
+            throw new MechanistInputException(
+                $"model '{ModelTypeId}' labels only whole inputs \"a b =\" ([batch, {Config.NCtx}]), got [{string.Join(", ", tokens.shape)}].");
+        using var scope = NewDisposeScope();
+        var a = tokens.select(1, 0);
+        var b = tokens.select(1, 1);
+        bool residues = (a.lt(Config.P) & b.lt(Config.P) & tokens.select(1, 2).eq(Config.EqualsToken)).all().item<bool>();
+        if (!residues)
+            throw new MechanistInputException(
+                $"model '{ModelTypeId}' labels inputs [a, b, {Config.EqualsToken}] with residues a, b < {Config.P}; some input is not of that form.");
+        var labels = (a + b).remainder(Config.P).unsqueeze(1);
+        return new TaskAnswers([Config.NCtx - 1], labels.MoveToOuterDisposeScope());
+    }
 
     /// <summary>Every weight with its TransformerLens name, in a fixed order.</summary>
     public IReadOnlyList<(string Name, Parameter Value)> Weights => _weights.Select(w => (w.Name, (Parameter)w.Target)).ToList();
@@ -114,7 +138,9 @@ public sealed class ModularAdditionTransformer : HookedModel, ILanguageModel
     /// <summary>Builds the model from an already parsed <c>config.json</c> and loads the folder's weights.</summary>
     public static ModularAdditionTransformer FromFolder(string folder, JsonObject config, Device? device = null)
     {
-        var model = new ModularAdditionTransformer(ModularAdditionConfig.FromJson(config, ModelFiles.ConfigPath(folder)), device ?? CPU);
+        var parsed = ModularAdditionConfig.FromJson(config, ModelFiles.ConfigPath(folder));
+        WeightFile.RequireRoomFor(ModelFiles.WeightsPath(folder), parsed.ParameterCount, 4, ModelFiles.ConfigPath(folder));
+        var model = new ModularAdditionTransformer(parsed, device ?? CPU);
         try
         {
             WeightFile.Load(ModelFiles.WeightsPath(folder), model._weights, IgnoredTensors);

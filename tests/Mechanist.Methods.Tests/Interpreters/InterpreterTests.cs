@@ -62,6 +62,14 @@ public class TopExamplesTests
             for (long p = start; p < end; p++)
                 Assert.Equal(ids[seq * Length + p] == 7 ? p + 1 : 0, windowActs[p - start], 5);
         }
+        // The histogram: feature 0's activations (1 + position where the token is 7) in 32 equal bins on (0, max].
+        double max = d["max_activation"]!.GetValue<double>();
+        Assert.Equal([0.0, max], d["histogram"]!["range"]!.AsArray().Select(v => v!.GetValue<double>()));
+        var expected = new long[TopExamples.ReportedBins];
+        for (int r = 0; r < ids.Length; r++)
+            if (ids[r] == 7) expected[Math.Min(TopExamples.ReportedBins - 1, (int)Math.Floor((r % Length + 1) / max * TopExamples.ReportedBins))]++;
+        Assert.Equal(expected, d["histogram"]!["counts"]!.AsArray().Select(c => c!.GetValue<long>()));
+        Assert.All(result[1].Details["histogram"]!["counts"]!.AsArray(), c => Assert.Equal(0, c!.GetValue<long>()));
         var quantiles = d["quantiles"]!.AsArray();
         Assert.Equal(4, quantiles.Count);
         Assert.Equal(active, quantiles.Sum(q => q!["count"]!.GetValue<long>()));

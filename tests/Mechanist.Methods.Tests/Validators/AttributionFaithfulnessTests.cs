@@ -78,10 +78,13 @@ public class AttributionFaithfulnessTests
         using var scope = NewDisposeScope();
         using var model = new SmoothModel();
         var behaviour = new Behaviour(randn(4, 4, ScalarType.Float64, generator: new Generator(3)) * 2, o => o.select(1, 0), "output 0");
-        var finding = Assert.Single(Validate(model, behaviour, new AttributionFaithfulnessOptions { Steps = 2, Rule = IntegrationRule.RiemannLeft }));
-        Assert.Equal("MECH2001", finding.Id);
+        var findings = Validate(model, behaviour, new AttributionFaithfulnessOptions { Steps = 2, Rule = IntegrationRule.RiemannLeft });
+        var finding = Assert.Single(findings, f => f.Id == "MECH2001");
         Assert.True(finding.Value > 0.05);
-        Assert.Empty(Validate(model, behaviour));
+        // Without corrupted inputs MECH2002 does not pass silently: it says it could not run.
+        var notRun = Assert.Single(findings, f => f.Id == "MECH0013");
+        Assert.Contains("MECH2002", notRun.Message);
+        Assert.DoesNotContain(Validate(model, behaviour), f => f.Id == "MECH2001");
     }
 
     [Fact]
@@ -121,10 +124,12 @@ public class AttributionFaithfulnessTests
     }
 
     [Fact]
-    public void Without_a_model_or_behaviour_nothing_is_reported()
+    public void Without_a_model_or_behaviour_it_says_it_could_not_run()
     {
         var findings = new List<Finding>();
-        new AttributionFaithfulness().Validate(new ValidationContext(findings.Add) { Options = new AttributionFaithfulnessOptions() });
-        Assert.Empty(findings);
+        new AttributionFaithfulness().Validate(new ValidationContext(findings.Add) { Options = new AttributionFaithfulnessOptions(), MethodId = "attribution.faithfulness" });
+        var finding = Assert.Single(findings);
+        Assert.Equal(("MECH0013", Severity.Error), (finding.Id, finding.Severity));
+        Assert.Equal("validator 'attribution.faithfulness' could not run: it needs a model and a behaviour (inputs and a metric).", finding.Message);
     }
 }

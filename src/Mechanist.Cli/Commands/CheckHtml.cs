@@ -1,0 +1,44 @@
+using Mechanist.Cli.CommandLine;
+using Mechanist.Host;
+using Mechanist.Host.Checking;
+using Mechanist.Host.Discovery;
+using Mechanist.Models;
+using Mechanist.Reports.Html;
+using static TorchSharp.torch;
+
+namespace Mechanist.Cli.Commands;
+
+/// <summary>
+/// <c>mechanist check --format html</c>: the check report page, with cards for the features its findings name (built
+/// from the release's model and each decomposition's folder and activations).
+/// </summary>
+static class CheckHtml
+{
+    public static string Render(CheckResult result, ParsedArguments args, int exitCode)
+    {
+        using var host = MechanistHost.Create(args.GetAll("plugins"));
+        var gaps = new List<string>();
+        IHookedModel? model = null;
+        bool wantsCards = result.Findings.Any(f => f.Finding.Location.Feature is not null);
+        if (wantsCards && result.Model is not null)
+        {
+            try
+            {
+                model = ModelFolders.Load(result.Model, host, CPU, result.Config.Seed);
+            }
+            catch (Exception e) when (e is MechanistInputException or MethodFailedException)
+            {
+                gaps.Add($"The model {result.Model} could not be loaded for the feature cards ({e.Message}): tokens are shown by id.");
+            }
+        }
+        using (model)
+        {
+            var cards = wantsCards
+                ? CheckFeatureCards.Build(result, host.Catalog, host.Services, model,
+                    result.Model is null ? null : site => ModelFolders.Unembedding(result.Model, site), seed: result.Config.Seed)
+                : new CheckFeatureCards.Result([], []);
+            gaps.AddRange(cards.Gaps);
+            return CheckReportPage.Render(result, CliApp.Version, exitCode, cards.Dashboards, gaps);
+        }
+    }
+}

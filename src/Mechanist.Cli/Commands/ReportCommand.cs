@@ -1,0 +1,163 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Mechanist.Cli.CommandLine;
+using Mechanist.Host.Formats;
+using Mechanist.IO;
+using Mechanist.Models;
+using Mechanist.Models.Text;
+using Mechanist.Options;
+using Mechanist.Reports.Html;
+using static TorchSharp.torch;
+
+namespace Mechanist.Cli.Commands;
+
+/// <summary>
+/// <c>mechanist report</c>: a feature dashboard of a decomposition as one self-contained HTML file — an index of
+/// features with search and sort, and per feature its activation histogram, top examples and quantile samples with
+/// token highlighting, output effects and the findings of a check. Whatever cannot be shown is stated on the page.
+/// </summary>
+public sealed class ReportCommand : ICommand
+{
+    static readonly string[] Interpreters = [FeatureDashboards.TopExamplesId, FeatureDashboards.OutputEffectsId];
+
+    public string Name => "report";
+    public string Summary => "a feature dashboard (one offline HTML file): index, search, sort, per-feature cards with examples and effects";
+    public string Usage => "--decomposition DIR [--model DIR] [--tokens FILE|IDS] [--activations FILE] [--site SITE] [--features LIST] [--check FILE [--name NAME]] [--set METHOD.key=value]... [--seed S] [--device D] [--plugins DIR]... --out FILE.html";
+    public IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("decomposition", "SAELens-layout folder whose features the dashboard shows", ValueName: "DIR"),
+        new("model", "model folder: harvests activations from --tokens, supplies token text and output effects", ValueName: "DIR"),
+        new("tokens", "token ids the activations come from: .jsonl (one list per line, equal lengths), .safetensors/.npy, or \"1,2;3,4\"", ValueName: "FILE"),
+        new("activations", "precomputed activations [N, d_in] (rows matching --tokens when given)", ValueName: "FILE"),
+        new("site", "hook site the decomposition reads (default: its cfg.json hook_name)", ValueName: "SITE"),
+        new("features", "features to show: \"0,5,17\" or \"0-31\" (default: all)", ValueName: "LIST"),
+        new("check", "a 'mechanist check --format json' report: its findings about this decomposition go on the cards", ValueName: "FILE"),
+        new("name", "the decomposition's name in the --check report (default: the folder's name)", ValueName: "NAME"),
+        new("harvest-batch", "sequences per forward pass when harvesting (default 64)", ValueName: "N"),
+        CommonOptions.Set, CommonOptions.Seed, CommonOptions.Device, CommonOptions.Plugins,
+        new("out", "the HTML file to write (atomically)", ValueName: "FILE.html"),
+        CommonOptions.Verbose, CommonOptions.Help,
+    ];
+
+    public int Run(ParsedArguments args, CommandEnvironment env)
+    {
+        var decompositionDir = args.Require("decomposition");
+        var outPath = args.Require("out");
+        if (!outPath.EndsWith(".html", StringComparison.OrdinalIgnoreCase) && !outPath.EndsWith(".htm", StringComparison.OrdinalIgnoreCase))
+            throw new UsageException($"--out {outPath}: a dashboard is one HTML file; name it FILE.html.");
+        var seed = CommonOptions.ParseSeed(args);
+        var device = CommonOptions.ParseDevice(args);
+        int harvestBatch = args.GetInt("harvest-batch", 64);
+        if (harvestBatch < 1) throw new UsageException("option '--harvest-batch' must be at least 1.");
+        if (args.Has("name") && !args.Has("check")) throw new UsageException("--name names the decomposition in a --check report; give --check FILE too.");
+        var settings = Interpreters.ToDictionary(id => id, id => args.Settings(id, Interpreters));
+
+        using var host = CommonOptions.CreateHost(args, env);
+        using var decomposition = DecompositionFolder.Load(decompositionDir);
+        var features = args.Get("features") is { } list ? InterpretCommand.ParseFeatures(list, decomposition.DSae) : null;
+        var site = args.Get("site") ?? (decomposition.Metadata.HookName is { Length: > 0 } h ? h : null);
+        var name = args.Get("name") ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(decompositionDir)));
+        var findings = args.Get("check") is { } checkPath ? ReadFindings(checkPath, name) : null;
+
+        var modelDir = args.Get("model");
+        using var model = modelDir is null ? null : ModelFolders.Load(modelDir, host, device, seed);
+        if (model is not null && site is not null && !model.HookSites.Contains(site))
+        {
+            var closest = NameSuggester.Closest(site, model.HookSites);
+            throw new MechanistInputException(
+                $"--site {site}: model '{model.ModelType}' has no such hook site.{(closest is null ? "" : $" Did you mean '{closest}'?")}");
+        }
+
+        using var scope = NewDisposeScope();
+        var tokens = args.Get("tokens") is { } t ? ReadTokens(t, model as ILanguageModel) : null;
+        ActivationMatrix? activations = null;
+        var gaps = new List<string>();
+        if (args.Get("activations") is { } actsPath) activations = ActivationFiles.Load(actsPath);
+        else if (model is not null && tokens is not null && site is not null)
+        {
+            activations = InterpretCommand.Harvest(model, tokens.to(device), site, harvestBatch, decomposition.DIn, out var perToken);
+            if (!perToken)
+            {
+                tokens = null;
+                gaps.Add($"The site {site} has one activation per sequence, not per token: examples have no token context.");
+            }
+        }
+        else if (tokens is not null)
+            throw new UsageException(model is null
+                ? "--tokens without --activations needs --model DIR to harvest the activations from."
+                : "--tokens without --activations needs a site to harvest (--site, or the decomposition's hook_name).");
+        using var _ = activations;
+        if (activations is not null && activations.Dimension != decomposition.DIn)
+            throw new MechanistInputException(
+                $"{activations.Name}: activations have dimension {activations.Dimension} but the decomposition's d_in is {decomposition.DIn}.");
+
+        var request = new DashboardRequest
+        {
+            // Paths as the user gave them: the page reads like the command that made it.
+            Decomposition = decomposition, DecompositionPath = decompositionDir, Site = site, ModelPath = modelDir, Activations = activations, Tokens = tokens,
+            TokenText = (model as ITokenizedModel)?.TokenText,
+            Unembedding = modelDir is null ? null : ModelFolders.Unembedding(modelDir, site), Features = features,
+            Settings = settings.ToDictionary(kv => kv.Key, kv => kv.Value), Findings = findings, Gaps = gaps, Seed = seed, Device = device,
+        };
+        var dashboard = FeatureDashboards.Build(request, host.Catalog, host.Services);
+        var html = DashboardPage.Render(dashboard, CliApp.Version);
+        AtomicFile.WriteText(outPath, html);
+
+        env.Out.WriteLine($"dashboard: {dashboard.Features.Count} feature(s) of {Path.GetFullPath(decompositionDir)}" +
+                          $"{(activations is null ? "" : $" over {activations.Count.ToString("N0", CultureInfo.InvariantCulture)} rows")} -> " +
+                          $"{Path.GetFullPath(outPath)} ({html.Length / 1024.0:0.#} KiB)");
+        foreach (var gap in dashboard.Gaps) env.Out.WriteLine($"  not shown: {gap}");
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Token ids [n_seq, seq_len]: a JSONL file (one list per line, as <c>harvest</c> reads, all lines the same length
+    /// here since rows map to positions), or any form <c>--tokens</c> takes elsewhere.
+    /// </summary>
+    internal static Tensor ReadTokens(string value, ILanguageModel? model)
+    {
+        if (!value.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) return TensorArguments.Tokens("tokens", value);
+        var sequences = TokenSequences.ReadJsonl(value, model?.VocabSize ?? int.MaxValue, model?.ContextLength ?? int.MaxValue);
+        int length = sequences.Sequences[0].Length;
+        for (int i = 1; i < sequences.Sequences.Count; i++)
+            if (sequences.Sequences[i].Length != length)
+                throw new MechanistInputException(
+                    $"--tokens {value}: sequence {i + 1} has {sequences.Sequences[i].Length} tokens but the first has {length}; a dashboard maps activation rows to positions, so every sequence must have the same length.");
+        return tensor(sequences.Sequences.SelectMany(s => s).ToArray()).view(sequences.Sequences.Count, length);
+    }
+
+    /// <summary>The findings of a <c>mechanist check --format json</c> report about the decomposition called <paramref name="name"/>.</summary>
+    internal static IReadOnlyList<(FindingView Finding, int? Feature)> ReadFindings(string path, string name)
+    {
+        if (!File.Exists(path)) throw new MechanistInputException($"--check {path}: file not found.");
+        JsonObject report;
+        try
+        {
+            report = JsonNode.Parse(File.ReadAllText(path)) as JsonObject
+                ?? throw new MechanistInputException($"--check {path}: expected the JSON object 'mechanist check --format json' writes.");
+        }
+        catch (JsonException e)
+        {
+            throw new MechanistInputException($"--check {path}: not valid JSON ({e.Message}).");
+        }
+        if (report["findings"] is not JsonArray all)
+            throw new MechanistInputException($"--check {path}: no 'findings' list; expected the report of 'mechanist check --format json'.");
+        var names = all.OfType<JsonObject>().Select(f => (string?)f["decomposition"]).OfType<string>().Distinct().ToList();
+        if (names.Count > 0 && !names.Contains(name))
+            throw new MechanistInputException(
+                $"--check {path}: no finding names the decomposition '{name}'; its findings name {string.Join(", ", names.Select(n => $"'{n}'"))} (choose with --name).");
+        var titles = (report["rules"] as JsonArray ?? []).OfType<JsonObject>()
+            .Where(r => r["id"] is not null).GroupBy(r => (string)r["id"]!).ToDictionary(g => g.Key, g => (string?)g.First()["title"]);
+        return all.OfType<JsonObject>().Where(f => (string?)f["decomposition"] == name).Select(f =>
+        {
+            var id = (string?)f["id"] ?? "?";
+            var view = new FindingView(id, (string?)f["severity"] ?? "warning", (string?)f["message"] ?? "", titles.GetValueOrDefault(id),
+                (string?)f["help"], (string?)f["baseline_state"], Number(f["value"]), Number(f["threshold"]));
+            int? feature = f["feature"] is JsonValue v && v.TryGetValue<int>(out var i) ? i : null;
+            return (view, feature);
+        }).ToList();
+    }
+
+    static double? Number(JsonNode? n) => n is JsonValue v && v.TryGetValue<double>(out var d) ? d : null;
+}
