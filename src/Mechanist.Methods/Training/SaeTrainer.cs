@@ -490,6 +490,7 @@ public static class SaeTrainer
                 Parameter(extra.Name, initial.dtype, initial.shape);
             }
             foreach (var (name, value) in _variant.InitialBuffers(_shape, _options)) result["buffer." + name] = (value.dtype, value.shape);
+            if (_options is PenalizedSaeOptions { TargetL0: > 0 }) result["buffer." + SparsityCoefficientBuffer] = (ScalarType.Float64, [3]);
             result["rows_since_fired"] = (ScalarType.Int64, [_shape.DSae]);
             result["input_scale"] = (f32, [_shape.DIn]);
             result["output_scale"] = (f32, [_shape.DOut]);
