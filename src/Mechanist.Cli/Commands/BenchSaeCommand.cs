@@ -43,7 +43,7 @@ public sealed class BenchSaeCommand : ICommand
         new("scaling", "step time and memory over d_sae and d_in for a sparse and a dense variant; fitted exponents, table and log-log plot", TakesValue: false),
         new("scaling-d-sae", "scaling: d_sae values at --d-in (default 4096,8192,16384,32768,65536)", ValueName: "LIST"),
         new("scaling-d-in", "scaling: d_in values at --d-sae (default 256,512,1024,2048)", ValueName: "LIST"),
-        new("out-dir", "scaling: folder for scaling.json, scaling.csv and scaling.png (written atomically)", ValueName: "DIR"),
+        new("out-dir", "scaling: folder for scaling.json, scaling.csv and the log-log plots as .png and .svg (written atomically)", ValueName: "DIR"),
         CommonOptions.Seed, CommonOptions.Device, CommonOptions.Format,
         new("out", "also write the results as JSON to this file (atomically)", ValueName: "FILE"),
         CommonOptions.Verbose, CommonOptions.Help,
