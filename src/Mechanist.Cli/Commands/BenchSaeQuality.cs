@@ -166,7 +166,9 @@ static class BenchSaeQuality
                 ? $"reference: {rs:0.0} s ({string.Join(", ", referenceRuns.Select(r => $"{(int)r["steps"]!} steps"))}; plain PyTorch TopK SAE, torch {reference.TorchVersion})"
                 : $"reference: did not reach MMCS {target} within {maxSteps} steps or {maxSeconds:0} s in {referenceRuns.Count - referenceReached.Count} of {referenceRuns.Count} repeat(s)");
         if (json["reference_over_sae_topk_seconds"] is JsonNode ratio)
-            env.Out.WriteLine($"sae.topk reaches MMCS {target} {(double)ratio:0.##}x sooner than the reference (same data, k, batch and threads)");
+            env.Out.WriteLine((double)ratio >= 1
+                ? $"sae.topk reaches MMCS {target} {(double)ratio:0.##}x sooner than the reference (same data, k, batch and threads)"
+                : $"sae.topk takes {1 / (double)ratio:0.##}x the reference's time to reach MMCS {target} (same data, k, batch and threads)");
         else if (json["reference"] is JsonObject skipped && skipped["skipped"] is JsonNode why)
             env.Out.WriteLine($"reference pytorch: skipped: {(string)why!}");
         return ExitCodes.Ok;
