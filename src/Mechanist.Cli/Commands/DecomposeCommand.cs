@@ -63,6 +63,7 @@ public sealed class DecomposeCommand : ICommand
         Decomposition fitted;
         try
         {
+            using var keep = MallocTuning.KeepFreedMemory();
             fitted = runner.Fit(method, context);
         }
         finally
