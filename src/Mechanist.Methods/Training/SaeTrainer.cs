@@ -183,8 +183,8 @@ public static class SaeTrainer
             }
             else
             {
-                encoder = nn.functional.normalize(randn(n, _shape.DIn, generator: g), dim: 1);
-                decoder = zeros(n, _shape.DOut);
+                encoder = nn.functional.normalize(randn(n, _shape.DIn, generator: g), dim: 1) * _variant.DecoderInitNorm;
+                decoder = MappedDecoder(encoder, sample * _inputScale, (sampleY ?? sample) * _outputScale, decoder);
             }
             var extra = _variant.ExtraParameters(_shape, _options).ToDictionary(e => e.Name, e => e.Initial(_shape));
             _p = new SaeParameters(encoder.to(_device), _variant.HasEncoderBias ? zeros(n, device: _device) : null,
@@ -197,6 +197,32 @@ public static class SaeTrainer
             _rowsSinceFired = Own(zeros(n, ScalarType.Int64, _device));
             foreach (var (name, t) in _p.Trainable)
                 _adam[name] = (Own(zeros_like(t).detach()), Own(zeros_like(t).detach()));
+        }
+
+        /// <summary>
+        /// The decoder of an untied start (input and output spaces differ, a transcoder): row i is encoder row i carried
+        /// into the output space by the least-squares map M from the (normalised) inputs to the centred targets,
+        /// ŷ ≈ x M, at the decoder's initial norm. For an autoencoder M is the identity and this is the tied start.
+        /// Latent i then writes where its input direction leads, so the MSE gives its encoder a useful gradient from the
+        /// first step. A zero decoder does not: with the L1 weighted by decoder norms a row at zero stays there unless the
+        /// error it could explain beats the penalty (a group lasso), while Adam drives b_enc down on the penalty's tiny
+        /// gradient and every latent stops firing before the decoder grows (FVU 1.0 at any L0). Rows the map sends to
+        /// (near) zero keep their random start.
+        /// </summary>
+        Tensor MappedDecoder(Tensor encoder, Tensor x, Tensor y, Tensor random)
+        {
+            var x64 = x.to(ScalarType.Float64);
+            var y64 = y.to(ScalarType.Float64);
+            var xc = x64 - x64.mean([0], keepdim: true);
+            var yc = y64 - y64.mean([0], keepdim: true);
+            var gram = xc.t().matmul(xc);
+            double ridge = 1e-4 * gram.diagonal().mean().item<double>() + 1e-12;
+            var map = linalg.solve(gram + eye(_shape.DIn, dtype: ScalarType.Float64) * ridge, xc.t().matmul(yc));
+            var carried = encoder.to(ScalarType.Float64).matmul(map);
+            var norms = carried.norm(dim: 1, keepdim: true);
+            var usable = norms > 1e-6 * norms.max().clamp_min(1e-30);
+            var mapped = (carried / norms.clamp_min(1e-30) * _variant.DecoderInitNorm).to(ScalarType.Float32);
+            return where(usable, mapped, random);
         }
 
         /// <summary>The first rows of the training stream (the batches step 0 onwards will see), on the CPU.</summary>
