@@ -202,7 +202,8 @@ public sealed class MethodRunner(MethodCatalog catalog, IServiceProvider service
     /// <summary>
     /// Runs a validator with a context from <paramref name="createContext"/> (given the sinks for findings and
     /// measurements). A validator that throws adds MECH0001 to what it reported before; reporting a check that is not
-    /// among its <see cref="Validator.SupportedChecks"/> (or MECH0013, which every validator may report) is MECH0001 too.
+    /// among its <see cref="Validator.SupportedChecks"/> (or MECH0013, which every validator may report), or leaving a
+    /// hook on the model, is MECH0001 too.
     /// </summary>
     public ValidationRun Validate(BoundMethod method, Func<Action<Finding>, Action<Measurement>, ValidationContext> createContext) =>
         Validate(method, (report, measure, _) => createContext(report, measure));
@@ -235,12 +236,18 @@ public sealed class MethodRunner(MethodCatalog catalog, IServiceProvider service
         try
         {
             var context = createContext(findings.Add, measurements.Add);
+            int hooksBefore = context.Model?.ActiveHookCount ?? 0;
             random.manual_seed(context.Seed);
             MethodInvoker.Invoke(method.Entry, () =>
             {
                 validator.Validate(context);
                 return 0;
             });
+            // Like attribution methods and interpreters, a validator must remove every hook it adds (even on error; a
+            // throw above is already MECH0001).
+            if (context.Model is { } model && model.ActiveHookCount != hooksBefore)
+                throw new MethodFailedException(method.Entry, new InvalidOperationException(
+                    $"left {model.ActiveHookCount - hooksBefore} hook(s) registered on the model"));
             var declared = validator.SupportedChecks;
             var undeclared = findings.Select(f => f.Id).Concat(measurements.Select(m => m.Id))
                 .FirstOrDefault(id => id != ValidatorChecks.CouldNotRun.Id && !declared.Any(c => c.Id == id));
