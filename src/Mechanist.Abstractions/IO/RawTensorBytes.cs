@@ -1,69 +1,89 @@
-using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
 namespace Mechanist.IO;
 
 /// <summary>
-/// Converts between little-endian raw bytes and tensors, element type by element type. Half-precision values go
-/// through float32, which represents every finite value and infinity exactly, so a read-then-write round trip is
-/// bit for bit except for NaN payloads and signs in F16/BF16 (a NaN stays a NaN; TorchSharp offers no raw-bit view
-/// to carry the payload through).
+/// Moves little-endian raw bytes into and out of tensor storage unchanged, element type by element type: every
+/// round trip is bit for bit, NaN payloads and signs included, in every dtype (F16 and BF16 too). Large tensors move
+/// in chunks, straight between the stream and the tensor's memory, so reading a tensor costs its own size and no more.
+/// A BOOL element is one byte, 0 or 1; any other byte is refused.
 /// </summary>
 public static class RawTensorBytes
 {
+    const long ChunkBytes = 16L << 20;
+
+    /// <summary>A CPU tensor of <paramref name="type"/> and <paramref name="shape"/> holding exactly <paramref name="bytes"/>.</summary>
     public static Tensor FromBytes(ReadOnlySpan<byte> bytes, ScalarType type, long[] shape)
     {
-        Tensor flat = type switch
+        var t = empty(shape, type);
+        try
         {
-            ScalarType.Float32 => tensor(MemoryMarshal.Cast<byte, float>(bytes).ToArray()),
-            ScalarType.Float64 => tensor(MemoryMarshal.Cast<byte, double>(bytes).ToArray()),
-            ScalarType.Float16 => HalfToFloat(bytes, bf16: false).to(ScalarType.Float16),
-            ScalarType.BFloat16 => HalfToFloat(bytes, bf16: true).to(ScalarType.BFloat16),
-            ScalarType.Int64 => tensor(MemoryMarshal.Cast<byte, long>(bytes).ToArray()),
-            ScalarType.Int32 => tensor(MemoryMarshal.Cast<byte, int>(bytes).ToArray()),
-            ScalarType.Int16 => tensor(MemoryMarshal.Cast<byte, short>(bytes).ToArray()),
-            ScalarType.Int8 => tensor(MemoryMarshal.Cast<byte, sbyte>(bytes).ToArray()),
-            ScalarType.Byte => tensor(bytes.ToArray()),
-            ScalarType.Bool => tensor(bytes.ToArray().Select(b => b != 0).ToArray()),
-            _ => throw new NotSupportedException($"element type {type}"),
-        };
-        using (flat) return flat.reshape(shape).clone();
+            if (t.NumberOfElements * t.ElementSize != bytes.Length)
+                throw new ArgumentException($"{bytes.Length} bytes for a {type} tensor of shape [{string.Join(", ", shape)}]");
+            if (bytes.Length > 0) bytes.CopyTo(t.bytes);
+            if (type == ScalarType.Bool) CheckBools(t.bytes, "the data");
+            return t;
+        }
+        catch
+        {
+            t.Dispose();
+            throw;
+        }
     }
 
-    static Tensor HalfToFloat(ReadOnlySpan<byte> bytes, bool bf16)
+    /// <summary>
+    /// Reads a tensor of <paramref name="type"/> and <paramref name="shape"/> from <paramref name="stream"/>'s current
+    /// position, chunk by chunk into the tensor's memory. <paramref name="where"/> names the source in errors.
+    /// </summary>
+    public static Tensor Read(Stream stream, ScalarType type, long[] shape, string where)
     {
-        var raw = MemoryMarshal.Cast<byte, ushort>(bytes);
-        var values = new float[raw.Length];
-        for (int i = 0; i < raw.Length; i++)
-            values[i] = bf16 ? BitConverter.Int32BitsToSingle(raw[i] << 16) : (float)BitConverter.UInt16BitsToHalf(raw[i]);
-        return tensor(values);
+        var t = empty(shape, type);
+        try
+        {
+            using var flat = t.view(-1);
+            long count = flat.NumberOfElements, size = flat.ElementSize;
+            long perChunk = Math.Max(1, ChunkBytes / size);
+            for (long start = 0; start < count; start += perChunk)
+            {
+                using var chunk = flat.narrow(0, start, Math.Min(perChunk, count - start));
+                var span = chunk.bytes;
+                try { stream.ReadExactly(span); }
+                catch (EndOfStreamException) { throw new MechanistInputException($"{where}: the file ends inside the tensor's data (truncated or changed while reading)."); }
+                if (type == ScalarType.Bool) CheckBools(span, where);
+            }
+            return t;
+        }
+        catch
+        {
+            t.Dispose();
+            throw;
+        }
     }
 
+    static void CheckBools(ReadOnlySpan<byte> bytes, string where)
+    {
+        int bad = bytes.IndexOfAnyExcept((byte)0, (byte)1);
+        if (bad >= 0) throw new MechanistInputException($"{where}: BOOL element holds byte {bytes[bad]}; expected 0 or 1.");
+    }
+
+    /// <summary>The tensor's elements as little-endian bytes (CPU, contiguous), exactly as stored.</summary>
     public static byte[] ToBytes(Tensor t)
     {
         using var scope = NewDisposeScope();
-        var c = t.detach().cpu().contiguous().flatten();
-        switch (c.dtype)
-        {
-            case ScalarType.Float32: return MemoryMarshal.AsBytes(c.data<float>().ToArray().AsSpan()).ToArray();
-            case ScalarType.Float64: return MemoryMarshal.AsBytes(c.data<double>().ToArray().AsSpan()).ToArray();
-            case ScalarType.Int64: return MemoryMarshal.AsBytes(c.data<long>().ToArray().AsSpan()).ToArray();
-            case ScalarType.Int32: return MemoryMarshal.AsBytes(c.data<int>().ToArray().AsSpan()).ToArray();
-            case ScalarType.Int16: return MemoryMarshal.AsBytes(c.data<short>().ToArray().AsSpan()).ToArray();
-            case ScalarType.Int8: return MemoryMarshal.AsBytes(c.data<sbyte>().ToArray().AsSpan()).ToArray();
-            case ScalarType.Byte: return c.data<byte>().ToArray();
-            case ScalarType.Bool: return c.data<bool>().ToArray().Select(b => b ? (byte)1 : (byte)0).ToArray();
-            case ScalarType.Float16:
-            case ScalarType.BFloat16:
-            {
-                bool bf16 = c.dtype == ScalarType.BFloat16;
-                var floats = c.to(ScalarType.Float32).data<float>().ToArray();
-                var raw = new ushort[floats.Length];
-                for (int i = 0; i < floats.Length; i++)
-                    raw[i] = bf16 ? (ushort)(BitConverter.SingleToInt32Bits(floats[i]) >> 16) : BitConverter.HalfToUInt16Bits((Half)floats[i]);
-                return MemoryMarshal.AsBytes(raw.AsSpan()).ToArray();
-            }
-            default: throw new NotSupportedException($"element type {c.dtype}");
-        }
+        var c = t.detach().cpu().contiguous();
+        return c.NumberOfElements == 0 ? [] : c.bytes.ToArray();
     }
+
+    /// <summary>Writes the tensor's elements to <paramref name="stream"/> chunk by chunk (no copy of the whole tensor).</summary>
+    public static void Write(Stream stream, Tensor t)
+    {
+        using var scope = NewDisposeScope();
+        var flat = t.detach().cpu().contiguous().view(-1);
+        long count = flat.NumberOfElements, perChunk = Math.Max(1, ChunkBytes / flat.ElementSize);
+        for (long start = 0; start < count; start += perChunk)
+            stream.Write(flat.narrow(0, start, Math.Min(perChunk, count - start)).bytes);
+    }
+
+    /// <summary>Bytes of <paramref name="t"/>'s elements.</summary>
+    public static long ByteCount(Tensor t) => t.NumberOfElements * t.ElementSize;
 }

@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using static TorchSharp.torch;
 
@@ -74,22 +73,8 @@ public static class Safetensors
         long dataStart = 8 + (long)headerLength;
         long dataLength = length - dataStart;
 
-        JsonObject root;
-        try
-        {
-            root = JsonNode.Parse(Encoding.UTF8.GetString(headerBytes).TrimEnd(' '),
-                       documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
-                ?? throw new MechanistInputException($"{path}: safetensors header is not a JSON object.");
-            _ = root.Count; // materialises the properties: duplicate keys surface here
-        }
-        catch (JsonException e)
-        {
-            throw new MechanistInputException($"{path}: safetensors header is not valid JSON ({e.Message}).", e);
-        }
-        catch (ArgumentException e)
-        {
-            throw new MechanistInputException($"{path}: safetensors header has a duplicate key ({e.Message}).", e);
-        }
+        var root = JsonFile.Parse(headerBytes, $"{path}: safetensors header") as JsonObject
+            ?? throw new MechanistInputException($"{path}: safetensors header is not a JSON object.");
 
         var metadata = new Dictionary<string, string>();
         var entries = new Dictionary<string, SafetensorsEntry>();
@@ -136,26 +121,32 @@ public static class Safetensors
             throw new MechanistInputException($"{where}: data_offsets [{begin}, {end}] lie outside the data section ({dataLength} bytes): truncated or corrupt.");
         var entry = new SafetensorsEntry(key, dtype, shape, begin, end);
         long expected;
-        try { expected = checked(entry.ElementCount * info.Size); }
+        try
+        {
+            // The non-zero dimensions must multiply without overflow even when a zero makes the tensor empty.
+            _ = shape.Where(d => d != 0).Aggregate(1L, (a, b) => checked(a * b));
+            expected = checked(entry.ElementCount * info.Size);
+        }
         catch (OverflowException) { throw new MechanistInputException($"{where}: shape [{string.Join(", ", shape)}] is too large."); }
         if (end - begin != expected)
             throw new MechanistInputException($"{where}: shape [{string.Join(", ", shape)}] of {dtype} needs {expected} bytes but data_offsets span {end - begin}.");
         return entry;
     }
 
-    /// <summary>Reads one tensor as a CPU tensor of its stored dtype (F16/BF16 kept as such).</summary>
+    /// <summary>
+    /// Reads one tensor as a CPU tensor of its stored dtype (F16/BF16 kept as such), bit for bit, straight from the
+    /// file into the tensor's memory. A tensor larger than the memory available is refused before allocating.
+    /// </summary>
     public static Tensor ReadTensor(Header header, string name)
     {
         var entry = header.Require(name);
-        var bytes = new byte[entry.End - entry.Begin];
-        using (var stream = File.OpenRead(header.Path))
-        {
-            stream.Seek(header.DataStart + entry.Begin, SeekOrigin.Begin);
-            stream.ReadExactly(bytes);
-        }
         if (!BitConverter.IsLittleEndian)
             throw new PlatformNotSupportedException("safetensors reading needs a little-endian machine.");
-        return RawTensorBytes.FromBytes(bytes, DTypes[entry.DType].Type, entry.Shape);
+        string where = $"{header.Path}: tensor '{name}'";
+        MemoryBudget.Require(entry.End - entry.Begin, where);
+        using var stream = File.OpenRead(header.Path);
+        stream.Seek(header.DataStart + entry.Begin, SeekOrigin.Begin);
+        return RawTensorBytes.Read(stream, DTypes[entry.DType].Type, entry.Shape, where);
     }
 
     /// <summary>Reads every tensor of a file.</summary>
@@ -175,21 +166,21 @@ public static class Safetensors
         var header = new JsonObject();
         if (metadata is { Count: > 0 })
             header["__metadata__"] = new JsonObject(metadata.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value))));
-        var blobs = new List<byte[]>();
+        var contents = new List<Tensor>();
         long offset = 0;
         foreach (var name in names)
         {
             var t = tensors[name];
             string dtype = DTypes.First(kv => kv.Value.Type == t.dtype).Key;
-            var blob = RawTensorBytes.ToBytes(t);
+            long length = RawTensorBytes.ByteCount(t);
             header[name] = new JsonObject
             {
                 ["dtype"] = dtype,
                 ["shape"] = new JsonArray(t.shape.Select(s => (JsonNode?)JsonValue.Create(s)).ToArray()),
-                ["data_offsets"] = new JsonArray(offset, offset + blob.Length),
+                ["data_offsets"] = new JsonArray(offset, offset + length),
             };
-            offset += blob.Length;
-            blobs.Add(blob);
+            offset += length;
+            contents.Add(t);
         }
         var json = Encoding.UTF8.GetBytes(header.ToJsonString());
         int padded = (json.Length + 7) / 8 * 8;
@@ -200,7 +191,7 @@ public static class Safetensors
         {
             stream.Write(BitConverter.GetBytes((ulong)padded));
             stream.Write(headerBytes);
-            foreach (var blob in blobs) stream.Write(blob);
+            foreach (var t in contents) RawTensorBytes.Write(stream, t);
         });
     }
 }

@@ -3,13 +3,18 @@ namespace Mechanist.Options;
 /// <summary>Finds the closest valid name for an unknown one (edit distance), for "did you mean" hints.</summary>
 public static class NameSuggester
 {
+    /// <summary>Names longer than this get no suggestion (a typo of a real key is short; comparing a megabyte-long key from a damaged file would cost seconds).</summary>
+    public const int MaxNameLength = 256;
+
     /// <summary>The candidate closest to <paramref name="name"/>, or null when none is reasonably close.</summary>
     public static string? Closest(string name, IEnumerable<string> candidates)
     {
+        if (name.Length > MaxNameLength) return null;
         string? best = null;
         int bestDistance = int.MaxValue;
         foreach (var c in candidates)
         {
+            if (c.Length > MaxNameLength) continue;
             int d = Distance(name.ToLowerInvariant(), c.ToLowerInvariant());
             if (d < bestDistance) { best = c; bestDistance = d; }
         }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mechanist.IO;
 using Mechanist.Options;
@@ -17,6 +16,12 @@ public sealed class ActivationStore
     public const string ManifestFile = "manifest.json";
     public const string FormatName = "mechanist.activation-store";
     public const int FormatVersion = 1;
+
+    /// <summary>
+    /// Largest manifest read: about 300,000 shards, hundreds of terabytes of activations. A manifest declaring a
+    /// million shards is refused before it is parsed.
+    /// </summary>
+    public const long MaxManifestBytes = 16L << 20;
 
     ActivationStore(string folder, long rows, IReadOnlyList<StoreSite> sites, IReadOnlyList<StoreShard> shards, JsonObject metadata)
     {
@@ -49,16 +54,7 @@ public sealed class ActivationStore
         var manifestPath = Path.Combine(folder, ManifestFile);
         if (!File.Exists(manifestPath))
             throw new MechanistInputException($"{folder}: no {ManifestFile}; expected an activation store folder written by 'mechanist harvest'.");
-        JsonObject manifest;
-        try
-        {
-            manifest = JsonNode.Parse(File.ReadAllText(manifestPath)) as JsonObject
-                ?? throw new MechanistInputException($"{manifestPath}: expected a JSON object.");
-        }
-        catch (JsonException e)
-        {
-            throw new MechanistInputException($"{manifestPath}: not valid JSON ({e.Message}).", e);
-        }
+        var manifest = JsonFile.ReadObject(manifestPath, "store manifest", MaxManifestBytes);
         string format = Text(manifest, "format", manifestPath);
         if (format != FormatName)
             throw new MechanistInputException($"{manifestPath}: 'format' is '{format}'; expected '{FormatName}'.");
@@ -71,17 +67,21 @@ public sealed class ActivationStore
         long rows = Integer(manifest, "rows", manifestPath);
 
         var sites = new List<StoreSite>();
+        var siteNames = new HashSet<string>(StringComparer.Ordinal);
         foreach (var node in Array(manifest, "sites", manifestPath))
         {
             var o = node as JsonObject ?? throw new MechanistInputException($"{manifestPath}: each entry of 'sites' must be an object with 'name' and 'dimension'.");
             var site = new StoreSite(Text(o, "name", manifestPath), (int)Integer(o, "dimension", manifestPath, max: int.MaxValue));
             if (site.Dimension < 1) throw new MechanistInputException($"{manifestPath}: site '{site.Name}' has dimension {site.Dimension}; expected at least 1.");
-            if (sites.Any(s => s.Name == site.Name)) throw new MechanistInputException($"{manifestPath}: site '{site.Name}' is listed twice.");
+            if (!siteNames.Add(site.Name)) throw new MechanistInputException($"{manifestPath}: site '{site.Name}' is listed twice.");
             sites.Add(site);
         }
         if (sites.Count == 0) throw new MechanistInputException($"{manifestPath}: 'sites' is empty.");
 
+        // Every shard is a file of its own in the folder, listed once: on a manifest that lists more shards than the
+        // folder holds files, the work stops at the first one missing (a million listed shards cost only the manifest).
         var shards = new List<StoreShard>();
+        var shardFiles = new HashSet<string>(StringComparer.Ordinal);
         long first = 0;
         foreach (var node in Array(manifest, "shards", manifestPath))
         {
@@ -89,6 +89,8 @@ public sealed class ActivationStore
             var file = Text(o, "file", manifestPath);
             if (file != Path.GetFileName(file) || file is "." or ".." || !file.EndsWith(".safetensors", StringComparison.Ordinal))
                 throw new MechanistInputException($"{manifestPath}: shard file '{file}' must be a .safetensors file name inside the store folder.");
+            if (!shardFiles.Add(file))
+                throw new MechanistInputException($"{manifestPath}: shard file '{file}' is listed twice.");
             long shardRows = Integer(o, "rows", manifestPath);
             if (shardRows < 1) throw new MechanistInputException($"{manifestPath}: shard '{file}' has {shardRows} rows; expected at least 1.");
             var header = Safetensors.ReadHeader(Path.Combine(folder, file));

@@ -48,6 +48,12 @@ public static class CheckConfigReader
 
     public static CheckConfig Parse(byte[] utf8, string fullPath)
     {
+        if (Mechanist.IO.JsonFile.FirstInvalidUtf8(utf8) is var bad and >= 0)
+        {
+            int line = 1 + System.MemoryExtensions.Count(utf8.AsSpan(0, bad), (byte)'\n');
+            int column = bad - utf8.AsSpan(0, bad).LastIndexOf((byte)'\n');
+            throw new CheckInputException([new ConfigProblem(Checks.ConfigurationChecks.InvalidConfiguration.Id, fullPath, line, column, $"not valid UTF-8 (byte {bad}).")]);
+        }
         var positions = JsonPositions.Index(utf8);
         var problems = new ProblemList(fullPath, positions);
         JsonDocument document;
@@ -265,7 +271,7 @@ public static class CheckConfigReader
                     case "target": target = Target(p.Value, pAt, contrast: false); break;
                     case "contrast": contrast = Target(p.Value, pAt, contrast: true); break;
                     case "position":
-                        if (p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetInt32(out var pos)) position = pos;
+                        if (Integer(p.Value, int.MinValue) is long pos) position = (int)pos;
                         else problems.Invalid(pAt, $"'{Describe(pAt)}' must be an integer (a sequence position; negative counts from the end), not {Show(p.Value)}.");
                         break;
                 }
@@ -284,7 +290,7 @@ public static class CheckConfigReader
         {
             if (e.ValueKind == JsonValueKind.Number)
             {
-                if (e.TryGetInt64(out var id) && id >= 0) return new Located<BehaviourTarget>(new BehaviourTarget(id, null, false, false), at);
+                if (Integer(e, 0) is long id) return new Located<BehaviourTarget>(new BehaviourTarget(id, null, false, false), at);
                 problems.Invalid(at, $"'{Describe(at)}' must be a non-negative token id, not {e.GetRawText()}.");
                 return null;
             }
@@ -324,7 +330,7 @@ public static class CheckConfigReader
                             }
                             break;
                         case "position":
-                            if (p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetInt32(out var pos)) position = pos;
+                            if (Integer(p.Value, int.MinValue) is long pos) position = (int)pos;
                             else problems.Invalid(pAt, $"'{Describe(pAt)}' must be an integer (a sequence position; negative counts from the end), not {Show(p.Value)}.");
                             break;
                         case "seed": seed = Int(p.Value, pAt); break;
@@ -510,15 +516,27 @@ public static class CheckConfigReader
             return null;
         }
 
-        string? PathValue(JsonElement e, string at) =>
-            String(e, at) is { } s ? System.IO.Path.GetFullPath(System.IO.Path.Combine(baseDirectory, s)) : null;
+        string? PathValue(JsonElement e, string at)
+        {
+            if (String(e, at) is not { } s) return null;
+            if (s.Contains('\0'))
+            {
+                problems.Invalid(at, $"'{Describe(at)}' is not a path: it holds a NUL character.");
+                return null;
+            }
+            return System.IO.Path.GetFullPath(System.IO.Path.Combine(baseDirectory, s));
+        }
 
         int? Int(JsonElement e, string at, int min = 0)
         {
-            if (e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out var v) && v >= min) return v;
+            if (Integer(e, min) is long v) return (int)v;
             problems.Invalid(at, $"'{Describe(at)}' must be {(min == 0 ? "a non-negative integer" : $"an integer of at least {min}")}, not {Show(e)}.");
             return null;
         }
+
+        // JSON Schema's integers include 1.0 and 1e2: any number with no fraction, here within [min, 2^31 - 1].
+        static long? Integer(JsonElement e, int min) =>
+            e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out var d) && d == Math.Floor(d) && d >= min && d <= int.MaxValue ? (long)d : null;
 
         void Require(JsonElement e, string at, string key, string what) =>
             problems.Invalid(at, $"{what} ('{Describe(at)}') needs '{key}'.");

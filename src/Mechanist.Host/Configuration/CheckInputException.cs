@@ -28,6 +28,7 @@ public sealed class CheckInputException(IReadOnlyList<ConfigProblem> problems)
 public sealed class ProblemList(string file, JsonPositions positions)
 {
     readonly List<ConfigProblem> _problems = [];
+    readonly HashSet<ConfigProblem> _seen = [];
 
     public IReadOnlyList<ConfigProblem> Problems => _problems;
 
@@ -37,9 +38,10 @@ public sealed class ProblemList(string file, JsonPositions positions)
 
     public void Add(string id, string pointer, string message)
     {
+        message = MechanistInputException.OneLine(message); // a key quoted from the file may hold a newline
         var (line, column) = Positions.Of(pointer);
-        if (!_problems.Any(p => p.Id == id && p.Line == line && p.Column == column && p.Message == message))
-            _problems.Add(new ConfigProblem(id, File, line, column, message));
+        var problem = new ConfigProblem(id, File, line, column, message);
+        if (_seen.Add(problem)) _problems.Add(problem);
     }
 
     public void Invalid(string pointer, string message) => Add(ConfigurationChecks.InvalidConfiguration.Id, pointer, message);

@@ -22,12 +22,16 @@ public sealed class JsonPositions
         for (int i = 0; i < utf8.Length; i++)
             if (utf8[i] == (byte)'\n') lineStarts.Add(i + 1);
 
+        // Tokens come in file order: the column is counted on from the previous token of the same line, so a long
+        // line costs its length once, not once per key.
+        int lastLine = -1, lastOffset = 0, lastColumn = 1;
         (int, int) PositionOf(long offset, ReadOnlySpan<byte> text)
         {
             int line = lineStarts.BinarySearch((int)offset);
             if (line < 0) line = ~line - 1;
-            int start = lineStarts[line];
-            int column = Encoding.UTF8.GetCharCount(text.Slice(start, (int)offset - start)) + 1;
+            int from = line == lastLine && offset >= lastOffset ? lastOffset : lineStarts[line];
+            int column = (from == lastOffset && line == lastLine ? lastColumn : 1) + Encoding.UTF8.GetCharCount(text.Slice(from, (int)offset - from));
+            (lastLine, lastOffset, lastColumn) = (line, (int)offset, column);
             return (line + 1, column);
         }
 

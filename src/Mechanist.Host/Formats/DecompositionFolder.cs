@@ -72,16 +72,7 @@ public static class DecompositionFolder
         var weightsPath = Path.Combine(directory, WeightsFile);
         if (!File.Exists(cfgPath))
             throw new MechanistInputException($"{directory}: no {ConfigFile}; expected a SAELens-layout folder ({ConfigFile} + {WeightsFile}) or a sparsify folder ({ConfigFile} + {SparsifyFolder.WeightsFile}).");
-        JsonObject cfg;
-        try
-        {
-            cfg = JsonNode.Parse(File.ReadAllText(cfgPath)) as JsonObject
-                ?? throw new MechanistInputException($"{cfgPath}: expected a JSON object.");
-        }
-        catch (JsonException e)
-        {
-            throw new MechanistInputException($"{cfgPath}: not valid JSON ({e.Message}).", e);
-        }
+        var cfg = JsonFile.ReadObject(cfgPath, "SAE config");
         if (!File.Exists(weightsPath) && File.Exists(Path.Combine(directory, SparsifyFolder.WeightsFile)))
             return SparsifyFolder.Load(directory, cfgPath, cfg);
         string architecture;

@@ -13,7 +13,7 @@ public static class Devices
     /// <summary>Whether <paramref name="text"/> is a device name at all (whether it exists here is <see cref="Resolve"/>'s question).</summary>
     public static bool IsValid(string text) =>
         text is "auto" or "cpu" or "cuda" ||
-        (text.StartsWith("cuda:", StringComparison.Ordinal) && text.Length > 5 && text[5..].All(char.IsAsciiDigit) && int.TryParse(text[5..], out _));
+        (text.StartsWith("cuda:", StringComparison.Ordinal) && text[5..] is { Length: >= 1 and <= 9 } index && index.All(char.IsAsciiDigit));
 
     /// <summary>
     /// The device <paramref name="text"/> names on this machine: <c>auto</c> is CUDA when available, else the CPU.

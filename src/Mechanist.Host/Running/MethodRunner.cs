@@ -4,6 +4,7 @@ using Mechanist.Decomposers;
 using Mechanist.Host.Discovery;
 using Mechanist.Interpreters;
 using Mechanist.Models;
+using Mechanist.Models.Runtime;
 using Mechanist.Options;
 using Mechanist.Validators;
 using static TorchSharp.torch;
@@ -268,7 +269,16 @@ public sealed class MethodRunner(MethodCatalog catalog, IServiceProvider service
     /// </summary>
     public IHookedModel LoadModel(string folder, JsonObject config, string modelType, Device device, int seed, CancellationToken cancellation = default)
     {
-        var method = Bind(modelType, MethodKind.ModelLoader);
+        BoundMethod method;
+        try
+        {
+            method = Bind(modelType, MethodKind.ModelLoader);
+        }
+        catch (MechanistInputException e)
+        {
+            // An unknown model_type names the config file it came from.
+            throw new MechanistInputException($"{Path.Combine(folder, ModelConfig.FileName)}: 'model_type': {e.Message}", e);
+        }
         return Run<ModelLoader, IHookedModel>(method, token => new ModelLoadContext
         {
             Folder = Path.GetFullPath(folder), Config = config, Options = method.Options, Device = device, Seed = seed,

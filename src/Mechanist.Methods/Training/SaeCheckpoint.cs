@@ -44,9 +44,11 @@ public static class SaeCheckpoint
 
     /// <summary>
     /// The latest complete checkpoint in <paramref name="directory"/>, or null when there is none. A checkpoint of
-    /// another run (different fingerprint) is an input error naming the first difference.
+    /// another run (different fingerprint) is an input error naming the first difference; so is one whose step is not
+    /// its folder's or beyond the run's last, or whose tensors are not exactly the ones <paramref name="expected"/>
+    /// lists (names, dtypes, shapes, finite values). Nothing of the state is read before the header passes.
     /// </summary>
-    public static (long Step, Dictionary<string, Tensor> State)? LoadLatest(string directory, IReadOnlyDictionary<string, string> fingerprint)
+    public static (long Step, Dictionary<string, Tensor> State)? LoadLatest(string directory, SaeCheckpointExpectation expected)
     {
         if (!Directory.Exists(directory)) return null;
         var latest = Directory.GetDirectories(directory, "step-*")
@@ -54,28 +56,56 @@ public static class SaeCheckpoint
             .MaxBy(d => StepOf(d)!.Value);
         if (latest is null) return null;
         var trainerPath = Path.Combine(latest, TrainerFile);
-        JsonObject trainer;
-        try
-        {
-            trainer = JsonNode.Parse(File.ReadAllText(trainerPath)) as JsonObject
-                ?? throw new MechanistInputException($"{trainerPath}: expected a JSON object.");
-        }
-        catch (JsonException e)
-        {
-            throw new MechanistInputException($"{trainerPath}: not valid JSON ({e.Message}).", e);
-        }
-        if (trainer["format"]?.GetValue<int>() != Format)
+        var trainer = JsonFile.ReadObject(trainerPath, "checkpoint file");
+        if (!(trainer["format"] is JsonValue f && f.TryGetValue<int>(out var format) && format == Format))
             throw new MechanistInputException($"{trainerPath}: checkpoint format {trainer["format"]?.ToJsonString() ?? "(missing)"} is not {Format}.");
         var saved = trainer["fingerprint"] as JsonObject ?? new JsonObject();
-        foreach (var (key, value) in fingerprint)
+        foreach (var (key, value) in expected.Fingerprint)
         {
             var other = saved[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
             if (other != value)
                 throw new MechanistInputException(
                     $"{latest}: this checkpoint belongs to another run ({key} was '{other ?? "(missing)"}', now '{value}'); use another checkpoint_dir or remove it.");
         }
-        long step = trainer["step"]?.GetValue<long>() ?? throw new MechanistInputException($"{trainerPath}: 'step' is missing.");
-        return (step, Safetensors.ReadAll(Path.Combine(latest, StateFile)));
+        long folderStep = StepOf(latest)!.Value;
+        if (!(trainer["step"] is JsonValue sv && sv.TryGetValue<long>(out var step)))
+            throw new MechanistInputException($"{trainerPath}: 'step' must be an integer, got {trainer["step"]?.ToJsonString() ?? "nothing"}.");
+        if (step != folderStep || step < 1 || step > expected.LastStep)
+            throw new MechanistInputException(
+                $"{trainerPath}: 'step' is {step}; expected the step of its folder ({folderStep}), between 1 and the run's {expected.LastStep} steps.");
+
+        var statePath = Path.Combine(latest, StateFile);
+        var header = Safetensors.ReadHeader(statePath);
+        foreach (var name in header.Entries.Keys.Order(StringComparer.Ordinal))
+            if (!expected.State.ContainsKey(name))
+                throw new MechanistInputException($"{statePath}: unexpected tensor '{name}' in the checkpoint of this run.");
+        foreach (var (name, (type, shape)) in expected.State.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            var entry = header.Entries.TryGetValue(name, out var e) ? e
+                : throw new MechanistInputException($"{statePath}: missing tensor '{name}' (the checkpoint of this run holds {string.Join(", ", expected.State.Keys.Order(StringComparer.Ordinal))}).");
+            string dtype = Models.Serialization.WeightFile.DTypeName(type);
+            if (entry.DType != dtype || !entry.Shape.SequenceEqual(shape))
+                throw new MechanistInputException(
+                    $"{statePath}: tensor '{name}' is {entry.DType} [{string.Join(", ", entry.Shape)}]; this run needs {dtype} [{string.Join(", ", shape)}].");
+        }
+        var state = new Dictionary<string, Tensor>();
+        try
+        {
+            foreach (var name in expected.State.Keys)
+            {
+                var t = Safetensors.ReadTensor(header, name);
+                state[name] = t;
+                if (t.is_floating_point()) ActivationFiles.EnsureFinite(statePath, name, t);
+                else if (t.NumberOfElements > 0 && t.min().item<long>() < 0)
+                    throw new MechanistInputException($"{statePath}: tensor '{name}' holds a negative count.");
+            }
+        }
+        catch
+        {
+            foreach (var t in state.Values) t.Dispose();
+            throw;
+        }
+        return (step, state);
     }
 
     static long? StepOf(string folder)
@@ -85,3 +115,7 @@ public static class SaeCheckpoint
             long.TryParse(name.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : null;
     }
 }
+
+/// <summary>What a resumed run accepts: its fingerprint, its last step, and every state tensor's dtype and shape.</summary>
+public sealed record SaeCheckpointExpectation(
+    IReadOnlyDictionary<string, string> Fingerprint, long LastStep, IReadOnlyDictionary<string, (ScalarType Type, long[] Shape)> State);

@@ -115,7 +115,7 @@ public static class SaeTrainer
 
         public Decomposition Execute()
         {
-            var resumed = Checkpointing ? SaeCheckpoint.LoadLatest(_options.CheckpointDir, _fingerprint) : null;
+            var resumed = Checkpointing ? SaeCheckpoint.LoadLatest(_options.CheckpointDir, new(_fingerprint, _options.Steps, ExpectedState())) : null;
             if (resumed is { } r)
             {
                 Restore(r.Step, r.State);
@@ -373,6 +373,32 @@ public static class SaeTrainer
             state["input_scale"] = _inputScale;
             state["output_scale"] = _outputScale;
             SaeCheckpoint.Save(_options.CheckpointDir, _step, _fingerprint, state);
+        }
+
+        /// <summary>Every tensor <see cref="SaveCheckpoint"/> writes for this run, with its dtype and shape.</summary>
+        Dictionary<string, (ScalarType Type, long[] Shape)> ExpectedState()
+        {
+            using var scope = NewDisposeScope();
+            var result = new Dictionary<string, (ScalarType, long[])>();
+            void Parameter(string name, ScalarType type, params long[] shape)
+            {
+                foreach (var prefix in new[] { "param.", "adam_m.", "adam_v." }) result[prefix + name] = (type, shape);
+            }
+            var f32 = ScalarType.Float32;
+            Parameter("W_enc_T", f32, _shape.DSae, _shape.DIn);
+            if (_variant.HasEncoderBias) Parameter("b_enc", f32, _shape.DSae);
+            Parameter("W_dec", f32, _shape.DSae, _shape.DOut);
+            Parameter("b_dec", f32, _shape.DOut);
+            foreach (var extra in _variant.ExtraParameters(_shape, _options))
+            {
+                var initial = extra.Initial(_shape);
+                Parameter(extra.Name, initial.dtype, initial.shape);
+            }
+            foreach (var (name, value) in _variant.InitialBuffers(_shape, _options)) result["buffer." + name] = (value.dtype, value.shape);
+            result["rows_since_fired"] = (ScalarType.Int64, [_shape.DSae]);
+            result["input_scale"] = (f32, [_shape.DIn]);
+            result["output_scale"] = (f32, [_shape.DOut]);
+            return result;
         }
 
         void Restore(long step, Dictionary<string, Tensor> state)

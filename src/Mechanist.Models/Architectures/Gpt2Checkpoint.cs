@@ -21,6 +21,19 @@ public static partial class Gpt2Checkpoint
 
     static readonly string[] FloatTypes = ["F32", "F16", "BF16", "F64"];
 
+    /// <summary>
+    /// Refuses, before the model is allocated, a config whose weights cannot be in <paramref name="path"/>: the
+    /// config's matrices need at least 2 bytes an element (F16), so a weights file smaller than that is refused, as
+    /// is a config too large to count. Allocation is thereby bounded by the size of the files the user gave.
+    /// </summary>
+    public static void RequireRoomFor(Gpt2Config config, string path, string configPath)
+    {
+        long e = config.NEmbd, m = config.DMlp, v = config.VocabSize, layers = config.NLayer;
+        var elements = Models.Serialization.WeightFile.CountElements(
+            [v, e], [config.NPositions, e], [layers, 4 * e, e], [layers, 2 * e, m], [config.TieWordEmbeddings ? 0 : v, e]);
+        Models.Serialization.WeightFile.RequireRoomFor(path, elements, 2, configPath);
+    }
+
     public static void LoadInto(Gpt2Model model, string path)
     {
         if (!File.Exists(path))

@@ -135,6 +135,7 @@ public sealed class Gpt2Model : HookedModel, ILanguageModel, ITokenizedModel
         var configPath = Path.Combine(folder, ConfigFile);
         config ??= ModelConfig.Read(configPath);
         var parsed = Gpt2Config.FromJson(config, configPath);
+        Gpt2Checkpoint.RequireRoomFor(parsed, Path.Combine(folder, WeightsFile), configPath);
         var model = new Gpt2Model(parsed);
         try
         {

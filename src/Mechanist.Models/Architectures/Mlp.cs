@@ -69,7 +69,11 @@ public sealed class Mlp : HookedModel
 
     public static Mlp FromFolder(string folder, JsonObject config, Device? device = null)
     {
-        var model = new Mlp(MlpConfig.FromJson(config, ModelFiles.ConfigPath(folder)), device ?? CPU);
+        var parsed = MlpConfig.FromJson(config, ModelFiles.ConfigPath(folder));
+        var sizes = parsed.LayerSizes.Select(s => (long)s).ToList();
+        WeightFile.RequireRoomFor(ModelFiles.WeightsPath(folder),
+            WeightFile.CountElements(sizes.Zip(sizes.Skip(1), (a, b) => new[] { a + 1, b }).ToArray()), 4, ModelFiles.ConfigPath(folder));
+        var model = new Mlp(parsed, device ?? CPU);
         try
         {
             WeightFile.Load(ModelFiles.WeightsPath(folder), model._weights);

@@ -43,6 +43,16 @@ public sealed record ModularAdditionConfig
     /// <summary>The configuration the paper uses with <paramref name="p"/>, d_head = d_model / n_heads.</summary>
     public static ModularAdditionConfig Paper(int p = 113) => new() { P = p };
 
+    /// <summary>Number of weights of the model (null when it overflows a long).</summary>
+    public long? ParameterCount
+    {
+        get
+        {
+            long d = DModel, h = NHeads, e = DHead, m = DMlp;
+            return WeightFile.CountElements([DVocab, d], [NCtx, d], [4, h, d, e], [3, h, e], [d], [d, m], [m], [m, d], [d], [d, P], [P]);
+        }
+    }
+
     /// <summary>Throws <see cref="MechanistInputException"/> naming the first invalid value.</summary>
     public void Validate(string source = "modular-addition config")
     {

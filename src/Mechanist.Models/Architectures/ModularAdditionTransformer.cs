@@ -138,7 +138,9 @@ public sealed class ModularAdditionTransformer : HookedModel, ITaskModel, IToken
     /// <summary>Builds the model from an already parsed <c>config.json</c> and loads the folder's weights.</summary>
     public static ModularAdditionTransformer FromFolder(string folder, JsonObject config, Device? device = null)
     {
-        var model = new ModularAdditionTransformer(ModularAdditionConfig.FromJson(config, ModelFiles.ConfigPath(folder)), device ?? CPU);
+        var parsed = ModularAdditionConfig.FromJson(config, ModelFiles.ConfigPath(folder));
+        WeightFile.RequireRoomFor(ModelFiles.WeightsPath(folder), parsed.ParameterCount, 4, ModelFiles.ConfigPath(folder));
+        var model = new ModularAdditionTransformer(parsed, device ?? CPU);
         try
         {
             WeightFile.Load(ModelFiles.WeightsPath(folder), model._weights, IgnoredTensors);

@@ -62,7 +62,10 @@ public sealed class ToySuperposition : HookedModel
 
     public static ToySuperposition FromFolder(string folder, JsonObject config, Device? device = null)
     {
-        var model = new ToySuperposition(ToySuperpositionConfig.FromJson(config, ModelFiles.ConfigPath(folder)), device ?? CPU);
+        var parsed = ToySuperpositionConfig.FromJson(config, ModelFiles.ConfigPath(folder));
+        WeightFile.RequireRoomFor(ModelFiles.WeightsPath(folder),
+            WeightFile.CountElements([parsed.NHidden + 1L, parsed.NFeatures]), 4, ModelFiles.ConfigPath(folder));
+        var model = new ToySuperposition(parsed, device ?? CPU);
         try
         {
             WeightFile.Load(ModelFiles.WeightsPath(folder), model._weights);

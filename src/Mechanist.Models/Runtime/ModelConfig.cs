@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Mechanist.Models.Runtime;
@@ -13,14 +12,6 @@ public static class ModelConfig
     {
         if (!File.Exists(path))
             throw new MechanistInputException($"{path}: file not found; a model folder holds config.json and model.safetensors.");
-        try
-        {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject
-                ?? throw new MechanistInputException($"{path}: expected a JSON object.");
-        }
-        catch (JsonException e)
-        {
-            throw new MechanistInputException($"{path}: not valid JSON ({e.Message}).", e);
-        }
+        return Mechanist.IO.JsonFile.ReadObject(path, "model config");
     }
 }

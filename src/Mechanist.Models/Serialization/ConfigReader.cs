@@ -52,22 +52,7 @@ public sealed class ConfigReader
     {
         if (!File.Exists(path))
             throw new MechanistInputException($"{path}: file not found (a model folder holds config.json and model.safetensors).");
-        try
-        {
-            var node = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false });
-            if (node is not JsonObject o)
-                throw new MechanistInputException($"{path}: expected a JSON object, got {(node is null ? "null" : node.GetValueKind().ToString().ToLowerInvariant())}.");
-            _ = o.Count; // materialises the properties: duplicate keys surface here
-            return o;
-        }
-        catch (JsonException e)
-        {
-            throw new MechanistInputException($"{path}: not valid JSON ({e.Message}).", e);
-        }
-        catch (ArgumentException e)
-        {
-            throw new MechanistInputException($"{path}: duplicate key ({e.Message}).", e);
-        }
+        return Mechanist.IO.JsonFile.ReadObject(path, "model config");
     }
 
     /// <summary>The <c>model_type</c> of a config object, or an error naming the file.</summary>

@@ -68,6 +68,32 @@ public static class WeightFile
         }
     }
 
+    /// <summary>
+    /// Refuses, before a model is allocated, a config whose weights cannot be in <paramref name="path"/>: at least
+    /// <paramref name="elements"/> values of <paramref name="bytesPerElement"/> bytes each. Allocation is thereby
+    /// bounded by the size of the files the user gave (or <see cref="MemoryBudget.Unchecked"/>, whichever is larger). <paramref name="elements"/> is null when counting overflowed.
+    /// </summary>
+    public static void RequireRoomFor(string path, long? elements, int bytesPerElement, string configPath)
+    {
+        if (!File.Exists(path)) return; // the loader says what is missing
+        long length = new FileInfo(path).Length;
+        long? bytes = null;
+        try { if (elements is long n) bytes = checked(n * bytesPerElement); } catch (OverflowException) { }
+        if (bytes is null)
+            throw new MechanistInputException($"{configPath}: the model it describes is too large to count its weights.");
+        // Small models are cheap to allocate, and the tensor-by-tensor check that follows says more (which tensor is missing).
+        if (bytes > length && bytes > MemoryBudget.Unchecked)
+            throw new MechanistInputException(
+                $"{configPath}: describes {elements} weights ({bytes} bytes at {bytesPerElement} bytes each), but {path} has {length} bytes: the config does not belong to these weights.");
+    }
+
+    /// <summary>Σ Π of shapes, or null on overflow.</summary>
+    public static long? CountElements(params long[][] shapes)
+    {
+        try { return shapes.Aggregate(0L, (sum, shape) => checked(sum + shape.Aggregate(1L, (a, b) => checked(a * b)))); }
+        catch (OverflowException) { return null; }
+    }
+
     /// <summary>Writes <paramref name="tensors"/> (moved to the CPU as float32) to <paramref name="path"/> atomically.</summary>
     public static void Save(string path, IEnumerable<(string Name, Tensor Value)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {

@@ -62,10 +62,14 @@ public sealed class TokenSequences
         return new TokenSequences(path, sequences);
     }
 
+    /// <summary>Longest line accepted (about two million token ids); a longer one is refused before it is read whole.</summary>
+    public const int MaxLineBytes = 16 << 20;
+
     /// <summary>
-    /// A JSONL file with one JSON list of token ids per line (blank lines skipped). A line longer than
-    /// <paramref name="context"/> is cut into consecutive sequences of at most that many tokens. Errors name the
-    /// file, the line and the id.
+    /// A JSONL file with one JSON list of token ids per line (blank lines skipped; lines end with \n, \r\n or \r).
+    /// A line longer than <paramref name="context"/> is cut into consecutive sequences of at most that many tokens.
+    /// A line longer than <see cref="MaxLineBytes"/> is refused as soon as it passes the limit. Errors name the file,
+    /// the line and the id.
     /// </summary>
     public static TokenSequences ReadJsonl(string path, int vocabSize, int context)
     {
@@ -73,11 +77,17 @@ public sealed class TokenSequences
         if (!File.Exists(path)) throw new MechanistInputException($"{path}: token file not found.");
         var sequences = new List<long[]>();
         int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+        var line = new LineBuffer();
+        while (line.ReadFrom(stream, path, lineNumber + 1))
         {
             lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            var ids = ParseLine(path, lineNumber, line, vocabSize);
+            var bytes = line.Bytes;
+            if (lineNumber == 1 && bytes.Span.StartsWith("\uFEFF"u8)) bytes = bytes[3..];
+            if (IsBlank(bytes.Span)) continue;
+            if (Mechanist.IO.JsonFile.FirstInvalidUtf8(bytes.Span) is var bad and >= 0)
+                throw new MechanistInputException($"{path}, line {lineNumber}: not valid UTF-8 (byte {bad} of the line).");
+            var ids = ParseLine(path, lineNumber, bytes, vocabSize);
             if (ids.Length == 0) throw new MechanistInputException($"{path}, line {lineNumber}: empty token list.");
             for (int start = 0; start < ids.Length; start += context)
                 sequences.Add(ids[start..Math.Min(ids.Length, start + context)]);
@@ -86,7 +96,41 @@ public sealed class TokenSequences
         return new TokenSequences(path, sequences);
     }
 
-    static long[] ParseLine(string path, int lineNumber, string line, int vocabSize)
+    static bool IsBlank(ReadOnlySpan<byte> line) => line.IndexOfAnyExcept(" \t\f\v"u8) < 0;
+
+    /// <summary>One line of a file as bytes, bounded by <see cref="MaxLineBytes"/>.</summary>
+    sealed class LineBuffer
+    {
+        byte[] _buffer = new byte[4096];
+        int _length;
+
+        public ReadOnlyMemory<byte> Bytes => _buffer.AsMemory(0, _length);
+
+        /// <summary>Reads the next line; false at the end of the file.</summary>
+        public bool ReadFrom(Stream stream, string path, int lineNumber)
+        {
+            _length = 0;
+            int b = stream.ReadByte();
+            if (b < 0) return false;
+            while (b >= 0 && b != '\n' && b != '\r')
+            {
+                if (_length == MaxLineBytes)
+                    throw new MechanistInputException(
+                        $"{path}, line {lineNumber}: longer than {MaxLineBytes} bytes; put each token list on a line of its own (long documents are cut into context-length sequences anyway).");
+                if (_length == _buffer.Length) Array.Resize(ref _buffer, (int)Math.Min((long)_buffer.Length * 2, MaxLineBytes));
+                _buffer[_length++] = (byte)b;
+                b = stream.ReadByte();
+            }
+            if (b == '\r')
+            {
+                int next = stream.ReadByte();
+                if (next >= 0 && next != '\n') stream.Seek(-1, SeekOrigin.Current);
+            }
+            return true;
+        }
+    }
+
+    static long[] ParseLine(string path, int lineNumber, ReadOnlyMemory<byte> line, int vocabSize)
     {
         var where = $"{path}, line {lineNumber}";
         try

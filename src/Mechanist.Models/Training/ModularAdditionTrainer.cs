@@ -85,6 +85,7 @@ public static class ModularAdditionTrainer
         options.Validate();
         CheckFolder(folder, resume);
         device ??= CPU;
+        if (resume) RequireRoomFor(folder, options);
         var config = options.Model;
         int p = config.P, nTrain = ModularAdditionData.TrainCount(p, options.TrainFraction), nTest = p * p - nTrain;
 
@@ -133,7 +134,7 @@ public static class ModularAdditionTrainer
                 var (testLoss, testAccuracy) = Evaluate(model, testTokens, testLabels);
                 if (test99 is null && testAccuracy >= Threshold) test99 = epoch;
                 var evaluation = new ModularAdditionEvaluation(loss.item<double>(), trainAccuracy, testLoss, testAccuracy);
-                Record(log, progress, epoch, options.Epochs, evaluation, Seconds());
+                Record(log, progress, epoch, options.Epochs, evaluation, Seconds(), Source(folder, resume));
             }
             adam.ZeroGrad();
             loss.backward();
@@ -147,7 +148,7 @@ public static class ModularAdditionTrainer
         var final = new ModularAdditionEvaluation(finalTrainLoss, finalTrainAccuracy, finalTestLoss, finalTestAccuracy);
         if (train99 is null && finalTrainAccuracy >= Threshold) train99 = options.Epochs;
         if (test99 is null && finalTestAccuracy >= Threshold) test99 = options.Epochs;
-        Record(log, progress, options.Epochs, options.Epochs, final, Seconds());
+        Record(log, progress, options.Epochs, options.Epochs, final, Seconds(), Source(folder, resume));
         state = state with { Epoch = options.Epochs, Train99 = train99, Test99 = test99 };
 
         var result = new ModularAdditionResult(options.Epochs, nTrain, nTest, final, train99, test99, Seconds(), resumedFrom);
@@ -168,8 +169,16 @@ public static class ModularAdditionTrainer
         return (loss, accuracy);
     }
 
-    static void Record(TrainingLog log, IProgress<ProgressReport>? progress, int epoch, int total, ModularAdditionEvaluation e, double seconds)
+    /// <summary>What a diverged run blames: the checkpoint it resumed from, or the run's settings.</summary>
+    static string Source(string folder, bool resume) => resume
+        ? $"{Path.Combine(folder, CheckpointFile)}: the run resumed from this checkpoint diverged; its weights or optimizer state are corrupt"
+        : $"--out {folder}: the run diverged; lower --lr";
+
+    static void Record(TrainingLog log, IProgress<ProgressReport>? progress, int epoch, int total, ModularAdditionEvaluation e, double seconds, string source)
     {
+        foreach (var (name, value) in new[] { ("train loss", e.TrainLoss), ("test loss", e.TestLoss), ("train accuracy", e.TrainAccuracy), ("test accuracy", e.TestAccuracy) })
+            if (!double.IsFinite(value))
+                throw new MechanistInputException($"{source} (the {name} at epoch {epoch} is {value.ToString(CultureInfo.InvariantCulture)}).");
         log.Append(new JsonObject
         {
             ["epoch"] = epoch, ["train_loss"] = e.TrainLoss, ["train_accuracy"] = e.TrainAccuracy,
@@ -211,6 +220,18 @@ public static class ModularAdditionTrainer
         },
     };
 
+    /// <summary>
+    /// Before anything is allocated for a resumed run: its checkpoint must be large enough to hold the model, and the
+    /// split of the p² pairs (8 bytes each) that <paramref name="options"/> describe.
+    /// </summary>
+    static void RequireRoomFor(string folder, ModularAdditionTrainingOptions options)
+    {
+        int p = options.Model.P;
+        var weights = options.Model.ParameterCount;
+        long? elements = weights is long w ? WeightFile.CountElements([w], [2, (long)p * p]) : null;
+        WeightFile.RequireRoomFor(Path.Combine(folder, CheckpointFile), elements, 4, $"{Path.Combine(folder, CheckpointFile)}: options");
+    }
+
     static void WriteCheckpoint(string folder, ModularAdditionTrainingOptions options, ModularAdditionTransformer model, AdamW adam,
         Tensor permutation, ProgressState state)
     {
@@ -241,15 +262,9 @@ public static class ModularAdditionTrainer
 
     static JsonObject ParseObject(Safetensors.Header header, string path, string key)
     {
-        try
-        {
-            return header.Metadata.TryGetValue(key, out var text) && JsonNode.Parse(text) is JsonObject o ? o
-                : throw new MechanistInputException($"{path}: checkpoint metadata '{key}' is missing or not a JSON object.");
-        }
-        catch (JsonException e)
-        {
-            throw new MechanistInputException($"{path}: checkpoint metadata '{key}' is not valid JSON ({e.Message}).", e);
-        }
+        return header.Metadata.TryGetValue(key, out var text)
+            ? JsonFile.ParseObject(text, $"{path}: checkpoint metadata '{key}'")
+            : throw new MechanistInputException($"{path}: checkpoint metadata '{key}' is missing or not a JSON object.");
     }
 
     static int MetadataInt(Safetensors.Header header, string path, string key) =>

@@ -42,11 +42,15 @@ public sealed record ModularAdditionTrainingOptions
     /// <summary>The options a resumed run may change; every other one must match the checkpoint.</summary>
     public static readonly string[] Adjustable = ["epochs", "checkpoint_every", "eval_every"];
 
+    /// <summary>Largest modulus: p² must fit a 32-bit integer.</summary>
+    public const int MaxP = 46340;
+
     public void Validate()
     {
         foreach (var (option, value, min) in new[] { ("p", Model.P, 2), ("d-model", Model.DModel, 1), ("n-heads", Model.NHeads, 1), ("d-head", Model.DHead, 1), ("d-mlp", Model.DMlp, 1) })
             if (value < min) throw new MechanistInputException($"--{option} must be at least {min}, got {value}.");
         Model.Validate();
+        if (Model.P > MaxP) throw new MechanistInputException($"--p must be at most {MaxP} (p² pairs are indexed with 32-bit integers), got {Model.P}.");
         int train = ModularAdditionData.TrainCount(Model.P, TrainFraction);
         if (!(TrainFraction > 0 && TrainFraction < 1) || train < 1 || train >= Model.P * Model.P)
             throw new MechanistInputException(
@@ -85,7 +89,7 @@ public sealed record ModularAdditionTrainingOptions
                 throw new MechanistInputException($"{source}: training option '{key}' is missing or not a {typeof(T).Name} in the checkpoint metadata.");
             }
         }
-        return new ModularAdditionTrainingOptions
+        var options = new ModularAdditionTrainingOptions
         {
             Model = new ModularAdditionConfig
             {
@@ -97,5 +101,14 @@ public sealed record ModularAdditionTrainingOptions
             Seed = Get<int>("seed"), TrainBiases = Get<bool>("train_biases"), CheckpointEvery = Get<int>("checkpoint_every"),
             EvalEvery = Get<int>("eval_every"),
         };
+        try
+        {
+            options.Validate();
+        }
+        catch (MechanistInputException e)
+        {
+            throw new MechanistInputException($"{source}: the training options in the checkpoint metadata are invalid: {e.Message}", e);
+        }
+        return options;
     }
 }
