@@ -33,6 +33,7 @@ public sealed class CheckIdTests
     [InlineData("MODA4001", true)]
     [InlineData("MECH10001", false)]  // MECH has exactly four digits
     [InlineData("mech101", false)]
+    [InlineData("Mech1001", false)]   // MECH in another case is neither the host's ID nor a plugin's prefix (as the schema says)
     [InlineData("A1", false)]         // a prefix of at least two letters
     [InlineData("ACME", false)]
     [InlineData("ACME-0001", false)]

@@ -43,7 +43,8 @@ public sealed record CheckDescriptor(
         while (letters < id.Length && char.IsAsciiLetter(id[letters])) letters++;
         int digits = id.Length - letters;
         if (letters is < 2 or > 12 || digits is < 1 or > 8 || !id[letters..].All(char.IsAsciiDigit)) return false;
-        return !IsMechanistId(id) || digits == 4;
+        // MECH in any case is the host's prefix: only MECH itself, with four digits (Mech1001 is neither its ID nor a plugin's).
+        return !IsMechanistId(id) || digits == 4 && id.StartsWith(MechanistPrefix, StringComparison.Ordinal);
     }
 
     /// <summary>The letters before the digits (<c>ACME</c> of <c>ACME0001</c>); the whole ID when it has no digits.</summary>
