@@ -20,7 +20,7 @@ public sealed class HarvestCommand : ICommand
     [
         new("model", "model folder (config.json + model.safetensors)", ValueName: "DIR"),
         new("text", "UTF-8 text file, tokenised with GPT-2's BPE and cut into sequences of the context length", ValueName: "FILE"),
-        new("tokens", "JSONL file: one JSON list of token ids per line (longer lines are cut at the context length)", ValueName: "FILE"),
+        new("tokens", "JSONL file (one JSON list of token ids per line), or a .safetensors/.npy integer tensor [n_seq, seq_len] (tensor 'tokens'); longer sequences are cut at the context length", ValueName: "FILE"),
         new("sites", "comma-separated hook sites (TransformerLens names, e.g. blocks.0.hook_resid_post; unembed.hook_out = logits)", ValueName: "SITES"),
         new("batch-size", "sequences per forward pass (default 8)", ValueName: "B"),
         new("context", "tokens per sequence (default and maximum: the model's positions)", ValueName: "C"),
@@ -59,7 +59,9 @@ public sealed class HarvestCommand : ICommand
             throw new UsageException($"option '--context' must be between 1 and the model's {model.ContextLength} positions, got {context}.");
         var tokens = text is not null
             ? TokenSequences.ReadText(text, model.VocabSize, context)
-            : TokenSequences.ReadJsonl(tokensFile!, model.VocabSize, context);
+            : tokensFile!.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || tokensFile.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)
+                ? TokenSequences.ReadTensorFile(tokensFile, model.VocabSize, context)
+                : TokenSequences.ReadJsonl(tokensFile, model.VocabSize, context);
 
         var metadata = Harvester.Metadata(modelPath, model.ModelType, tokens, resolved);
         var progress = new ThrottledProgress(env.Error, "harvest", "tokens");
