@@ -19,7 +19,7 @@ internal static class Subject
         ["model"] = CheckRun.ModelPlaceholder,
         ["device"] = "cpu",
         ["seed"] = 0,
-        ["dataset"] = new JsonObject { ["task"] = "modular-addition", ["options"] = new JsonObject { ["samples"] = 48 } },
+        ["dataset"] = new JsonObject { ["task"] = "modular-addition", ["options"] = new JsonObject { ["samples"] = DatasetSamples } },
         ["decompositions"] = new JsonObject
         {
             [Decomposition] = new JsonObject { ["site"] = TinyModel.MlpSite, ["method"] = "pca", ["options"] = new JsonObject { ["components"] = 6 } },
@@ -37,7 +37,7 @@ internal static class Subject
     };
 
     /// <summary>One validation entry of <paramref name="validatorId"/>, given what it and its checks require.</summary>
-    public static string ForValidator(string validatorId, ValidationInputs requires, IReadOnlyDictionary<string, string> options)
+    public static string ForValidator(string validatorId, ValidationInputs requires, IReadOnlyDictionary<string, string> options, IReadOnlyCollection<string> optionNames)
     {
         var root = Base();
         var entry = new JsonObject { ["method"] = validatorId, ["options"] = Options(options) };
@@ -49,6 +49,15 @@ internal static class Subject
         else entry["decompositions"] = new JsonArray(Decomposition);
         if ((requires & (ValidationInputs.Behaviour | ValidationInputs.CorruptedInputs | ValidationInputs.DifferentiableMetric)) != 0)
             entry["behaviour"] = Behaviour;
+        if ((requires & ValidationInputs.Site) != 0) entry["site"] = TinyModel.MlpSite;
+        if ((requires & ValidationInputs.ConceptLabels) != 0)
+        {
+            entry["labels"] = ConceptLabelsFile.Value;
+            // The claim is about the labels' concept and its "equals" class, where the method has such options.
+            var given = (JsonObject)entry["options"]!;
+            if (optionNames.Contains("concept") && !options.ContainsKey("concept")) given["concept"] = EqualsConcept;
+            if (optionNames.Contains("class") && !options.ContainsKey("class")) given["class"] = EqualsConcept;
+        }
         root["validations"] = new JsonArray(entry);
         return root.ToJsonString();
     }
@@ -63,6 +72,25 @@ internal static class Subject
         root["attributions"] = new JsonArray(entry);
         return root.ToJsonString();
     }
+
+    /// <summary>
+    /// The concept of the default labels: whether a token is "=" (position 2 of every "a b =" sequence), labelled for the
+    /// <see cref="DatasetSamples"/> sequences of the dataset, so it holds whichever pairs the seeded subset draws.
+    /// </summary>
+    public const string EqualsConcept = "equals";
+
+    const int DatasetSamples = 48;
+
+    static readonly Lazy<string> ConceptLabelsFile = new(() =>
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "mechanist-testing", $"labels-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(folder);
+        var path = Path.Combine(folder, "labels.safetensors");
+        var labels = Enumerable.Range(0, DatasetSamples * 3).Select(r => r % 3 == 2 ? 1L : 0L).ToArray();
+        Mechanist.Concepts.ConceptLabels.Save(path, [DatasetSamples, 3], [new Mechanist.Concepts.Concept(EqualsConcept, labels, ["other", "equals"])]);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { Directory.Delete(folder, true); } catch (IOException) { } };
+        return path;
+    }, LazyThreadSafetyMode.ExecutionAndPublication);
 
     static JsonObject Options(IReadOnlyDictionary<string, string> options) =>
         new(options.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));

@@ -49,7 +49,7 @@ internal static class ValidatorConformance
                 Failures.That(run.Findings.Any(x => x.Id == ValidatorChecks.CouldNotRun.Id), $"it requires {ValidationInputNames.Format(entry.Descriptor.Requires)}, got none, and reported {(run.Findings.Count == 0 ? "nothing" : string.Join(", ", run.Findings.Select(x => x.Id)))} instead of MECH0013");
         });
 
-        var config = Subject.ForValidator(entry.Id, requires, options.Options);
+        var config = Subject.ForValidator(entry.Id, requires, options.Options, entry.Descriptor.Options.Select(o => o.Name).ToList());
         List<ReportedLike>? first = null;
         IReadOnlyList<MeasuredValue>? firstValues = null;
         f.Check($"it runs in a check of {nameof(TinyModel)} with what it requires ({ValidationInputNames.Format(requires)})", () =>
