@@ -13,7 +13,7 @@ namespace Mechanist.Cli.Commands;
 /// <summary>
 /// Model folders for <c>attribute</c> and <c>interpret</c>: loading goes through the host's
 /// <see cref="ModelFolder"/> (config.json → model_type → the catalog's loader); this class adds the weight look-ups
-/// the interpreters need (unembedding and embedding matrices).
+/// the interpreters need (unembedding and embedding matrices, <see cref="ModelWeights"/>).
 /// </summary>
 internal static class ModelFolders
 {
@@ -22,38 +22,9 @@ internal static class ModelFolders
     public static IHookedModel Load(string folder, MechanistHost host, Device device, int seed) =>
         ModelFolder.Load(folder, host.Catalog, host.Services, device, seed);
 
-    /// <summary>
-    /// The map from a site's space to the logits, read from the folder's weights: <c>unembed.W_U</c> [d_model, vocab]
-    /// (TransformerLens names), else <c>lm_head.weight</c> / <c>wte.weight</c> / <c>transformer.wte.weight</c>
-    /// [vocab, d_model] (Hugging Face, tied); for <c>blocks.L.mlp.hook_post</c> composed with <c>blocks.L.mlp.W_out</c>
-    /// (or <c>h.L.mlp.c_proj.weight</c>). Null when the file holds none of these.
-    /// </summary>
-    public static Tensor? Unembedding(string folder, string? site)
-    {
-        var path = Path.Combine(folder, WeightsFile);
-        if (!File.Exists(path)) return null;
-        var header = Safetensors.ReadHeader(path);
-        Tensor? Read(string name) => header.Entries.ContainsKey(name) ? Safetensors.ReadTensor(header, name).to(ScalarType.Float32) : null;
-        var wU = Read("unembed.W_U")
-            ?? (Read("lm_head.weight") ?? Read("wte.weight") ?? Read("transformer.wte.weight"))?.t();
-        if (wU is null) return null;
-        if (site is not null && site.StartsWith("blocks.", StringComparison.Ordinal) && site.EndsWith(".mlp.hook_post", StringComparison.Ordinal))
-        {
-            var layer = site["blocks.".Length..^".mlp.hook_post".Length];
-            var wOut = Read($"blocks.{layer}.mlp.W_out") ?? Read($"h.{layer}.mlp.c_proj.weight") ?? Read($"transformer.h.{layer}.mlp.c_proj.weight");
-            if (wOut is not null) return wOut.matmul(wU);
-        }
-        return wU;
-    }
+    /// <summary>The map from a site's space to the logits (<see cref="ModelWeights.Unembedding"/>).</summary>
+    public static Tensor? Unembedding(string folder, string? site) => ModelWeights.Unembedding(folder, site);
 
-    /// <summary>The token embedding [vocab, d_model] from the folder's weights, when present.</summary>
-    public static Tensor? Embedding(string folder)
-    {
-        var path = Path.Combine(folder, WeightsFile);
-        if (!File.Exists(path)) return null;
-        var header = Safetensors.ReadHeader(path);
-        foreach (var name in new[] { "embed.W_E", "wte.weight", "transformer.wte.weight" })
-            if (header.Entries.ContainsKey(name)) return Safetensors.ReadTensor(header, name).to(ScalarType.Float32);
-        return null;
-    }
+    /// <summary>The token embedding [vocab, d_model] (<see cref="ModelWeights.Embedding"/>).</summary>
+    public static Tensor? Embedding(string folder) => ModelWeights.Embedding(folder);
 }
