@@ -172,7 +172,7 @@ public static class SaeTrainer
                 _ => zeros(_shape.DOut),
             };
 
-            var g = new Generator((ulong)_context.Seed);
+            var g = new Generator(InitializationSeed(_context.Seed));
             int n = _shape.DSae;
             var decoder = nn.functional.normalize(randn(n, _shape.DOut, generator: g), dim: 1) * _variant.DecoderInitNorm;
             Tensor encoder;
@@ -223,6 +223,20 @@ public static class SaeTrainer
             var usable = norms > 1e-6 * norms.max().clamp_min(1e-30);
             var mapped = (carried / norms.clamp_min(1e-30) * _variant.DecoderInitNorm).to(ScalarType.Float32);
             return where(usable, mapped, random);
+        }
+
+        /// <summary>
+        /// The seed of the initial weights: the run's seed mixed (SplitMix64), not the seed itself. A generator seeded
+        /// with the bare seed draws the very numbers that <c>generate superposition</c> (and any other randn from the
+        /// same seed) drew for its data's directions, so an SAE trained with the data's seed started with the true
+        /// features as its decoder rows and scored MMCS 1.0 before its first step.
+        /// </summary>
+        static ulong InitializationSeed(int seed)
+        {
+            ulong z = unchecked((ulong)seed + 0x5AE1_4171_7C0D_E5EDUL);
+            z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+            z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+            return z ^ (z >> 31);
         }
 
         /// <summary>The first rows of the training stream (the batches step 0 onwards will see), on the CPU.</summary>
