@@ -27,9 +27,9 @@ public sealed class AttributeCommand : ICommand
     [
         new("model", "model folder (config.json with model_type + model.safetensors)", ValueName: "DIR"),
         new("method", "attribution method ID (see 'mechanist plugins list')", ValueName: "ID"),
-        new("tokens", "token ids: \"3,5,113\", \"1,2;3,4\" (';' between sequences) or a .safetensors/.npy file", ValueName: "IDS"),
+        CommonOptions.Tokens,
         new("input", "a floating-point model input [batch, …]: .safetensors (tensor 'input') or .npy", ValueName: "FILE"),
-        new("baseline-tokens", "reference / corrupted token ids (same forms as --tokens)", ValueName: "IDS"),
+        new("baseline-tokens", "reference / corrupted token ids (same forms as --tokens)", ValueName: "IDS|FILE"),
         new("baseline", "reference / corrupted input file (same forms as --input)", ValueName: "FILE"),
         new("target", "target class or token id of the metric", ValueName: "T"),
         new("contrast", "second token id for --metric logit-diff (target − contrast)", ValueName: "T2"),
@@ -63,16 +63,15 @@ public sealed class AttributeCommand : ICommand
         if (metricKind != "logit-diff" && contrast is not null) throw new UsageException("--contrast is only used with --metric logit-diff.");
         int position = args.GetInt("position", -1);
 
-        var input = args.Get("tokens") is { } tokens ? TensorArguments.Tokens("tokens", tokens) : TensorArguments.Input("input", args.Get("input")!);
-        Tensor? baseline = args.Get("baseline-tokens") is { } bt ? TensorArguments.Tokens("baseline-tokens", bt)
-            : args.Get("baseline") is { } b ? TensorArguments.Input("baseline", b) : null;
-
         using var host = CommonOptions.CreateHost(args, env);
         var runner = MethodRunner.For(host);
         var bound = runner.Bind(methodId, MethodKind.Attribution, args.Settings(methodId));
         var (entry, options) = (bound.Entry, bound.Options);
         using var decomposition = args.Get("decomposition") is { } dir ? DecompositionFolder.Load(dir) : null;
         using var model = ModelFolders.Load(modelDir, host, device, seed);
+        var input = TokenArgument.Get(args) is { } tokens ? tokens.Matrix(model as ILanguageModel) : TensorArguments.Input("input", args.Get("input")!);
+        Tensor? baseline = TokenArgument.Get(args, "baseline-tokens") is { } bt ? bt.Matrix(model as ILanguageModel)
+            : args.Get("baseline") is { } b ? TensorArguments.Input("baseline", b) : null;
 
         var sites = args.GetAll("site").ToList();
         if (sites.Count == 0 && decomposition?.Metadata.HookName is { Length: > 0 } hookName) sites.Add(hookName);

@@ -14,6 +14,7 @@ public static class CommonOptions
     public static readonly OptionSpec Set = new("set", "method option key=value (repeatable; method.key=value when several methods run)", Repeatable: true, ValueName: "KEY=VALUE");
     public static readonly OptionSpec Out = new("out", "output file or folder, written atomically", ValueName: "PATH");
     public static readonly OptionSpec Format = new("format", "text|json", ValueName: "FORMAT", Choices: ["text", "json"]);
+    public static readonly OptionSpec Tokens = new("tokens", $"token ids: {TokenArgument.Forms}", ValueName: "IDS|FILE");
     public static readonly OptionSpec Verbose = new("verbose", "print stack traces and details", TakesValue: false);
     public static readonly OptionSpec Help = new("help", "show this help", TakesValue: false);
 

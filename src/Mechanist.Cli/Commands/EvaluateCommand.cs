@@ -30,7 +30,7 @@ public sealed class EvaluateCommand : ICommand
         new("targets", "row-aligned targets (a transcoder's MLP output); metrics compare the reconstruction with them", ValueName: "FILE"),
         new("ground-truth", ".safetensors with tensor 'directions' [n, d]: adds mmcs", ValueName: "FILE"),
         new("model", "language-model folder (config.json + model.safetensors): adds the splice metrics (ce_loss_score, kl_score)", ValueName: "DIR"),
-        new("tokens", "with --model: JSONL file, one JSON list of token ids per line", ValueName: "FILE"),
+        CommonOptions.Tokens with { Help = $"with --model: {CommonOptions.Tokens.Help}" },
         new("text", "with --model: UTF-8 text, tokenised with GPT-2's BPE", ValueName: "FILE"),
         new("splice-site", "hook site whose activation is replaced (default: the decomposition's hook_name)", ValueName: "SITE"),
         new("output-site", "for a transcoder: the site it reconstructs (its input is read at --splice-site)", ValueName: "SITE"),
@@ -107,8 +107,8 @@ public sealed class EvaluateCommand : ICommand
     static SpliceResult Splice(ParsedArguments args, CommandEnvironment env, Decomposition decomposition, string modelPath, Device device)
     {
         var text = args.Get("text");
-        var tokensFile = args.Get("tokens");
-        if ((text is null) == (tokensFile is null))
+        var tokensArgument = TokenArgument.Get(args);
+        if ((text is null) == (tokensArgument is null))
             throw new UsageException("'evaluate --model' needs exactly one of --tokens FILE or --text FILE.");
         var site = args.Get("splice-site") ?? decomposition.Metadata.HookName;
         if (string.IsNullOrEmpty(site))
@@ -128,7 +128,7 @@ public sealed class EvaluateCommand : ICommand
             throw new UsageException($"option '--context' must be between 2 and the model's {model.ContextLength} positions, got {context}.");
         var tokens = text is not null
             ? TokenSequences.ReadText(text, model.VocabSize, context)
-            : TokenSequences.ReadJsonl(tokensFile!, model.VocabSize, context);
+            : tokensArgument!.Sequences(model.VocabSize, context);
         var metrics = SpliceMetrics.Compute(model, site, decomposition, Batches(tokens, batchSize, device, model is ITaskModel ? 1 : 2), outputSite);
         return new SpliceResult(metrics, site, outputSite);
     }

@@ -28,7 +28,7 @@ public sealed class InterpretCommand : ICommand
         new("method", "interpreter ID: top-examples, output-effects, feature-synthesis, or a plugin's", ValueName: "ID"),
         new("model", "model folder (config.json with model_type + model.safetensors)", ValueName: "DIR"),
         new("site", "hook site the decomposition reads (default: its cfg.json hook_name)", ValueName: "SITE"),
-        new("tokens", "token ids [n_seq, seq_len] to harvest activations from, or synthesis template: \"1,2;3,4\" or a .safetensors/.npy file", ValueName: "IDS"),
+        CommonOptions.Tokens,
         new("activations", "precomputed activations [N, d_in] (.safetensors 'activations' or .npy), rows matching --tokens when given", ValueName: "FILE"),
         new("input", "template input [1, …] for feature-synthesis mode=input (.safetensors 'input' or .npy)", ValueName: "FILE"),
         new("features", "features to explain: \"0,5,17\" or \"0-31\" (default: all)", ValueName: "LIST"),
@@ -54,11 +54,11 @@ public sealed class InterpretCommand : ICommand
         using var decomposition = DecompositionFolder.Load(decompositionDir);
         var features = args.Get("features") is { } list ? ParseFeatures(list, decomposition.DSae) : null;
         var site = args.Get("site") ?? (decomposition.Metadata.HookName is { Length: > 0 } h ? h : null);
-        var tokens = args.Get("tokens") is { } t ? TensorArguments.Tokens("tokens", t) : null;
-        var template = args.Get("input") is { } input ? TensorArguments.Input("input", input) : tokens?.narrow(0, 0, 1);
-
         var modelDir = args.Get("model");
         using var model = modelDir is null ? null : ModelFolders.Load(modelDir, host, device, seed);
+        // Rows to harvest activations from, and the first one as feature synthesis's template.
+        var tokens = TokenArgument.Get(args)?.Matrix(model as ILanguageModel);
+        var template = args.Get("input") is { } input ? TensorArguments.Input("input", input) : tokens?.narrow(0, 0, 1);
         if (model is not null && site is not null && !model.HookSites.Contains(site))
         {
             var closest = NameSuggester.Closest(site, model.HookSites);

@@ -28,7 +28,7 @@ public sealed class ReportCommand : ICommand
     [
         new("decomposition", "SAELens-layout folder whose features the dashboard shows", ValueName: "DIR"),
         new("model", "model folder: harvests activations from --tokens, supplies token text and output effects", ValueName: "DIR"),
-        new("tokens", "token ids the activations come from: .jsonl (one list per line, equal lengths), .safetensors/.npy, or \"1,2;3,4\"", ValueName: "FILE"),
+        CommonOptions.Tokens,
         new("activations", "precomputed activations [N, d_in] (rows matching --tokens when given)", ValueName: "FILE"),
         new("site", "hook site the decomposition reads (default: its cfg.json hook_name)", ValueName: "SITE"),
         new("features", "features to show: \"0,5,17\" or \"0-31\" (default: all)", ValueName: "LIST"),
@@ -70,7 +70,7 @@ public sealed class ReportCommand : ICommand
         }
 
         using var scope = NewDisposeScope();
-        var tokens = args.Get("tokens") is { } t ? ReadTokens(t, model as ILanguageModel) : null;
+        var tokens = TokenArgument.Get(args)?.Matrix(model as ILanguageModel);
         ActivationMatrix? activations = null;
         var gaps = new List<string>();
         if (args.Get("activations") is { } actsPath) activations = ActivationFiles.Load(actsPath);
@@ -109,22 +109,6 @@ public sealed class ReportCommand : ICommand
                           $"{Path.GetFullPath(outPath)} ({html.Length / 1024.0:0.#} KiB)");
         foreach (var gap in dashboard.Gaps) env.Out.WriteLine($"  not shown: {gap}");
         return ExitCodes.Ok;
-    }
-
-    /// <summary>
-    /// Token ids [n_seq, seq_len]: a JSONL file (one list per line, as <c>harvest</c> reads, all lines the same length
-    /// here since rows map to positions), or any form <c>--tokens</c> takes elsewhere.
-    /// </summary>
-    internal static Tensor ReadTokens(string value, ILanguageModel? model)
-    {
-        if (!value.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) return TensorArguments.Tokens("tokens", value);
-        var sequences = TokenSequences.ReadJsonl(value, model?.VocabSize ?? int.MaxValue, model?.ContextLength ?? int.MaxValue);
-        int length = sequences.Sequences[0].Length;
-        for (int i = 1; i < sequences.Sequences.Count; i++)
-            if (sequences.Sequences[i].Length != length)
-                throw new MechanistInputException(
-                    $"--tokens {value}: sequence {i + 1} has {sequences.Sequences[i].Length} tokens but the first has {length}; a dashboard maps activation rows to positions, so every sequence must have the same length.");
-        return tensor(sequences.Sequences.SelectMany(s => s).ToArray()).view(sequences.Sequences.Count, length);
     }
 
     /// <summary>The findings of a <c>mechanist check --format json</c> report about the decomposition called <paramref name="name"/>.</summary>
