@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Help;
 using System.Reflection;
 using Mechanist.Cli.CommandLine;
+using Mechanist.Cli.Commands.Bench;
 using Mechanist.Cli.Commands;
 using Mechanist.Host.Discovery;
 using Mechanist.Options;

@@ -40,6 +40,13 @@ public sealed class ParsedArguments
             : throw new UsageException($"option '--{name}' expects an integer, got '{text}'.");
     }
 
+    /// <summary>An integer of at least 1 (counts, sizes, repeats).</summary>
+    public int GetPositiveInt(string name, int fallback)
+    {
+        int value = GetInt(name, fallback);
+        return value >= 1 ? value : throw new UsageException($"option '--{name}' must be at least 1, got {value}.");
+    }
+
     public long GetLong(string name, long fallback)
     {
         var text = Get(name);

@@ -12,7 +12,7 @@ using Mechanist.Models.Runtime;
 using Mechanist.Models.Text;
 using static TorchSharp.torch;
 
-namespace Mechanist.Cli.Commands;
+namespace Mechanist.Cli.Commands.Bench;
 
 /// <summary>
 /// <c>mechanist bench harvest</c>: harvesting throughput against a plain forward pass without hooks, measured in the
@@ -51,10 +51,10 @@ public sealed class BenchHarvestCommand : ICommand
             return RunStorePhase(args, env);
         }
         var format = args.GetChoice("format", "text", "text", "json");
-        int tokenCount = Positive(args, "tokens", 4096);
-        int batchSize = Positive(args, "batch-size", 8);
-        int shardMb = Positive(args, "shard-mb", 4);
-        int repeats = Positive(args, "repeats", 3);
+        int tokenCount = args.GetPositiveInt("tokens", 4096);
+        int batchSize = args.GetPositiveInt("batch-size", 8);
+        int shardMb = args.GetPositiveInt("shard-mb", 4);
+        int repeats = args.GetPositiveInt("repeats", 3);
         int seed = CommonOptions.ParseSeed(args);
         var device = CommonOptions.ParseDevice(args);
 
@@ -65,8 +65,8 @@ public sealed class BenchHarvestCommand : ICommand
         {
             var config = new Gpt2Config
             {
-                NLayer = Positive(args, "layers", 4), NEmbd = Positive(args, "d-model", 256), NHead = Positive(args, "heads", 4),
-                VocabSize = Positive(args, "vocab", 50257), NPositions = Positive(args, "positions", 128),
+                NLayer = args.GetPositiveInt("layers", 4), NEmbd = args.GetPositiveInt("d-model", 256), NHead = args.GetPositiveInt("heads", 4),
+                VocabSize = args.GetPositiveInt("vocab", 50257), NPositions = args.GetPositiveInt("positions", 128),
             };
             config.Validate("random GPT-2 (--layers, --d-model, --heads, --vocab, --positions)");
             modelDir = Path.Combine(temp.Path, "model");
@@ -137,19 +137,16 @@ public sealed class BenchHarvestCommand : ICommand
                 ["peak_rss_10x_over_1x"] = "peak_rss_10x_bytes / peak_rss_1x_bytes",
             },
         };
-        var json = report.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
-        if (args.Get("out") is { } outPath) AtomicFile.WriteText(outPath, json + "\n");
-        if (format == "json") env.Out.WriteLine(json);
-        else
+        BenchSupport.Emit(report, args, env, format, w =>
         {
-            env.Out.WriteLine($"harvest benchmark: {model.ModelType}, {tokens1.TotalTokens} tokens x {repeats} repeats, context {context}, batch {batchSize}, sites {string.Join(",", sites)}, {device}, {get_num_threads()} threads");
-            env.Out.WriteLine($"  plain forward (no hooks)     {plain,10:0} tokens/s");
-            env.Out.WriteLine($"  full forward + cache hooks   {hooked,10:0} tokens/s  ({hooked / plain:0.000} x plain)");
-            env.Out.WriteLine($"  harvest into a store         {harvest,10:0} tokens/s  ({harvest / plain:0.000} x plain; stops after the last site)");
-            env.Out.WriteLine($"  peak RSS, {one.Tokens} tokens -> store   {one.Peak / 1048576.0,8:0.0} MiB (before harvesting {one.Before / 1048576.0:0.0} MiB)");
-            env.Out.WriteLine($"  peak RSS, {ten.Tokens} tokens -> store  {ten.Peak / 1048576.0,8:0.0} MiB (before harvesting {ten.Before / 1048576.0:0.0} MiB)");
-            env.Out.WriteLine($"  10x / 1x peak RSS            {ratio,10:0.000}  (bound 1.2: {(ratio <= 1.2 ? "within" : "EXCEEDED")})");
-        }
+            w.WriteLine($"harvest benchmark: {model.ModelType}, {tokens1.TotalTokens} tokens x {repeats} repeats, context {context}, batch {batchSize}, sites {string.Join(",", sites)}, {device}, {get_num_threads()} threads");
+            w.WriteLine($"  plain forward (no hooks)     {plain,10:0} tokens/s");
+            w.WriteLine($"  full forward + cache hooks   {hooked,10:0} tokens/s  ({hooked / plain:0.000} x plain)");
+            w.WriteLine($"  harvest into a store         {harvest,10:0} tokens/s  ({harvest / plain:0.000} x plain; stops after the last site)");
+            w.WriteLine($"  peak RSS, {one.Tokens} tokens -> store   {one.Peak / 1048576.0,8:0.0} MiB (before harvesting {one.Before / 1048576.0:0.0} MiB)");
+            w.WriteLine($"  peak RSS, {ten.Tokens} tokens -> store  {ten.Peak / 1048576.0,8:0.0} MiB (before harvesting {ten.Before / 1048576.0:0.0} MiB)");
+            w.WriteLine($"  10x / 1x peak RSS            {ratio,10:0.000}  (bound 1.2: {(ratio <= 1.2 ? "within" : "EXCEEDED")})");
+        });
         return ExitCodes.Ok;
     }
 
@@ -157,12 +154,6 @@ public sealed class BenchHarvestCommand : ICommand
     {
         int blocks = model.HookSites.Count(s => s.StartsWith("blocks.", StringComparison.Ordinal) && s.EndsWith(".hook_resid_post", StringComparison.Ordinal));
         return blocks > 0 ? $"blocks.{blocks / 2}.hook_resid_post" : model.HookSites[^1];
-    }
-
-    static int Positive(ParsedArguments args, string name, int fallback)
-    {
-        int value = args.GetInt(name, fallback);
-        return value >= 1 ? value : throw new UsageException($"option '--{name}' must be at least 1, got {value}.");
     }
 
     static double Round(double value, int digits = 1) => double.IsFinite(value) ? Math.Round(value, digits) : 0;
@@ -294,16 +285,16 @@ public sealed class BenchHarvestCommand : ICommand
         var model = (ILanguageModel)loaded;
         var sites = Harvester.ResolveSites(model, args.Require("sites").Split(','));
         var tokens = TokenSequences.ReadJsonl(args.Require("token-file"), model.VocabSize, model.ContextLength);
-        long before = MemoryStatus.ResidentBytes();
+        long before = PeakMemory.CurrentRss();
         var watch = Stopwatch.StartNew();
-        Harvester.ToStore(args.Require("out"), model, tokens, sites, Positive(args, "batch-size", 8), new JsonObject(),
-            (long)Positive(args, "shard-mb", 4) << 20);
+        Harvester.ToStore(args.Require("out"), model, tokens, sites, args.GetPositiveInt("batch-size", 8), new JsonObject(),
+            (long)args.GetPositiveInt("shard-mb", 4) << 20);
         env.Out.WriteLine(new JsonObject
         {
             ["tokens"] = tokens.TotalTokens,
             ["seconds"] = watch.Elapsed.TotalSeconds,
             ["rss_before_harvest_bytes"] = before,
-            ["peak_rss_bytes"] = MemoryStatus.PeakResidentBytes(),
+            ["peak_rss_bytes"] = PeakMemory.PeakRss(),
         }.ToJsonString());
         return ExitCodes.Ok;
     }

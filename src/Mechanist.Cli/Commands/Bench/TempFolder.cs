@@ -1,4 +1,4 @@
-namespace Mechanist.Cli.Commands;
+namespace Mechanist.Cli.Commands.Bench;
 
 /// <summary>A temporary folder deleted on dispose.</summary>
 sealed class TempFolder : IDisposable

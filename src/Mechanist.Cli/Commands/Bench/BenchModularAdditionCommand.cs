@@ -8,7 +8,7 @@ using Mechanist.Models.Architectures;
 using Mechanist.Models.Training;
 using static TorchSharp.torch;
 
-namespace Mechanist.Cli.Commands;
+namespace Mechanist.Cli.Commands.Bench;
 
 /// <summary>
 /// <c>mechanist bench modular-addition</c>: the time of one full-batch training step through the last-position
@@ -32,7 +32,7 @@ public sealed class BenchModularAdditionCommand : ICommand
     public int Run(ParsedArguments args, CommandEnvironment env)
     {
         var format = args.GetChoice("format", "text", "text", "json");
-        int steps = Positive(args, "steps", 10), repeats = Positive(args, "repeats", 3);
+        int steps = args.GetPositiveInt("steps", 10), repeats = args.GetPositiveInt("repeats", 3);
         var options = new ModularAdditionTrainingOptions
         {
             Model = new ModularAdditionConfig { P = args.GetInt("p", 113) },
@@ -69,7 +69,7 @@ public sealed class BenchModularAdditionCommand : ICommand
             env.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"[bench modular-addition] repeat {r + 1}/{repeats}: full {bestFull * 1e3:F1} ms/step, fast path {bestFast * 1e3:F1} ms/step (best so far)"));
         }
-        double matmul = MatmulRate(device);
+        double matmul = BenchSupport.MatmulRate(4096, 512, 512, device);
         double flopsFull = FullFlops(config, batch), flopsFast = FastFlops(config, batch);
 
         var report = new JsonObject
@@ -96,25 +96,16 @@ public sealed class BenchModularAdditionCommand : ICommand
                 ["speedup"] = "full_ms_per_step / fast_ms_per_step",
             },
         };
-        var json = report.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
-        if (args.Get("out") is { } outPath) AtomicFile.WriteText(outPath, json + "\n");
-        if (format == "json") env.Out.WriteLine(json);
-        else
+        BenchSupport.Emit(report, args, env, format, w =>
         {
             var c = CultureInfo.InvariantCulture;
-            env.Out.WriteLine($"modular-addition training step: p {p}, batch {batch} pairs, {device}, {get_num_threads()} threads, best of {repeats} x {steps} steps");
-            env.Out.WriteLine(string.Create(c, $"  full forward        {bestFull * 1e3,9:F1} ms/step  {flopsFull / 1e9,7:F2} GFLOP  {flopsFull / bestFull / 1e9,7:F1} GFLOP/s"));
-            env.Out.WriteLine(string.Create(c, $"  last-position path  {bestFast * 1e3,9:F1} ms/step  {flopsFast / 1e9,7:F2} GFLOP  {flopsFast / bestFast / 1e9,7:F1} GFLOP/s"));
-            env.Out.WriteLine(string.Create(c, $"  speedup             {bestFull / bestFast,9:F2} x; fast path at {flopsFast / bestFast / matmul:P0} of the measured matmul rate ({matmul / 1e9:F1} GFLOP/s)"));
-            env.Out.WriteLine(string.Create(c, $"  first-step loss     full {lossFull:G9}, fast {lossFast:G9}"));
-        }
+            w.WriteLine($"modular-addition training step: p {p}, batch {batch} pairs, {device}, {get_num_threads()} threads, best of {repeats} x {steps} steps");
+            w.WriteLine(string.Create(c, $"  full forward        {bestFull * 1e3,9:F1} ms/step  {flopsFull / 1e9,7:F2} GFLOP  {flopsFull / bestFull / 1e9,7:F1} GFLOP/s"));
+            w.WriteLine(string.Create(c, $"  last-position path  {bestFast * 1e3,9:F1} ms/step  {flopsFast / 1e9,7:F2} GFLOP  {flopsFast / bestFast / 1e9,7:F1} GFLOP/s"));
+            w.WriteLine(string.Create(c, $"  speedup             {bestFull / bestFast,9:F2} x; fast path at {flopsFast / bestFast / matmul:P0} of the measured matmul rate ({matmul / 1e9:F1} GFLOP/s)"));
+            w.WriteLine(string.Create(c, $"  first-step loss     full {lossFull:G9}, fast {lossFast:G9}"));
+        });
         return ExitCodes.Ok;
-    }
-
-    static int Positive(ParsedArguments args, string name, int fallback)
-    {
-        int value = args.GetInt(name, fallback);
-        return value >= 1 ? value : throw new UsageException($"option '--{name}' must be at least 1, got {value}.");
     }
 
     static double Step(Func<Tensor> logits, Tensor labels, AdamW adam)
@@ -132,20 +123,6 @@ public sealed class BenchModularAdditionCommand : ICommand
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < steps; i++) Step(logits, labels, adam);
         return clock.Elapsed.TotalSeconds / steps;
-    }
-
-    static double MatmulRate(Device device)
-    {
-        using var a = randn(4096, 512, device: device);
-        using var b = randn(512, 512, device: device);
-        double best = double.MaxValue;
-        for (int i = 0; i < 6; i++)
-        {
-            var clock = Stopwatch.StartNew();
-            using (var c = a.matmul(b)) _ = c.sum().item<float>();
-            if (i > 0) best = Math.Min(best, clock.Elapsed.TotalSeconds);
-        }
-        return 2.0 * 4096 * 512 * 512 / best;
     }
 
     /// <summary>Forward multiply-adds of the full pass on every position, × 2 FLOP × 3 (forward + backward).</summary>

@@ -9,7 +9,7 @@ using Mechanist.Methods.Attribution;
 using Mechanist.Models.Runtime;
 using static TorchSharp.torch;
 
-namespace Mechanist.Cli.Commands;
+namespace Mechanist.Cli.Commands.Bench;
 
 /// <summary>
 /// <c>mechanist bench ig</c>: integrated gradients with its steps evaluated in batches against the same integral as
@@ -33,8 +33,8 @@ public sealed class BenchIgCommand : ICommand
 
     public int Run(ParsedArguments args, CommandEnvironment env)
     {
-        int steps = Positive(args, "steps", 50), batch = Positive(args, "batch", 8), width = Positive(args, "width", 256);
-        int depth = Positive(args, "depth", 4), repeats = Positive(args, "repeats", 5);
+        int steps = args.GetPositiveInt("steps", 50), batch = args.GetPositiveInt("batch", 8), width = args.GetPositiveInt("width", 256);
+        int depth = args.GetPositiveInt("depth", 4), repeats = args.GetPositiveInt("repeats", 5);
         int internalBatch = args.GetInt("internal-batch-size", 0);
         if (internalBatch < 0) throw new UsageException("option '--internal-batch-size' must be 0 or more.");
         var format = args.GetChoice("format", "text", "text", "json");
@@ -79,10 +79,10 @@ public sealed class BenchIgCommand : ICommand
         var loopedMs = new List<double>();
         for (int r = 0; r < repeats; r++)
         {
-            batchedMs.Add(Time(() => Batched()));
-            loopedMs.Add(Time(() => Looped()));
+            batchedMs.Add(BenchSupport.Milliseconds(() => Batched()));
+            loopedMs.Add(BenchSupport.Milliseconds(() => Looped()));
         }
-        double b = Median(batchedMs), l = Median(loopedMs);
+        double b = BenchSupport.Median(batchedMs), l = BenchSupport.Median(loopedMs);
         var json = new JsonObject
         {
             ["benchmark"] = "integrated-gradients: batched steps vs one forward/backward pass per step",
@@ -96,43 +96,21 @@ public sealed class BenchIgCommand : ICommand
             ["looped_ms"] = new JsonArray(loopedMs.Select(v => (JsonNode)Math.Round(v, 3)).ToArray()),
             ["note"] = "wall-clock medians on this machine in this run; rerun on a quiet machine for stable figures",
         };
-        var text = json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
-        if (args.Get("out") is { } outPath) AtomicFile.WriteText(outPath, text + "\n");
-        if (format == "json") env.Out.WriteLine(text);
-        else
+        BenchSupport.Emit(json, args, env, format, w =>
         {
             var inv = CultureInfo.InvariantCulture;
-            env.Out.WriteLine($"integrated gradients, {steps} steps, batch {batch}, MLP {width}x{depth}, {get_num_threads()} thread(s), median of {repeats}:");
-            env.Out.WriteLine($"  batched (internal_batch_size {internalBatch}): {b.ToString("0.###", inv)} ms");
-            env.Out.WriteLine($"  one pass per step:            {l.ToString("0.###", inv)} ms");
-            env.Out.WriteLine($"  ratio (per-step / batched):   {(l / b).ToString("0.##", inv)}x");
-            env.Out.WriteLine($"  same attributions: max |difference| {maxDiff.ToString("0.###e0", inv)} (max |score| {scale.ToString("0.###", inv)})");
-        }
+            w.WriteLine($"integrated gradients, {steps} steps, batch {batch}, MLP {width}x{depth}, {get_num_threads()} thread(s), median of {repeats}:");
+            w.WriteLine($"  batched (internal_batch_size {internalBatch}): {b.ToString("0.###", inv)} ms");
+            w.WriteLine($"  one pass per step:            {l.ToString("0.###", inv)} ms");
+            w.WriteLine($"  ratio (per-step / batched):   {(l / b).ToString("0.##", inv)}x");
+            w.WriteLine($"  same attributions: max |difference| {maxDiff.ToString("0.###e0", inv)} (max |score| {scale.ToString("0.###", inv)})");
+        });
         if (!(maxDiff <= 1e-4 * Math.Max(1, scale)))
         {
             env.Error.WriteLine($"mechanist: error: the batched and per-step integrals differ by {maxDiff}; the benchmark compares different computations.");
             return ExitCodes.ErrorFinding;
         }
         return ExitCodes.Ok;
-    }
-
-    static int Positive(ParsedArguments args, string name, int fallback)
-    {
-        int v = args.GetInt(name, fallback);
-        return v >= 1 ? v : throw new UsageException($"option '--{name}' must be at least 1, got {v}.");
-    }
-
-    static double Time(Action action)
-    {
-        var watch = Stopwatch.StartNew();
-        using (var scope = NewDisposeScope()) action();
-        return watch.Elapsed.TotalMilliseconds;
-    }
-
-    static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
     /// <summary>The benchmark's model: an MLP with tanh layers and hook sites between them.</summary>
