@@ -7,6 +7,7 @@ using Mechanist.Decomposers;
 using Mechanist.Host.Discovery;
 using Mechanist.Host.Formats;
 using Mechanist.Host.Running;
+using Mechanist.Host.Models;
 using Mechanist.IO;
 using Mechanist.Models;
 using Mechanist.Options;
@@ -68,7 +69,7 @@ public sealed class AttributeCommand : ICommand
         var bound = runner.Bind(methodId, MethodKind.Attribution, args.Settings(methodId));
         var (entry, options) = (bound.Entry, bound.Options);
         using var decomposition = args.Get("decomposition") is { } dir ? DecompositionFolder.Load(dir) : null;
-        using var model = ModelFolders.Load(modelDir, host, device, seed);
+        using var model = ModelFolder.Load(modelDir, host.Catalog, host.Services, device, seed);
         var input = TokenArgument.Get(args) is { } tokens ? tokens.Matrix(model as ILanguageModel) : TensorArguments.Input("input", args.Get("input")!);
         Tensor? baseline = TokenArgument.Get(args, "baseline-tokens") is { } bt ? bt.Matrix(model as ILanguageModel)
             : args.Get("baseline") is { } b ? TensorArguments.Input("baseline", b) : null;

@@ -6,6 +6,7 @@ using Mechanist.Host.Discovery;
 using Mechanist.Host.Formats;
 using Mechanist.Host.Running;
 using Mechanist.Interpreters;
+using Mechanist.Host.Models;
 using Mechanist.IO;
 using Mechanist.Models;
 using Mechanist.Options;
@@ -55,7 +56,7 @@ public sealed class InterpretCommand : ICommand
         var features = args.Get("features") is { } list ? ParseFeatures(list, decomposition.DSae) : null;
         var site = args.Get("site") ?? (decomposition.Metadata.HookName is { Length: > 0 } h ? h : null);
         var modelDir = args.Get("model");
-        using var model = modelDir is null ? null : ModelFolders.Load(modelDir, host, device, seed);
+        using var model = modelDir is null ? null : ModelFolder.Load(modelDir, host.Catalog, host.Services, device, seed);
         // Rows to harvest activations from, and the first one as feature synthesis's template.
         var tokens = TokenArgument.Get(args)?.Matrix(model as ILanguageModel);
         var template = args.Get("input") is { } input ? TensorArguments.Input("input", input) : tokens?.narrow(0, 0, 1);
@@ -86,8 +87,8 @@ public sealed class InterpretCommand : ICommand
         var context = new InterpretContext
         {
             Decomposition = decomposition, Activations = activations, Model = model, Features = features, Site = site,
-            Tokens = rowTokens, TokenText = (model as ITokenizedModel)?.TokenText, Unembedding = modelDir is null ? null : ModelFolders.Unembedding(modelDir, site),
-            Embedding = modelDir is null ? null : ModelFolders.Embedding(modelDir), InputTemplate = template?.to(device),
+            Tokens = rowTokens, TokenText = (model as ITokenizedModel)?.TokenText, Unembedding = (model as IEmbeddingModel)?.Unembedding(site),
+            Embedding = (model as IEmbeddingModel)?.TokenEmbedding(), InputTemplate = template?.to(device),
             Options = options, Seed = seed, Device = device,
         };
         var explanations = runner.Interpret(bound, context);

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mechanist.Cli.CommandLine;
 using Mechanist.Host.Formats;
+using Mechanist.Host.Models;
 using Mechanist.IO;
 using Mechanist.Models;
 using Mechanist.Models.Text;
@@ -61,7 +62,7 @@ public sealed class ReportCommand : ICommand
         var findings = args.Get("check") is { } checkPath ? ReadFindings(checkPath, name) : null;
 
         var modelDir = args.Get("model");
-        using var model = modelDir is null ? null : ModelFolders.Load(modelDir, host, device, seed);
+        using var model = modelDir is null ? null : ModelFolder.Load(modelDir, host.Catalog, host.Services, device, seed);
         if (model is not null && site is not null && !model.HookSites.Contains(site))
         {
             var closest = NameSuggester.Closest(site, model.HookSites);
@@ -97,7 +98,7 @@ public sealed class ReportCommand : ICommand
             // Paths as the user gave them: the page reads like the command that made it.
             Decomposition = decomposition, DecompositionPath = decompositionDir, Site = site, ModelPath = modelDir, Activations = activations, Tokens = tokens,
             TokenText = (model as ITokenizedModel)?.TokenText,
-            Unembedding = modelDir is null ? null : ModelFolders.Unembedding(modelDir, site), Features = features,
+            Unembedding = (model as IEmbeddingModel)?.Unembedding(site), Features = features,
             Settings = settings.ToDictionary(kv => kv.Key, kv => kv.Value), Findings = findings, Gaps = gaps, Seed = seed, Device = device,
         };
         var dashboard = FeatureDashboards.Build(request, host.Catalog, host.Services);

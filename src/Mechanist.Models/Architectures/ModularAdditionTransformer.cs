@@ -16,7 +16,7 @@ namespace Mechanist.Models.Architectures;
 /// Input: int64 tokens [batch, pos] with pos ≤ 3; output: logits [batch, pos, p]. As an <see cref="ILanguageModel"/>
 /// it reads ids 0 … p (<see cref="VocabSize"/> = p + 1) over 3 positions, so <c>mechanist harvest</c> takes it.
 /// </summary>
-public sealed class ModularAdditionTransformer : HookedModel, ITaskModel, ITokenizedModel
+public sealed class ModularAdditionTransformer : HookedModel, ITaskModel, ITokenizedModel, IEmbeddingModel
 {
     public const string ModelTypeId = "modular-addition";
 
@@ -105,6 +105,12 @@ public sealed class ModularAdditionTransformer : HookedModel, ITaskModel, IToken
     }
 
     /// <summary>Every weight with its TransformerLens name, in a fixed order.</summary>
+    /// <summary><c>embed.W_E</c> [d_vocab, d_model] (the '=' token included).</summary>
+    public Tensor? TokenEmbedding() => Unembeddings.Copy(_wE);
+
+    /// <summary><c>unembed.W_U</c>; for <c>blocks.0.mlp.hook_post</c>, <c>blocks.0.mlp.W_out</c> first.</summary>
+    public Tensor? Unembedding(string? site) => Unembeddings.ForSite(site, _wU, layer => layer == 0 ? _wOut : null);
+
     public IReadOnlyList<(string Name, Parameter Value)> Weights => _weights.Select(w => (w.Name, (Parameter)w.Target)).ToList();
 
     /// <summary>Whether the weight named <paramref name="name"/> is a bias (<c>b_*</c>); the paper keeps them frozen at zero.</summary>
