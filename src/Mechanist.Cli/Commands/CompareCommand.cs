@@ -8,6 +8,7 @@ using Mechanist.Host.Discovery;
 using Mechanist.Host.Formats;
 using Mechanist.Host.Reports;
 using Mechanist.Host.Running;
+using Mechanist.Host.Activations;
 using Mechanist.IO;
 using Mechanist.Methods.Evaluation;
 using Mechanist.Options;

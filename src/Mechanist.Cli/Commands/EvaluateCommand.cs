@@ -5,6 +5,8 @@ using Mechanist.Cli.CommandLine;
 using Mechanist.Decomposers;
 using Mechanist.Host.Formats;
 using Mechanist.Host.Models;
+using Mechanist.Host.Reports;
+using Mechanist.Host.Activations;
 using Mechanist.IO;
 using Mechanist.Methods.Evaluation;
 using Mechanist.Models;
@@ -77,23 +79,10 @@ public sealed class EvaluateCommand : ICommand
         if (modelPath is not null)
         {
             var splice = Splice(args, env, decomposition, modelPath, device);
-            var values = new JsonObject();
-            var definitions = new JsonObject();
-            foreach (var (name, value) in splice.Metrics.Values())
-            {
-                values[name] = name == "tokens" ? JsonValue.Create((long)value) : JsonValue.Create(value);
-                definitions[name] = splice.Metrics.DefinitionsOf()[name];
-            }
-            values["loss"] = splice.Metrics.Loss;
-            values["model"] = Path.GetFullPath(modelPath);
-            values["site"] = splice.Site;
-            if (splice.OutputSite is not null) values["output_site"] = splice.OutputSite;
-            values["definitions"] = definitions;
-            report["splice"] = values;
-            lines.Add($"spliced into {Path.GetFullPath(modelPath)} at {splice.Site}{(splice.OutputSite is null ? "" : $" -> {splice.OutputSite}")} " +
-                      $"({(splice.Metrics.Loss == SpliceMetrics.TaskLoss ? "the task's loss at its answer positions" : "next-token loss")}):");
-            foreach (var (name, value) in splice.Metrics.Values())
-                lines.Add($"  {name,-20} {(name == "tokens" ? ((long)value).ToString(CultureInfo.InvariantCulture) : value.ToString("0.######", CultureInfo.InvariantCulture))}");
+            report["splice"] = MetricsReport.SpliceJson(splice.Metrics, modelPath, splice.Site, splice.OutputSite);
+            var text = new StringWriter();
+            MetricsReport.WriteSpliceText(text, splice.Metrics, modelPath, splice.Site, splice.OutputSite);
+            lines.Add(text.ToString().TrimEnd('\n'));
         }
         var json = report.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         if (args.Get("out") is { } outPath) AtomicFile.WriteText(outPath, json + "\n");

@@ -1,4 +1,5 @@
 using Mechanist.Cli.CommandLine;
+using Mechanist.Host.Activations;
 using Mechanist.Reports.Plots;
 
 namespace Mechanist.Cli.Commands;

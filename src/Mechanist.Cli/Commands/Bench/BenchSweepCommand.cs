@@ -54,10 +54,7 @@ public sealed class BenchSweepCommand : ICommand
         using var folder = new TempFolder();
         var temp = folder.Path;
         var data = Path.Combine(temp, "data.safetensors");
-        var (activations, directions) = SuperpositionData.Generate(new SuperpositionSettings(Features: 64, Dimension: 32, ActivePerSample: 3, Samples: 4096, Correlated: false, Seed: 0));
-        using (activations)
-        using (directions)
-            Safetensors.Write(data, new Dictionary<string, TorchSharp.torch.Tensor> { ["activations"] = activations, ["directions"] = directions });
+        SuperpositionData.Write(data, new SuperpositionSettings(Features: 64, Dimension: 32, ActivePerSample: 3, Samples: 4096, Correlated: false, Seed: 0));
         var sweepPath = Path.Combine(temp, "sweep.json");
         File.WriteAllText(sweepPath, new JsonObject
         {

@@ -1,8 +1,6 @@
-using Mechanist.Cli.CommandLine;
-using Mechanist.Host.Activations;
 using Mechanist.IO;
 
-namespace Mechanist.Cli.Commands;
+namespace Mechanist.Host.Activations;
 
 /// <summary>
 /// The activations a command reads: <c>--activations FILE</c>, or several row-aligned sites as
@@ -31,7 +29,7 @@ public sealed class ActivationInputs : IDisposable
         try
         {
             var paths = activations.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            if (paths.Length == 0) throw new UsageException("--activations needs a file (or several, comma-separated).");
+            if (paths.Length == 0) throw new MechanistInputException("--activations needs a file (or several, comma-separated).");
             var sites = paths.Select(p => result.Own(ActivationSources.Open(p, site))).ToList();
             result.Description = string.Join(",", paths.Select(Path.GetFullPath));
             if (sites.Count == 1) result.Activations = sites[0];

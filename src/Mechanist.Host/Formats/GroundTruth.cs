@@ -1,12 +1,12 @@
 using Mechanist.IO;
 using static TorchSharp.torch;
 
-namespace Mechanist.Cli.Commands;
+namespace Mechanist.Host.Formats;
 
 /// <summary>Ground-truth feature directions: a <c>.safetensors</c> file with a tensor <c>directions</c> [n, d].</summary>
 public static class GroundTruth
 {
-    public const string TensorName = "directions";
+    public const string TensorName = Mechanist.Models.Tasks.SuperpositionData.DirectionsTensorName;
 
     public static Tensor Load(string path, int dimension)
     {

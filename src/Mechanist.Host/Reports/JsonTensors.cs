@@ -1,10 +1,10 @@
 using System.Text.Json.Nodes;
 using static TorchSharp.torch;
 
-namespace Mechanist.Cli.Commands;
+namespace Mechanist.Host.Reports;
 
 /// <summary>Tensors as nested JSON arrays (float32 values written in their shortest round-trip form).</summary>
-internal static class JsonTensors
+public static class JsonTensors
 {
     public static JsonNode ToJson(Tensor t)
     {
