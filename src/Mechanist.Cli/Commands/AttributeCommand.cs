@@ -36,7 +36,7 @@ public sealed class AttributeCommand : ICommand
         new("baseline", "reference / corrupted input file (same forms as --input)", ValueName: "FILE"),
         new("target", "target class or token id of the metric", ValueName: "T"),
         new("contrast", "second token id for --metric logit-diff (target − contrast)", ValueName: "T2"),
-        new("metric", "logit (default), logprob, prob or logit-diff", ValueName: "KIND"),
+        new("metric", "logit (default), logprob, prob or logit-diff", ValueName: "KIND", Choices: TargetMetric.Kinds),
         new("position", "sequence position the metric reads for [batch, pos, vocab] outputs (default -1, the last)", ValueName: "P"),
         new("site", "hook site to attribute to (repeatable for patching methods)", Repeatable: true, ValueName: "SITE"),
         new("decomposition", "SAELens-layout folder spliced by feature-attribution (its hook_name is the default site)", ValueName: "DIR"),
