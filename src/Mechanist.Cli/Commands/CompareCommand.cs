@@ -117,7 +117,10 @@ public sealed class CompareCommand : ICommand
                 }
             }
 
-            var results = Results(rows, inputs, args, seed, steps, device);
+            var results = ComparisonReport.Results(rows.Select(r => ComparisonReport.Row(r.Entry.Id, r.Entry.Source, r.Architecture, r.DSae,
+                    r.Entry.Descriptor.Options.ToDictionary(o => o.Name, o => OptionSchema.FormatValue(o.Property.GetValue(r.Options))),
+                    r.Metrics, r.FitSeconds, r.Peak.PeakBytes, r.Peak.Method, folder: r.Entry.Id)),
+                inputs.Description, inputs.Activations.Count, inputs.Activations.Dimension, seed, steps, device.ToString(), args.Get("targets"), args.Get("ground-truth"));
             var resultsText = results.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
             var figures = CompareFigures.Build(rows.Select(r => new CompareFigures.Method(r.Entry.Id,
                 r.Metrics.Values().ToDictionary(kv => kv.Key, kv => kv.Value),
@@ -152,28 +155,5 @@ public sealed class CompareCommand : ICommand
         {
             foreach (var r in rows) r.Decomposition.Dispose();
         }
-    }
-
-    static JsonObject Results(List<Row> rows, ActivationInputs inputs, ParsedArguments args, int seed, int steps, Device device)
-    {
-        var methods = new JsonArray();
-        foreach (var r in rows)
-            methods.Add(ComparisonReport.Row(r.Entry.Id, r.Entry.Source, r.Architecture, r.DSae,
-                r.Entry.Descriptor.Options.ToDictionary(o => o.Name, o => OptionSchema.FormatValue(o.Property.GetValue(r.Options))),
-                r.Metrics, r.FitSeconds, r.Peak.PeakBytes, r.Peak.Method, folder: r.Entry.Id));
-        var result = new JsonObject
-        {
-            ["activations"] = inputs.Description,
-            ["rows"] = inputs.Activations.Count,
-            ["d_in"] = inputs.Activations.Dimension,
-            ["seed"] = seed,
-            ["steps"] = steps,
-            ["device"] = device.ToString(),
-            ["methods"] = methods,
-            ["definitions"] = ComparisonReport.Definitions(),
-        };
-        if (args.Get("targets") is { } t) result["targets"] = Path.GetFullPath(t);
-        if (args.Get("ground-truth") is { } g) result["ground_truth"] = Path.GetFullPath(g);
-        return result;
     }
 }

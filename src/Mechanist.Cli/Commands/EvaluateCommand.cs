@@ -118,15 +118,7 @@ public sealed class EvaluateCommand : ICommand
         var tokens = text is not null
             ? TokenSequences.ReadText(text, model.VocabSize, context)
             : tokensArgument!.Sequences(model.VocabSize, context);
-        var metrics = SpliceMetrics.Compute(model, site, decomposition, Batches(tokens, batchSize, device, model is ITaskModel ? 1 : 2), outputSite);
+        var metrics = SpliceMetrics.Compute(model, site, decomposition, tokens.Batches(batchSize, device, model is ITaskModel ? 1 : 2), outputSite);
         return new SpliceResult(metrics, site, outputSite);
-    }
-
-    /// <summary>Sequences of at least <paramref name="minLength"/> tokens (two for next-token loss), grouped by length into batches [b, length] on the device.</summary>
-    static IEnumerable<Tensor> Batches(TokenSequences tokens, int batchSize, Device device, int minLength)
-    {
-        foreach (var group in tokens.Sequences.Where(s => s.Length >= minLength).GroupBy(s => s.Length))
-            foreach (var chunk in group.Chunk(batchSize))
-                yield return tensor(chunk.SelectMany(s => s).ToArray()).view(chunk.Length, group.Key).to(device);
     }
 }

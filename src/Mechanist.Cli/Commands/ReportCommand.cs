@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mechanist.Cli.CommandLine;
+using Mechanist.Host.Activations;
 using Mechanist.Host.Formats;
 using Mechanist.Host.Models;
 using Mechanist.IO;
@@ -56,10 +57,10 @@ public sealed class ReportCommand : ICommand
 
         using var host = CommonOptions.CreateHost(args, env);
         using var decomposition = DecompositionFolder.Load(decompositionDir);
-        var features = args.Get("features") is { } list ? InterpretCommand.ParseFeatures(list, decomposition.DSae) : null;
+        var features = args.Get("features") is { } list ? FeatureList.Parse(list, decomposition.DSae) : null;
         var site = args.Get("site") ?? (decomposition.Metadata.HookName is { Length: > 0 } h ? h : null);
         var name = args.Get("name") ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(decompositionDir)));
-        var findings = args.Get("check") is { } checkPath ? ReadFindings(checkPath, name) : null;
+        var findings = args.Get("check") is { } checkPath ? CheckFindingsFile.Read(checkPath, name) : null;
 
         var modelDir = args.Get("model");
         using var model = modelDir is null ? null : ModelFolder.Load(modelDir, host.Catalog, host.Services, device, seed);
@@ -77,7 +78,7 @@ public sealed class ReportCommand : ICommand
         if (args.Get("activations") is { } actsPath) activations = ActivationFiles.Load(actsPath);
         else if (model is not null && tokens is not null && site is not null)
         {
-            activations = InterpretCommand.Harvest(model, tokens.to(device), site, harvestBatch, decomposition.DIn, out var perToken);
+            activations = Harvester.Matrix(model, tokens.to(device), site, harvestBatch, decomposition.DIn, out var perToken);
             if (!perToken)
             {
                 tokens = null;
@@ -111,38 +112,4 @@ public sealed class ReportCommand : ICommand
         foreach (var gap in dashboard.Gaps) env.Out.WriteLine($"  not shown: {gap}");
         return ExitCodes.Ok;
     }
-
-    /// <summary>The findings of a <c>mechanist check --format json</c> report about the decomposition called <paramref name="name"/>.</summary>
-    internal static IReadOnlyList<(FindingView Finding, int? Feature)> ReadFindings(string path, string name)
-    {
-        if (!File.Exists(path)) throw new MechanistInputException($"--check {path}: file not found.");
-        JsonObject report;
-        try
-        {
-            report = JsonNode.Parse(File.ReadAllText(path)) as JsonObject
-                ?? throw new MechanistInputException($"--check {path}: expected the JSON object 'mechanist check --format json' writes.");
-        }
-        catch (JsonException e)
-        {
-            throw new MechanistInputException($"--check {path}: not valid JSON ({e.Message}).");
-        }
-        if (report["findings"] is not JsonArray all)
-            throw new MechanistInputException($"--check {path}: no 'findings' list; expected the report of 'mechanist check --format json'.");
-        var names = all.OfType<JsonObject>().Select(f => (string?)f["decomposition"]).OfType<string>().Distinct().ToList();
-        if (names.Count > 0 && !names.Contains(name))
-            throw new MechanistInputException(
-                $"--check {path}: no finding names the decomposition '{name}'; its findings name {string.Join(", ", names.Select(n => $"'{n}'"))} (choose with --name).");
-        var titles = (report["rules"] as JsonArray ?? []).OfType<JsonObject>()
-            .Where(r => r["id"] is not null).GroupBy(r => (string)r["id"]!).ToDictionary(g => g.Key, g => (string?)g.First()["title"]);
-        return all.OfType<JsonObject>().Where(f => (string?)f["decomposition"] == name).Select(f =>
-        {
-            var id = (string?)f["id"] ?? "?";
-            var view = new FindingView(id, (string?)f["severity"] ?? "warning", (string?)f["message"] ?? "", titles.GetValueOrDefault(id),
-                (string?)f["help"], (string?)f["baseline_state"], Number(f["value"]), Number(f["threshold"]));
-            int? feature = f["feature"] is JsonValue v && v.TryGetValue<int>(out var i) ? i : null;
-            return (view, feature);
-        }).ToList();
-    }
-
-    static double? Number(JsonNode? n) => n is JsonValue v && v.TryGetValue<double>(out var d) ? d : null;
 }

@@ -34,6 +34,29 @@ public static class ComparisonReport
     }
 
     /// <summary>The metric values by name (<c>samples</c> as an integer).</summary>
+    /// <summary>
+    /// <c>results.json</c> of <c>mechanist compare</c>: the data (paths as given made absolute, rows, width), the shared
+    /// settings, one row per method (<see cref="Row"/>) and the definitions.
+    /// </summary>
+    public static JsonObject Results(IEnumerable<JsonObject> methods, string activations, long rows, int dIn, int seed, int steps, string device,
+        string? targets, string? groundTruth)
+    {
+        var result = new JsonObject
+        {
+            ["activations"] = activations,
+            ["rows"] = rows,
+            ["d_in"] = dIn,
+            ["seed"] = seed,
+            ["steps"] = steps,
+            ["device"] = device,
+            ["methods"] = new JsonArray(methods.Select(m => (JsonNode)m).ToArray()),
+            ["definitions"] = Definitions(),
+        };
+        if (targets is not null) result["targets"] = Path.GetFullPath(targets);
+        if (groundTruth is not null) result["ground_truth"] = Path.GetFullPath(groundTruth);
+        return result;
+    }
+
     public static JsonObject Metrics(DecompositionMetrics metrics)
     {
         var o = new JsonObject();
