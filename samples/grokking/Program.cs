@@ -2,7 +2,7 @@
 // interpretability) on a modular-addition model, using only Mechanist's public API:
 //   1. the embedding and the MLP are sparse in the Fourier basis of Z_p: a handful of key frequencies;
 //   2. removing those frequencies from the MLP's activations destroys accuracy, removing all others does not;
-//   3. a sparse autoencoder on the MLP activations finds features tied to the key frequencies.
+//   3. a sparse autoencoder's features on the MLP activations, measured against the key frequencies.
 //
 //   dotnet run --project samples/grokking -- [--model DIR] [--train] [--decomposer ID] [--set key=value]... [--out DIR]
 
@@ -137,7 +137,12 @@ static void WriteFigures(string dir, ModularAdditionAnalysis.Result r)
         ["loss"] = new JsonObject { ["clean"] = r.Clean.Loss, ["key_ablated"] = r.KeyAblated.Loss, ["others_ablated"] = r.OthersAblated.Loss },
         ["features"] = r.Features is { } f ? new JsonObject
         {
-            ["method"] = f.Method, ["total"] = f.Total, ["alive"] = f.Alive, ["tied_to_key"] = f.TiedToKey, ["tied_to_other"] = f.TiedToOther,
+            ["method"] = f.Method, ["total"] = f.Total, ["alive"] = f.Alive, ["fvu"] = f.Fvu, ["l0"] = f.L0, ["harmonics"] = f.Harmonics,
+            ["tied_to_key"] = f.TiedToKey, ["tied_to_other"] = f.TiedToOther,
+            ["tied_to_key_by_harmonics"] = f.TiedToKeyByHarmonics, ["tied_to_other_by_harmonics"] = f.TiedToOtherByHarmonics,
+            ["other_harmonic_frequencies"] = new JsonObject(f.OtherHarmonicFrequencies.Select(x => KeyValuePair.Create(x.Frequency.ToString(CultureInfo.InvariantCulture), (JsonNode?)x.Count))),
+            ["tied_to_key_by_one_frequency"] = f.TiedToKeyByFundamental, ["on_key_frequencies_jointly"] = f.OnKeyFrequencies,
+            ["mean_key_frequencies_used"] = f.MeanKeyFrequenciesUsed,
         } : null,
     };
     AtomicFile.WriteText(Path.Combine(dir, "results.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");

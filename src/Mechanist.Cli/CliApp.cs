@@ -22,6 +22,8 @@ public static class CliApp
         new CheckCommand(),
         new AttributeCommand(), new InterpretCommand(), new ReportCommand(), new BenchIgCommand(),
         new TrainModularAdditionCommand(), new TrainToySuperpositionCommand(), new BenchModularAdditionCommand(),
+        new TrainBracketsCommand(), new GenerateBracketsCommand(),
+        new ConceptsProbeCommand(), new ConceptsTcavCommand(), new ConceptsSparseProbingCommand(), new ConceptsAttributeCommand(),
         new CompareCommand(), new BenchSaeCommand(),
         new PlotParetoCommand(), new PlotTrainingCommand(), new PlotDensityCommand(), new PlotGrokkingCommand(), new PlotAttributionCommand(),
         new SweepCommand(), new SiloCommand(), new BenchSweepCommand(),

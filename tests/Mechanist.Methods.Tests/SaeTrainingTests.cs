@@ -79,6 +79,7 @@ public class SaeTrainingTests
         { "sae.batchtopk", "k=4;dead_after_rows=512" },
         { "sae.relu", "resample_every=7;dead_after_rows=512" },
         { "sae.jumprelu", "" },
+        { "sae.gated", "target_l0=3" },
     };
 
     /// <summary>

@@ -72,10 +72,10 @@ public class SparseOpsTests
             var state = new StepState(0, 1, 0, dead, 4, new SaeShape(10, 40, 10, [10]));
             var batch = new TrainingBatch(x, x);
             var centered = x - p.DecoderBias;
-            var pre = TopKFamily.PreActivations(p, centered, sparse: true);
+            var encoded = TopKFamily.Encode(p, centered, 3, batchWide: false, state, auxK: 2, auxCoefficient: 1, sparse: true);
             var reconstruction = zeros_like(x);
             foreach (var (_, t) in p.Trainable) t.grad?.zero_();
-            TopKFamily.AuxK(p, pre, centered, batch, reconstruction, state, auxK: 2, alpha: 1, sparse: true, centersInput: true).backward();
+            TopKFamily.AuxK(p, encoded, centered, batch, reconstruction, state, auxK: 2, alpha: 1, sparse: true, centersInput: true).backward();
             var touched = p.DecoderRows.grad!.abs().sum(1) > 0;
             Assert.True(touched.logical_and(dead.logical_not()).any().item<bool>() == false, "only dead decoder rows get gradient");
             Assert.True(touched.any().item<bool>());
@@ -98,23 +98,26 @@ public class SparseOpsTests
         }
     }
 
-    [Fact]
-    public void JumpRelu_pseudo_gradients_follow_the_rectangle_kernel()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void JumpRelu_pseudo_gradients_follow_the_rectangle_kernel(bool cpuKernels)
     {
+        using var torchOps = cpuKernels ? null : TrainingKernels.TorchOpsOnly();
         // theta = (0.5, 1, 0.05), bandwidth 0.1: only z within 0.05 of theta is inside the kernel (column 0, both rows).
         var z = tensor(new float[,] { { 0.53f, 1.2f, 0.2f }, { 0.47f, 0.1f, 0.98f } });
         var theta = new[] { 0.5, 1.0, 0.05 };
         Tensor LogTheta() => tensor(theta.Select(t => (float)Math.Log(t)).ToArray()).requires_grad_(true);
 
         var logTheta = LogTheta();
-        var (latents, step) = JumpReluSaeDecomposer.JumpRelu(z, logTheta.exp(), 0.1);
+        var (latents, l0) = JumpReluSaeDecomposer.JumpRelu(z, logTheta.exp(), 0.1);
         Assert.Equal(new float[] { 0.53f, 1.2f, 0.2f, 0, 0, 0.98f }, latents.detach().reshape(-1).data<float>().ToArray());
-        Assert.Equal(new float[] { 1, 1, 1, 0, 0, 1 }, step.detach().reshape(-1).data<float>().ToArray());
+        Assert.Equal(2f, l0.item<float>()); // 4 of 6 entries above theta, over 2 rows
 
-        // d/d log(theta) sum_b H(z_b - theta) = theta * sum_b -(1/eps) K((z_b - theta)/eps) = 0.5 * 2 * -10 = -10.
-        step.sum().backward();
+        // d/d log(theta) sum_b H(z_b - theta) / B = theta * sum_b -(1/(B eps)) K((z_b - theta)/eps) = 0.5 * 2 * -5 = -5.
+        l0.backward();
         var stepGrad = logTheta.grad!.data<float>().ToArray();
-        Assert.Equal(-10, stepGrad[0], 4);
+        Assert.Equal(-5, stepGrad[0], 4);
         Assert.Equal(0, stepGrad[1]);
         Assert.Equal(0, stepGrad[2]);
 

@@ -38,6 +38,9 @@ public enum ValidationInputs
 
     /// <summary><see cref="ValidationContext.InputBatches"/>: model inputs (the <c>dataset</c>) in batches, e.g. to measure the model's loss on.</summary>
     Dataset = 1 << 8,
+
+    /// <summary><see cref="ValidationContext.ConceptLabels"/>: per-token concept labels (a validation entry's <c>labels</c> file).</summary>
+    ConceptLabels = 1 << 9,
 }
 
 /// <summary>Names of <see cref="ValidationInputs"/> flags, as documentation and messages spell them.</summary>
@@ -54,6 +57,7 @@ public static class ValidationInputNames
         (ValidationInputs.DifferentiableMetric, "a differentiable metric", "use a metric other than 'accuracy'"),
         (ValidationInputs.Tokens, "the token ids of the activations", "harvest the decomposition's activations from the model on the 'dataset' (omit 'activations')"),
         (ValidationInputs.Dataset, "model inputs", "set 'dataset'"),
+        (ValidationInputs.ConceptLabels, "concept labels", "give the entry 'labels': a concept labels file (.safetensors with concept.NAME tensors)"),
     ];
 
     /// <summary>Each flag set in <paramref name="inputs"/> with its name and how a config supplies it.</summary>

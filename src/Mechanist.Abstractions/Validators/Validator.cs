@@ -94,6 +94,12 @@ public sealed class ValidationContext : MethodContext
     /// </summary>
     public IReadOnlyList<TorchSharp.torch.Tensor>? InputBatches { get; init; }
 
+    /// <summary>
+    /// Per-token concept labels the claims are scored against (a validation entry's <c>labels</c> file), one row per
+    /// token of <see cref="Tokens"/> or, when those are absent, of the tokens stored with the labels.
+    /// </summary>
+    public Concepts.ConceptLabels? ConceptLabels { get; init; }
+
     public CheckSettings Settings { get; init; } = CheckSettings.Default;
 
     /// <summary>The configured threshold of a check (its default unless overridden).</summary>

@@ -37,6 +37,8 @@ public sealed class TokenArgument
     public static TokenArgument? Get(ParsedArguments args, string option = "tokens") =>
         args.Get(option) is { } value ? new TokenArgument(option, value) : null;
 
+    bool IsTensorFile => Value.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || Value.EndsWith(".npy", StringComparison.OrdinalIgnoreCase);
+
     bool IsJsonl => Value.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || Value.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
@@ -46,6 +48,7 @@ public sealed class TokenArgument
     public TokenSequences Sequences(int vocabSize, int context)
     {
         if (IsJsonl) return TokenSequences.ReadJsonl(Value, vocabSize, context);
+        if (IsTensorFile) return TokenSequences.ReadTensorFile(Value, vocabSize, context);
         using var matrix = Read();
         var rows = new List<long[]>();
         var ids = matrix.data<long>().ToArray();

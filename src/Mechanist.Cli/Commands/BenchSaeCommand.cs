@@ -1,31 +1,27 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mechanist.Cli.CommandLine;
-using Mechanist.Decomposers;
-using Mechanist.Host.Discovery;
-using Mechanist.Host.Running;
+using Mechanist.Cli.Commands.Bench;
 using Mechanist.IO;
-using Mechanist.Models.Tasks;
+using Mechanist.Methods.Training;
 using static TorchSharp.torch;
 
 namespace Mechanist.Cli.Commands;
 
 /// <summary>
-/// <c>mechanist bench sae</c>: trains each SAE variant for a fixed number of steps on synthetic activations and reports
-/// steps/s, tokens/s, peak RSS, RSS growth over the timed steps, and the fraction of this machine's dense matmul rate
-/// (measured in the same run) that the step's nominal matmul FLOPs reach. TopK and BatchTopK run twice, with sparse
-/// and with dense decoding, side by side, and their speed ratio is reported.
+/// <c>mechanist bench sae</c>: trains each SAE variant for a few steps on synthetic activations and reports steps/s,
+/// tokens/s, peak RSS and the share of this machine's dense matmul rate that the step's nominal matmul FLOPs reach,
+/// each step paired with a matmul run right after it so that both see the same load. TopK and BatchTopK also run with
+/// dense decoding. <c>--reference pytorch</c> runs a plain PyTorch TopK SAE of the same shape in the same run
+/// (<see cref="PyTorchReference"/>); <c>--time-to-quality</c> measures seconds to a target MMCS
+/// (<see cref="BenchSaeQuality"/>); <c>--scaling</c> measures cost against d_sae and d_in (<see cref="BenchSaeScaling"/>).
 /// </summary>
 public sealed class BenchSaeCommand : ICommand
 {
     public string Name => "bench sae";
-    public string Summary => "SAE training throughput per variant, sparse vs dense TopK decoding, against the measured matmul rate";
-    public string Usage => "[--d-in 512] [--d-sae 16384] [--batch 4096] [--k 32] [--steps 5] [--warmup 1] [--repeats 1] [--variants a,b,...] [--seed S] [--device D] [--format text|json] [--out FILE]";
-
-    static readonly string[] AllVariants =
-        ["topk", "topk-dense", "batchtopk", "batchtopk-dense", "matryoshka", "relu", "jumprelu", "gated", "transcoder", "crosscoder"];
+    public string Summary => "SAE training throughput per variant against the measured matmul rate; PyTorch reference, time to quality, scaling";
+    public string Usage => "[--d-in 512] [--d-sae 16384] [--batch 4096] [--k 32] [--steps 5] [--warmup 1] [--repeats 1] [--variants a,b,...] [--kernel-baseline] [--reference pytorch [--python PATH] [--reference-script FILE]] [--time-to-quality [--features N] [--dim D] [--target-mmcs 0.97]] [--scaling [--scaling-d-sae LIST] [--scaling-d-in LIST] [--out-dir DIR]] [--seed S] [--device D] [--format text|json] [--out FILE]";
 
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
@@ -33,145 +29,227 @@ public sealed class BenchSaeCommand : ICommand
         new("d-sae", "latents (default 16384)", ValueName: "N"),
         new("batch", "rows per step (default 4096)", ValueName: "B"),
         new("k", "active latents of the TopK family (default 32)", ValueName: "K"),
-        new("steps", "timed steps per variant (default 5)", ValueName: "N"),
+        new("steps", "timed steps per variant and repeat (default 5)", ValueName: "N"),
         new("warmup", "untimed steps before them (default 1)", ValueName: "N"),
-        new("repeats", "run the variant list this many times, round robin, and keep each variant's fastest run (default 1)", ValueName: "R"),
-        new("variants", $"comma-separated subset of {string.Join(",", AllVariants)} (default all)", ValueName: "LIST"),
+        new("repeats", "run the variant list this many times, round robin; figures are medians over all timed steps (default 1)", ValueName: "R"),
+        new("variants", $"comma-separated subset of {string.Join(",", BenchSaeRunner.AllVariants)} (default all)", ValueName: "LIST"),
+        new("kernel-baseline", "also run every variant with libtorch ops only (the trainer's CPU kernels off) and report the speed ratio", TakesValue: false),
+        new("reference", "pytorch: also run a plain PyTorch TopK SAE of the same shape in the same run (needs a Python with torch)", ValueName: "NAME"),
+        new("python", $"Python for the reference (default {PyTorchReference.DefaultPython}, Debian's python3-torch)", ValueName: "PATH"),
+        new("reference-script", $"the reference script (default: {PyTorchReference.ScriptPath} found above the working directory)", ValueName: "FILE"),
+        new("time-to-quality", "seconds of training until the decoder reaches --target-mmcs on a correlated superposition set (sae.topk; with --reference pytorch, the reference too)", TakesValue: false),
+        new("features", "time to quality: true features (default 512)", ValueName: "N"),
+        new("dim", "time to quality: activation dimension (default 256)", ValueName: "D"),
+        new("target-mmcs", "time to quality: the MMCS to reach (default 0.97)", ValueName: "X"),
+        new("scaling", "step time and memory over d_sae and d_in for a sparse and a dense variant; fitted exponents, table and log-log plot", TakesValue: false),
+        new("scaling-d-sae", "scaling: d_sae values at --d-in (default 4096,8192,16384,32768,65536)", ValueName: "LIST"),
+        new("scaling-d-in", "scaling: d_in values at --d-sae (default 256,512,1024,2048)", ValueName: "LIST"),
+        new("out-dir", "scaling: folder for scaling.json, scaling.csv and the log-log plots as .png and .svg (written atomically)", ValueName: "DIR"),
         CommonOptions.Seed, CommonOptions.Device, CommonOptions.Format,
         new("out", "also write the results as JSON to this file (atomically)", ValueName: "FILE"),
         CommonOptions.Verbose, CommonOptions.Help,
     ];
 
-    sealed record Variant(string Name, string Method, Dictionary<string, string> Settings, double NominalFlopsPerStep, string FlopModel);
-
-    sealed record Measurement(Variant Variant, double StepsPerSecond, double TokensPerSecond, double FractionOfMatmul,
-        long PeakRss, string PeakMethod, long RssAfterWarmup, long RssAtEnd, double[] StepSeconds);
-
     public int Run(ParsedArguments args, CommandEnvironment env)
+    {
+        int modes = (args.Has("time-to-quality") ? 1 : 0) + (args.Has("scaling") ? 1 : 0);
+        if (modes > 1) throw new UsageException("--time-to-quality and --scaling are separate runs; give one of them.");
+        var reference = args.Get("reference");
+        if (reference is not null && reference != "pytorch")
+            throw new UsageException($"--reference: unknown reference '{reference}'. Known: pytorch.");
+        var format = args.GetChoice("format", "text", "text", "json");
+        if (args.Has("time-to-quality")) return BenchSaeQuality.Run(args, env, format);
+        if (args.Has("scaling")) return BenchSaeScaling.Run(args, env, format);
+        return RunVariants(args, env, format);
+    }
+
+    internal static int Positive(ParsedArguments args, string name, int fallback)
+    {
+        int v = args.GetInt(name, fallback);
+        return v >= 1 ? v : throw new UsageException($"--{name} must be at least 1, got {v}.");
+    }
+
+    internal static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        if (sorted.Length == 0) return double.NaN;
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    internal static string LoadAverage()
+    {
+        try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+        catch (IOException) { return "n/a"; }
+    }
+
+    /// <summary>The reference, or null after printing why it is skipped (when asked for).</summary>
+    internal static PyTorchReference? Reference(ParsedArguments args, CommandEnvironment env, JsonObject json)
+    {
+        if (args.Get("reference") != "pytorch") return null;
+        var found = PyTorchReference.Locate(args.Get("python"), args.Get("reference-script"), out var whyNot);
+        if (found is null)
+        {
+            env.Error.WriteLine($"reference pytorch: skipped: {whyNot}");
+            json["reference"] = new JsonObject { ["name"] = "pytorch", ["skipped"] = whyNot };
+        }
+        else env.Error.WriteLine($"reference pytorch: {found.Script} with torch {found.TorchVersion} ({found.Python})");
+        return found;
+    }
+
+    static int RunVariants(ParsedArguments args, CommandEnvironment env, string format)
     {
         int dIn = Positive(args, "d-in", 512), dSae = Positive(args, "d-sae", 16384), batch = Positive(args, "batch", 4096);
         int k = Positive(args, "k", 32), steps = Positive(args, "steps", 5), warmup = args.GetInt("warmup", 1), repeats = Positive(args, "repeats", 1);
         if (warmup < 1) throw new UsageException($"--warmup must be at least 1 (the first step includes one-time work), got {warmup}.");
+        if (warmup + steps > 100) throw new UsageException($"--warmup + --steps must be at most 100 (every step is timed), got {warmup + steps}.");
         if (k > dSae) throw new UsageException($"--k is {k}, larger than the dictionary (--d-sae {dSae}).");
         if (dIn % 2 != 0) throw new UsageException($"--d-in must be even (the crosscoder splits it into two sites), got {dIn}.");
-        var names = (args.Get("variants") ?? string.Join(",", AllVariants)).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var names = (args.Get("variants") ?? string.Join(",", BenchSaeRunner.AllVariants)).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (var n in names)
-            if (!AllVariants.Contains(n))
+            if (!BenchSaeRunner.AllVariants.Contains(n))
             {
-                var closest = Mechanist.Options.NameSuggester.Closest(n, AllVariants);
-                throw new UsageException($"--variants: unknown variant '{n}'.{(closest is null ? "" : $" Did you mean '{closest}'?")} Known: {string.Join(", ", AllVariants)}.");
+                var closest = Mechanist.Options.NameSuggester.Closest(n, BenchSaeRunner.AllVariants);
+                throw new UsageException($"--variants: unknown variant '{n}'.{(closest is null ? "" : $" Did you mean '{closest}'?")} Known: {string.Join(", ", BenchSaeRunner.AllVariants)}.");
             }
-        var format = args.GetChoice("format", "text", "text", "json");
+        bool kernelBaseline = args.Has("kernel-baseline");
         var seed = CommonOptions.ParseSeed(args);
         var device = CommonOptions.ParseDevice(args);
         var inv = CultureInfo.InvariantCulture;
+        var json = new JsonObject();
+        var reference = Reference(args, env, json);
 
-        env.Error.WriteLine($"bench sae: d_in {dIn}, d_sae {dSae}, batch {batch}, k {k}, {warmup} + {steps} steps per variant on {device} ({get_num_threads()} threads)");
-        double matmulRate = MatmulRate(batch, dIn, dSae, device);
-        env.Error.WriteLine($"dense matmul [{batch}x{dIn}] x [{dIn}x{dSae}]: {matmulRate / 1e9:0.#} GFLOP/s (measured again at the end; the larger counts)");
-
-        // Synthetic activations: superposed sparse features (a few batches, cycled), a toy MLP's output for the
-        // transcoder, and the two halves of each row as the crosscoder's sites.
-        var (x, _) = SuperpositionData.Generate(new SuperpositionSettings(Features: 2 * dIn, Dimension: dIn, ActivePerSample: 8,
-            Samples: (long)batch * 2, Seed: seed));
-        using var data = new ActivationMatrix("bench-activations", x);
-        x.Dispose();
-        var g = new Generator((ulong)seed + 1);
-        using var targets = new ActivationMatrix("bench-mlp-output",
-            nn.functional.relu(data.Data.matmul(randn(dIn, 2 * dIn, generator: g) / Math.Sqrt(dIn))).matmul(randn(2 * dIn, dIn, generator: g) / Math.Sqrt(2 * dIn)));
-        using var siteA = new ActivationMatrix("bench-site-a", data.Data.narrow(1, 0, dIn / 2));
-        using var siteB = new ActivationMatrix("bench-site-b", data.Data.narrow(1, dIn / 2, dIn / 2));
-
-        double m = 2.0 * batch * dIn * dSae;
-        double sparseExtra = 8.0 * batch * k * dIn + 2.0 * dSae * dIn;
-        string Common(int n) => n.ToString(inv);
-        Dictionary<string, string> Base() => new()
-        {
-            ["d_sae"] = Common(dSae), ["batch_size"] = Common(batch), ["steps"] = Common(warmup + steps), ["shuffle_buffer"] = "2",
-        };
-        Dictionary<string, string> TopK(bool sparse) => new(Base()) { ["k"] = Common(k), ["sparse_decode"] = sparse ? "true" : "false" };
-        var variants = new Dictionary<string, Variant>
-        {
-            ["topk"] = new("topk", "sae.topk", TopK(true), m + sparseExtra, "2 B d_in d_sae (encoder) + 8 B k d_in (sparse decode, its gradient, decoder and encoder gradients)"),
-            ["topk-dense"] = new("topk-dense", "sae.topk", TopK(false), 6 * m, "6 x 2 B d_in d_sae (2 forward, 4 backward matmuls)"),
-            ["batchtopk"] = new("batchtopk", "sae.batchtopk", TopK(true), m + sparseExtra, "2 B d_in d_sae + 8 B k d_in"),
-            ["batchtopk-dense"] = new("batchtopk-dense", "sae.batchtopk", TopK(false), 6 * m, "6 x 2 B d_in d_sae"),
-            ["matryoshka"] = new("matryoshka", "sae.matryoshka", TopK(true), m + sparseExtra, "2 B d_in d_sae + 8 B k d_in (levels decoded once)"),
-            ["relu"] = new("relu", "sae.relu", Base(), 6 * m, "6 x 2 B d_in d_sae"),
-            ["jumprelu"] = new("jumprelu", "sae.jumprelu", Base(), 6 * m, "6 x 2 B d_in d_sae"),
-            ["gated"] = new("gated", "sae.gated", Base(), 8 * m, "8 x 2 B d_in d_sae (adds the gate's auxiliary reconstruction)"),
-            ["transcoder"] = new("transcoder", "transcoder", Base(), 5 * m, "5 x 2 B d_in d_sae (no input gradient)"),
-            ["crosscoder"] = new("crosscoder", "crosscoder", Base(), 5 * m, "5 x 2 B d_in d_sae (two sites of d_in/2; no input gradient)"),
-        };
+        string loadAtStart = LoadAverage();
+        env.Error.WriteLine($"bench sae: d_in {dIn}, d_sae {dSae}, batch {batch}, k {k}, {warmup} + {steps} steps per variant, {repeats} repeat(s) on {device} ({get_num_threads()} threads), load average {loadAtStart}");
+        using var runner = new BenchSaeRunner(dIn, dSae, batch, k, seed, device);
+        double bestBefore = runner.BestMatmulRate();
+        env.Error.WriteLine($"dense matmul [{batch}x{dIn}] x [{dIn}x{dSae}]: {bestBefore / 1e9:0.#} GFLOP/s (best of 5; every timed step is also paired with one product)");
+        var variants = runner.Variants();
 
         using var host = Host.MechanistHost.Create([]);
-        var runs = new List<Measurement>();
-        foreach (var name in Enumerable.Repeat(names, repeats).SelectMany(n => n))
+        using var temp = reference is null ? null : new TempFolder();
+        string? npy = null;
+        if (reference is not null)
         {
-            var variant = variants[name];
-            var entry = host.Catalog.Resolve(variant.Method, MethodKind.Decomposer);
-            var options = MethodCatalog.BindOptions(entry, variant.Settings);
-            var times = new List<(long Step, double Seconds, long Rss)>();
-            var clock = Stopwatch.StartNew();
-            var context = new DecomposeContext
-            {
-                Activations = name == "crosscoder" ? new ConcatenatedActivations([siteA, siteB]) : data,
-                Sites = name == "crosscoder" ? [siteA, siteB] : null,
-                Targets = name == "transcoder" ? targets : null,
-                Options = options, Seed = seed, Device = device,
-                Progress = new Recorder(p => times.Add((p.Step, clock.Elapsed.TotalSeconds, PeakMemory.CurrentRss()))),
-            };
-            var decomposer = MethodCatalog.Create<Decomposer>(entry, host.Services);
-            var (decomposition, peak) = PeakMemory.Measure(() => MethodInvoker.Invoke(entry, () => decomposer.Fit(context)));
-            decomposition.Dispose();
-            var start = times.Single(t => t.Step == warmup);
-            var end = times[^1];
-            var stepSeconds = times.Zip(times.Skip(1)).Where(p => p.First.Step >= warmup).Select(p => p.Second.Seconds - p.First.Seconds).ToArray();
-            double sps = 1 / Median(stepSeconds);
-            runs.Add(new Measurement(variant, sps, sps * batch, 0, peak.PeakBytes, peak.Method, start.Rss, end.Rss, stepSeconds));
-            var r = runs[^1];
-            env.Error.WriteLine($"  {name,-16} {r.StepsPerSecond,8:0.###} steps/s  {r.TokensPerSecond,10:0} tokens/s  peak RSS {r.PeakRss / 1048576.0:0} MB");
+            npy = Path.Combine(temp!.Path, "bench-activations.npy");
+            PyTorchReference.WriteNpy(npy, runner.Data.Data);
         }
-        matmulRate = Math.Max(matmulRate, MatmulRate(batch, dIn, dSae, device));
-        // Each variant's fastest run (other jobs on the machine only ever slow a run down), against the matmul rate.
-        var results = names.Select(n => runs.Where(r => r.Variant.Name == n).MaxBy(r => r.StepsPerSecond)!)
-            .Select(r => r with { FractionOfMatmul = r.Variant.NominalFlopsPerStep * r.StepsPerSecond / matmulRate }).ToList();
+        var runs = new List<(int Repeat, bool TorchOps, BenchSaeRunner.Run Run)>();
+        var referenceRuns = new List<(int Repeat, JsonObject Result)>();
+        string referenceAfter = names.Contains("topk") ? "topk" : names[^1];
+        for (int repeat = 0; repeat < repeats; repeat++)
+            foreach (var name in names)
+            {
+                foreach (bool torchOps in kernelBaseline ? new[] { false, true } : [false])
+                {
+                    BenchSaeRunner.Run r;
+                    using (torchOps ? TrainingKernels.TorchOpsOnly() : null)
+                        r = runner.Measure(host, variants[name], warmup, steps);
+                    runs.Add((repeat, torchOps, r));
+                    env.Error.WriteLine($"  {name + (torchOps ? " (libtorch ops)" : ""),-24} {1 / Median(r.StepSeconds),8:0.###} steps/s  {Fraction(r, runner) * 100,5:0.#}% of the paired matmul rate  peak RSS {r.PeakRss / 1048576.0:0} MB");
+                }
+                if (reference is not null && name == referenceAfter)
+                {
+                    var result = reference.Run(["steps", "--data", npy!, "--d-sae", dSae.ToString(inv), "--k", k.ToString(inv),
+                        "--batch", batch.ToString(inv), "--steps", steps.ToString(inv), "--warmup", warmup.ToString(inv),
+                        "--threads", get_num_threads().ToString(inv), "--seed", seed.ToString(inv)], TimeSpan.FromMinutes(30));
+                    referenceRuns.Add((repeat, result));
+                    var seconds = result["step_seconds"]!.AsArray().Select(t => (double)t!).ToArray();
+                    env.Error.WriteLine($"  {"pytorch-topk (reference)",-24} {1 / Median(seconds),8:0.###} steps/s  peak RSS {(long)result["peak_rss_bytes"]! / 1048576.0:0} MB");
+                }
+            }
+        double bestAfter = runner.BestMatmulRate();
+        double best = Math.Max(bestBefore, bestAfter);
+        string loadAtEnd = LoadAverage();
+
+        var rows = new List<JsonObject>();
+        var summaries = new Dictionary<string, double>();
+        foreach (var name in names)
+        {
+            var mine = runs.Where(r => r.Run.Variant.Name == name && !r.TorchOps).Select(r => r.Run).ToList();
+            var row = Summarise(mine, runner, best, batch);
+            summaries[name] = (double)row["steps_per_second"]!;
+            if (kernelBaseline)
+            {
+                var baseline = runs.Where(r => r.Run.Variant.Name == name && r.TorchOps).ToList();
+                var perRepeat = Enumerable.Range(0, repeats).Select(rep =>
+                    Median(baseline.Where(b => b.Repeat == rep).SelectMany(b => b.Run.StepSeconds))
+                    / Median(runs.Where(r => r.Repeat == rep && !r.TorchOps && r.Run.Variant.Name == name).SelectMany(r => r.Run.StepSeconds)));
+                var perRepeatCpu = Enumerable.Range(0, repeats).Select(rep =>
+                    Median(baseline.Where(b => b.Repeat == rep).SelectMany(b => b.Run.StepCpuSeconds))
+                    / Median(runs.Where(r => r.Repeat == rep && !r.TorchOps && r.Run.Variant.Name == name).SelectMany(r => r.Run.StepCpuSeconds)));
+                row["libtorch_ops"] = Summarise(baseline.Select(b => b.Run).ToList(), runner, best, batch);
+                row["speed_over_libtorch_ops"] = Median(perRepeat);
+                row["cpu_speed_over_libtorch_ops"] = Median(perRepeatCpu);
+            }
+            rows.Add(row);
+        }
 
         var ratios = new JsonObject();
         foreach (var family in new[] { "topk", "batchtopk" })
+            if (summaries.TryGetValue(family, out var sparse) && summaries.TryGetValue(family + "-dense", out var dense))
+                ratios[family] = sparse / dense;
+
+        JsonObject? referenceJson = null;
+        if (reference is not null && referenceRuns.Count > 0)
         {
-            var sparse = results.FirstOrDefault(r => r.Variant.Name == family);
-            var dense = results.FirstOrDefault(r => r.Variant.Name == family + "-dense");
-            if (sparse is not null && dense is not null) ratios[family] = sparse.StepsPerSecond / dense.StepsPerSecond;
+            var seconds = referenceRuns.SelectMany(r => r.Result["step_seconds"]!.AsArray().Select(t => (double)t!)).ToArray();
+            double refRate = referenceRuns.Max(r => (double)r.Result["matmul_flops_per_second"]!);
+            double sps = 1 / Median(seconds);
+            var perRepeat = referenceRuns.Select(rr =>
+            {
+                double refMedian = Median(rr.Result["step_seconds"]!.AsArray().Select(t => (double)t!));
+                double mineMedian = Median(runs.Where(r => r.Repeat == rr.Repeat && !r.TorchOps && r.Run.Variant.Name == referenceAfter)
+                    .SelectMany(r => r.Run.StepSeconds));
+                return refMedian / mineMedian;
+            }).ToArray();
+            var perRepeatCpu = referenceRuns.Select(rr =>
+            {
+                double refMedian = Median(rr.Result["step_cpu_seconds"]!.AsArray().Select(t => (double)t!));
+                double mineMedian = Median(runs.Where(r => r.Repeat == rr.Repeat && !r.TorchOps && r.Run.Variant.Name == referenceAfter)
+                    .SelectMany(r => r.Run.StepCpuSeconds));
+                return refMedian / mineMedian;
+            }).ToArray();
+            referenceJson = new JsonObject
+            {
+                ["name"] = "pytorch", ["script"] = reference.Script, ["python"] = reference.Python, ["torch_version"] = reference.TorchVersion,
+                ["compared_with"] = referenceAfter,
+                ["steps_per_second"] = sps, ["tokens_per_second"] = sps * batch,
+                ["step_seconds"] = new JsonArray(seconds.Select(t => (JsonNode)JsonValue.Create(t)).ToArray()),
+                ["nominal_gflop_per_step"] = 6 * runner.MatmulFlops / 1e9,
+                ["flop_model"] = "6 x 2 B d_in d_sae (dense decode: 2 forward, 4 backward matmuls)",
+                ["own_matmul_gflops"] = refRate / 1e9,
+                ["fraction_of_own_matmul_rate"] = 6 * runner.MatmulFlops * sps / refRate,
+                ["fraction_of_libtorch_matmul_rate"] = 6 * runner.MatmulFlops * sps / best,
+                ["peak_rss_bytes"] = referenceRuns.Max(r => (long)r.Result["peak_rss_bytes"]!),
+                ["speedup_per_repeat"] = new JsonArray(perRepeat.Select(v => (JsonNode)JsonValue.Create(v)).ToArray()),
+                ["speedup"] = Median(perRepeat),
+                ["cpu_speedup"] = Median(perRepeatCpu),
+            };
+            json["reference"] = referenceJson;
         }
-        var json = new JsonObject
+
+        json["d_in"] = dIn; json["d_sae"] = dSae; json["batch"] = batch; json["k"] = k; json["steps"] = steps; json["warmup"] = warmup;
+        json["repeats"] = repeats; json["seed"] = seed; json["device"] = device.ToString(); json["threads"] = get_num_threads();
+        json["processors"] = Environment.ProcessorCount;
+        json["load_average_at_start"] = loadAtStart; json["load_average_at_end"] = loadAtEnd;
+        json["matmul_gflops"] = best / 1e9;
+        json["variants"] = new JsonArray(rows.Select(r => (JsonNode)r).ToArray());
+        json["sparse_over_dense_speed"] = ratios;
+        json["definitions"] = new JsonObject
         {
-            ["d_in"] = dIn, ["d_sae"] = dSae, ["batch"] = batch, ["k"] = k, ["steps"] = steps, ["warmup"] = warmup, ["repeats"] = repeats, ["seed"] = seed,
-            ["device"] = device.ToString(), ["threads"] = get_num_threads(), ["processors"] = Environment.ProcessorCount,
-            ["load_average"] = LoadAverage(),
-            ["matmul_gflops"] = matmulRate / 1e9,
-            ["variants"] = new JsonArray(results.Select(r => (JsonNode)new JsonObject
-            {
-                ["variant"] = r.Variant.Name, ["method"] = r.Variant.Method,
-                ["steps_per_second"] = r.StepsPerSecond, ["tokens_per_second"] = r.TokensPerSecond,
-                ["step_seconds"] = new JsonArray(r.StepSeconds.Select(t => (JsonNode)JsonValue.Create(t)).ToArray()),
-                ["nominal_gflop_per_step"] = r.Variant.NominalFlopsPerStep / 1e9, ["flop_model"] = r.Variant.FlopModel,
-                ["fraction_of_matmul_rate"] = r.FractionOfMatmul,
-                ["peak_rss_bytes"] = r.PeakRss, ["peak_rss_method"] = r.PeakMethod,
-                ["rss_after_warmup_bytes"] = r.RssAfterWarmup, ["rss_at_end_bytes"] = r.RssAtEnd,
-                ["rss_growth_bytes"] = r.RssAtEnd - r.RssAfterWarmup,
-            }).ToArray()),
-            ["sparse_over_dense_speed"] = ratios,
-            ["definitions"] = new JsonObject
-            {
-                ["steps_per_second"] = "1 / median of the timed steps' wall seconds (each step timed between consecutive progress reports, after the warm-up steps); the median resists other load on the machine",
-                ["tokens_per_second"] = "steps_per_second x batch (one token = one activation row)",
-                ["matmul_gflops"] = "2 B d_in d_sae / seconds of one [B, d_in] x [d_in, d_sae] float32 matmul on the device: the fastest of 5 timed products, measured before and after the variants",
-                ["repeats"] = "each variant ran this many times (round robin); its fastest run is reported",
-                ["fraction_of_matmul_rate"] = "nominal_gflop_per_step x steps_per_second / matmul_gflops",
-                ["sparse_over_dense_speed"] = "steps_per_second with sparse_decode=true / with sparse_decode=false, same model, same run",
-                ["rss_growth_bytes"] = "RSS after the last step minus RSS after the warm-up steps (flat memory: close to 0)",
-            },
+            ["steps_per_second"] = "1 / median of the timed steps' wall seconds over all repeats (each step timed between consecutive progress reports, after the warm-up steps)",
+            ["tokens_per_second"] = "steps_per_second x batch (one token = one activation row)",
+            ["matmul_gflops"] = "2 B d_in d_sae / seconds of one [B, d_in] x [d_in, d_sae] float32 matmul into a preallocated output: the fastest of 5, measured before and after the variants",
+            ["fraction_of_matmul_rate"] = "median over timed steps of (nominal_gflop_per_step / step seconds) / (2 B d_in d_sae / seconds of the matmul run right after that step): the share of the matmul rate under the same load",
+            ["fraction_of_best_matmul_rate"] = "nominal_gflop_per_step x steps_per_second / matmul_gflops",
+            ["cpu_fraction_of_matmul_rate"] = "fraction_of_matmul_rate with the process's CPU seconds (user + system) in place of wall seconds, for the step and for its paired matmul: time slices lost to other jobs do not count, so this moves least with the machine's load (it does count work done while a core waits)",
+            ["sparse_over_dense_speed"] = "steps_per_second with sparse_decode=true / with sparse_decode=false, same model, same run",
+            ["speed_over_libtorch_ops"] = "median over repeats of the step-time ratio, same variant with the trainer's CPU kernels off (libtorch ops only, the GPU path) / on",
+            ["peak_rss_bytes"] = "the process's peak resident memory during the variant's training (largest over repeats); includes the data and the paired matmul's buffers",
+            ["training_bytes"] = "peak RSS minus RSS just before the training (freed heap memory returned first): the memory the training itself needs",
+            ["rss_growth_bytes"] = "RSS after the last step minus RSS after the warm-up steps (flat memory: close to 0)",
+            ["reference.speedup"] = "median over repeats of (reference median step seconds / compared_with median step seconds), the two run one after the other in each repeat",
+            ["reference.cpu_speedup"] = "the same ratio of CPU seconds per step (each process's own user + system time)",
         };
         var text = json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         if (args.Get("out") is { } outPath) AtomicFile.WriteText(outPath, text + "\n");
@@ -180,55 +258,49 @@ public sealed class BenchSaeCommand : ICommand
             env.Out.WriteLine(text);
             return ExitCodes.Ok;
         }
-        env.Out.WriteLine($"SAE training, d_in {dIn}, d_sae {dSae}, batch {batch}, k {k}, {steps} timed steps after {warmup} warm-up, best of {repeats} run(s), {device}, {get_num_threads()} threads, load average {LoadAverage()}");
-        env.Out.WriteLine($"dense matmul rate: {matmulRate / 1e9:0.#} GFLOP/s");
-        env.Out.WriteLine($"{"variant",-16} {"steps/s",9} {"tokens/s",10} {"GFLOP/step",11} {"% matmul",9} {"peak RSS MB",12} {"RSS growth MB",14}");
-        foreach (var r in results)
-            env.Out.WriteLine($"{r.Variant.Name,-16} {r.StepsPerSecond,9:0.###} {r.TokensPerSecond,10:0} {r.Variant.NominalFlopsPerStep / 1e9,11:0.##} {r.FractionOfMatmul * 100,9:0.#} {r.PeakRss / 1048576.0,12:0} {(r.RssAtEnd - r.RssAfterWarmup) / 1048576.0,14:0.#}");
+        env.Out.WriteLine($"SAE training, d_in {dIn}, d_sae {dSae}, batch {batch}, k {k}, {steps} timed steps after {warmup} warm-up, {repeats} repeat(s), {device}, {get_num_threads()} threads, load average {loadAtStart} at start, {loadAtEnd} at end");
+        env.Out.WriteLine($"dense matmul rate: {best / 1e9:0.#} GFLOP/s (best); '% matmul' pairs every step with a product run right after it");
+        env.Out.WriteLine($"{"variant",-16} {"steps/s",9} {"tokens/s",10} {"GFLOP/step",11} {"% matmul",9} {"% (cpu)",8} {"% best",7} {"peak RSS MB",12} {"training MB",12} {"RSS growth MB",14}");
+        foreach (var r in rows)
+            env.Out.WriteLine($"{(string)r["variant"]!,-16} {(double)r["steps_per_second"]!,9:0.###} {(double)r["tokens_per_second"]!,10:0} {(double)r["nominal_gflop_per_step"]!,11:0.##} {(double)r["fraction_of_matmul_rate"]! * 100,9:0.#} {(double)r["cpu_fraction_of_matmul_rate"]! * 100,8:0.#} {(double)r["fraction_of_best_matmul_rate"]! * 100,7:0.#} {(long)r["peak_rss_bytes"]! / 1048576.0,12:0} {(long)r["training_bytes"]! / 1048576.0,12:0} {(long)r["rss_growth_bytes"]! / 1048576.0,14:0.#}");
         foreach (var (family, ratio) in ratios)
             env.Out.WriteLine($"{family}: sparse decoding is {ratio!.GetValue<double>():0.##}x the speed of dense decoding (same model, same run)");
+        if (kernelBaseline)
+            foreach (var r in rows)
+                env.Out.WriteLine($"{(string)r["variant"]!}: {(double)r["speed_over_libtorch_ops"]!:0.##}x the speed ({(double)r["cpu_speed_over_libtorch_ops"]!:0.##}x in CPU seconds) of the libtorch-op path (CPU kernels off, same run)");
+        if (referenceJson is not null)
+            env.Out.WriteLine($"{referenceAfter} is {(double)referenceJson["speedup"]!:0.##}x the speed ({(double)referenceJson["cpu_speedup"]!:0.##}x in CPU seconds) of the plain PyTorch TopK SAE (torch {reference!.TorchVersion}, dense decode, torch.optim.Adam; median of {referenceRuns.Count} paired repeat(s)); the reference runs {(double)referenceJson["steps_per_second"]!:0.###} steps/s, {(double)referenceJson["fraction_of_own_matmul_rate"]! * 100:0.#}% of its own matmul rate ({(double)referenceJson["own_matmul_gflops"]!:0.#} GFLOP/s), peak RSS {(long)referenceJson["peak_rss_bytes"]! / 1048576.0:0} MB");
+        else if (json["reference"] is JsonObject skipped)
+            env.Out.WriteLine($"reference pytorch: skipped: {(string)skipped["skipped"]!}");
         return ExitCodes.Ok;
     }
 
-    static double Median(double[] values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
+    /// <summary>The median share of the paired matmul rate over a run's steps.</summary>
+    static double Fraction(BenchSaeRunner.Run r, BenchSaeRunner runner) => Median(r.Fractions(runner.MatmulFlops));
 
-    static int Positive(ParsedArguments args, string name, int fallback)
+    static JsonObject Summarise(List<BenchSaeRunner.Run> runs, BenchSaeRunner runner, double best, int batch)
     {
-        int v = args.GetInt(name, fallback);
-        return v >= 1 ? v : throw new UsageException($"--{name} must be at least 1, got {v}.");
-    }
-
-    /// <summary>2 B d_in d_sae / seconds of one dense float32 matmul of the encoder's shape, best of 5 after a warm-up.</summary>
-    static double MatmulRate(int batch, int dIn, int dSae, Device device)
-    {
-        using var scope = NewDisposeScope();
-        var g = new Generator(7, device);
-        var a = randn(batch, dIn, generator: g, device: device);
-        var b = randn(dIn, dSae, generator: g, device: device);
-        double best = double.MaxValue;
-        for (int i = 0; i < 6; i++)
+        var v = runs[0].Variant;
+        var seconds = runs.SelectMany(r => r.StepSeconds).ToArray();
+        var fractions = runs.SelectMany(r => r.Fractions(runner.MatmulFlops)).ToArray();
+        var cpuFractions = runs.SelectMany(r => r.CpuFractions(runner.MatmulFlops)).ToArray();
+        double sps = 1 / Median(seconds);
+        var peak = runs.MaxBy(r => r.PeakRss)!;
+        return new JsonObject
         {
-            using var step = NewDisposeScope();
-            var watch = Stopwatch.StartNew();
-            var c = a.matmul(b);
-            _ = c.sum().item<float>();
-            if (i > 0) best = Math.Min(best, watch.Elapsed.TotalSeconds);
-        }
-        return 2.0 * batch * dIn * dSae / best;
-    }
-
-    static string LoadAverage()
-    {
-        try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
-        catch (IOException) { return "n/a"; }
-    }
-
-    sealed class Recorder(Action<ProgressReport> report) : IProgress<ProgressReport>
-    {
-        public void Report(ProgressReport value) => report(value);
+            ["variant"] = v.Name, ["method"] = v.Method,
+            ["steps_per_second"] = sps, ["tokens_per_second"] = sps * batch,
+            ["step_seconds"] = new JsonArray(seconds.Select(t => (JsonNode)JsonValue.Create(t)).ToArray()),
+            ["paired_matmul_seconds"] = new JsonArray(runs.SelectMany(r => r.MatmulSeconds).Select(t => (JsonNode)JsonValue.Create(t)).ToArray()),
+            ["nominal_gflop_per_step"] = v.NominalFlopsPerStep / 1e9, ["flop_model"] = v.FlopModel,
+            ["fraction_of_matmul_rate"] = Median(fractions),
+            ["cpu_fraction_of_matmul_rate"] = Median(cpuFractions),
+            ["step_cpu_seconds"] = new JsonArray(runs.SelectMany(r => r.StepCpuSeconds).Select(t => (JsonNode)JsonValue.Create(t)).ToArray()),
+            ["fraction_of_best_matmul_rate"] = v.NominalFlopsPerStep * sps / best,
+            ["peak_rss_bytes"] = peak.PeakRss, ["peak_rss_method"] = peak.PeakMethod,
+            ["training_bytes"] = runs.Max(r => r.TrainingBytes),
+            ["rss_after_warmup_bytes"] = runs[^1].RssAfterWarmup, ["rss_at_end_bytes"] = runs[^1].RssAtEnd,
+            ["rss_growth_bytes"] = runs[^1].RssAtEnd - runs[^1].RssAfterWarmup,
+        };
     }
 }

@@ -29,13 +29,14 @@ public sealed class CompareCommand : ICommand
 {
     public string Name => "compare";
     public string Summary => "fit several decomposers on the same data, seed and budget: table, results.json, report.html, plots";
-    public string Usage => "--activations FILE[,FILE...] --methods ID,ID,... [--set id.key=value]... [--steps N] [--batch-size B] [--targets FILE] [--ground-truth FILE] [--seed S] [--device D] [--plugins DIR]... [--format text|json] --out DIR";
+    public string Usage => "--activations FILE[,FILE...] --methods ID,ID,... [--set id.key=value]... [--steps N] [--batch-size B] [--target-l0 K] [--targets FILE] [--ground-truth FILE] [--seed S] [--device D] [--plugins DIR]... [--format text|json] --out DIR";
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
         new("activations", ".safetensors (tensor 'activations' [N, d]) or .npy; several row-aligned sites comma-separated", ValueName: "FILE"),
         new("methods", "decomposer IDs, comma-separated (see 'mechanist plugins list')", ValueName: "IDS"),
         new("steps", "step budget given to every method that has a 'steps' option (default 1000)", ValueName: "N"),
         new("batch-size", "batch size given to every method that has a 'batch_size' option (default: each method's own)", ValueName: "B"),
+        new("target-l0", "compare at matched sparsity: target_l0=K for methods with a sparsity coefficient (adapted while training), k=K for the TopK family; others run as configured", ValueName: "K"),
         new("targets", "row-aligned targets (transcoders)", ValueName: "FILE"),
         new("ground-truth", ".safetensors with tensor 'directions' [n, d]: adds mmcs", ValueName: "FILE"),
         CommonOptions.Set, CommonOptions.Seed, CommonOptions.Device, CommonOptions.Plugins, CommonOptions.Format, CommonOptions.Out,
@@ -43,7 +44,7 @@ public sealed class CompareCommand : ICommand
     ];
 
     sealed record Row(MethodEntry Entry, MethodOptions Options, DecompositionMetrics Metrics, double FitSeconds, PeakMemory.Result Peak,
-        int DSae, string Architecture, Decomposition Decomposition, RunLogRecorder Log, double[] Frequencies);
+        int DSae, string Architecture, Decomposition Decomposition, RunLogRecorder Log, double[] Frequencies, string SparsityControl);
 
     public int Run(ParsedArguments args, CommandEnvironment env)
     {
@@ -58,6 +59,8 @@ public sealed class CompareCommand : ICommand
         if (steps < 1) throw new UsageException($"--steps must be at least 1, got {steps}.");
         int? batchSize = args.Get("batch-size") is null ? null : args.GetInt("batch-size", 0);
         if (batchSize is < 1) throw new UsageException($"--batch-size must be at least 1, got {batchSize}.");
+        double? targetL0 = args.Get("target-l0") is null ? null : args.GetDouble("target-l0", 0);
+        if (targetL0 is double t0 && !(t0 > 0 && double.IsFinite(t0))) throw new UsageException($"--target-l0 must be a positive number, got {args.Get("target-l0")}.");
         var format = args.GetChoice("format", "text", "text", "json");
         var seed = CommonOptions.ParseSeed(args);
         var device = CommonOptions.ParseDevice(args);
@@ -65,7 +68,7 @@ public sealed class CompareCommand : ICommand
         using var host = CommonOptions.CreateHost(args, env);
         // Resolve and bind everything before any training, so a typo fails in a second, not after an hour.
         var runner = MethodRunner.For(host);
-        var plan = new List<BoundMethod>();
+        var plan = new List<(BoundMethod Method, string SparsityControl)>();
         foreach (var id in methodIds)
         {
             var entry = host.Catalog.Resolve(id, MethodKind.Decomposer);
@@ -73,7 +76,23 @@ public sealed class CompareCommand : ICommand
             var names = entry.Descriptor.Options.Select(o => o.Name).ToHashSet();
             if (names.Contains("steps")) settings.TryAdd("steps", steps.ToString(CultureInfo.InvariantCulture));
             if (batchSize is int b && names.Contains("batch_size")) settings.TryAdd("batch_size", b.ToString(CultureInfo.InvariantCulture));
-            plan.Add(MethodRunner.Bind(entry, settings));
+            string control = "";
+            if (targetL0 is double target)
+            {
+                // A sparsity coefficient adapts to the target; the TopK family sets it directly (k per row, or on
+                // average for BatchTopK); anything else has no sparsity knob and runs as configured.
+                if (names.Contains("target_l0"))
+                {
+                    control = settings.TryAdd("target_l0", target.ToString(CultureInfo.InvariantCulture)) ? "target_l0" : "target_l0 (set by --set)";
+                }
+                else if (names.Contains("k"))
+                {
+                    int k = Math.Max(1, (int)Math.Round(target));
+                    control = settings.TryAdd("k", k.ToString(CultureInfo.InvariantCulture)) ? $"k={k}" : "k (set by --set)";
+                }
+                else control = "none";
+            }
+            plan.Add((MethodRunner.Bind(entry, settings), control));
         }
         using var inputs = ActivationInputs.Load(activationsPath, args.Get("targets"));
         var reference = inputs.Targets ?? inputs.Activations;
@@ -82,7 +101,7 @@ public sealed class CompareCommand : ICommand
         var rows = new List<Row>();
         try
         {
-            foreach (var method in plan)
+            foreach (var (method, control) in plan)
             {
                 var (entry, options) = (method.Entry, method.Options);
                 var progress = ProgressBar.For(entry.Id, env);
@@ -95,8 +114,10 @@ public sealed class CompareCommand : ICommand
                 var watch = Stopwatch.StartNew();
                 Decomposition decomposition;
                 PeakMemory.Result peak;
+                MallocTuning.ReturnFreeMemory();
                 try
                 {
+                    using var keep = MallocTuning.KeepFreedMemory();
                     (decomposition, peak) = PeakMemory.Measure(() => runner.Fit(method, context));
                 }
                 finally
@@ -108,7 +129,7 @@ public sealed class CompareCommand : ICommand
                 {
                     var metrics = DecompositionMetrics.Compute(decomposition, inputs.Activations, truth, device: device, targets: decomposition.ReconstructsTargets ? inputs.Targets : null);
                     var frequencies = FeatureDensity.Compute(decomposition, inputs.Activations, device: device);
-                    rows.Add(new Row(entry, options, metrics, seconds, peak, decomposition.DSae, decomposition.Architecture, decomposition, log, frequencies));
+                    rows.Add(new Row(entry, options, metrics, seconds, peak, decomposition.DSae, decomposition.Architecture, decomposition, log, frequencies, control));
                 }
                 catch
                 {
@@ -119,8 +140,10 @@ public sealed class CompareCommand : ICommand
 
             var results = ComparisonReport.Results(rows.Select(r => ComparisonReport.Row(r.Entry.Id, r.Entry.Source, r.Architecture, r.DSae,
                     r.Entry.Descriptor.Options.ToDictionary(o => o.Name, o => OptionSchema.FormatValue(o.Property.GetValue(r.Options))),
-                    r.Metrics, r.FitSeconds, r.Peak.PeakBytes, r.Peak.Method, folder: r.Entry.Id)),
-                inputs.Description, inputs.Activations.Count, inputs.Activations.Dimension, seed, steps, device.ToString(), args.Get("targets"), args.Get("ground-truth"));
+                    r.Metrics, r.FitSeconds, r.Peak.PeakBytes, r.Peak.Method, folder: r.Entry.Id,
+                    extra: targetL0 is double target ? ComparisonReport.TargetL0Columns(r.SparsityControl, r.Metrics.L0, target) : null)),
+                inputs.Description, inputs.Activations.Count, inputs.Activations.Dimension, seed, steps, device.ToString(), args.Get("targets"), args.Get("ground-truth"),
+                targetL0);
             var resultsText = results.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
             var figures = CompareFigures.Build(rows.Select(r => new CompareFigures.Method(r.Entry.Id,
                 r.Metrics.Values().ToDictionary(kv => kv.Key, kv => kv.Value),
@@ -148,6 +171,8 @@ public sealed class CompareCommand : ICommand
                 ComparisonReport.WriteTable(env.Out, results["methods"]!.AsArray().Select(n => n!.AsObject()).ToList(), r => r["method"]!.GetValue<string>());
                 env.Out.WriteLine($"-> {Path.GetFullPath(outDir)} (report.html, results.json, pareto/training/density .png and .svg, one SAELens folder per method)");
                 foreach (var note in figures.Notes) env.Out.WriteLine($"  not plotted: {note}");
+                if (targetL0 is double target)
+                    WriteTargetLines(env.Out, rows, target);
             }
             return ExitCodes.Ok;
         }
@@ -155,5 +180,14 @@ public sealed class CompareCommand : ICommand
         {
             foreach (var r in rows) r.Decomposition.Dispose();
         }
+    }
+
+    static void WriteTargetLines(TextWriter w, List<Row> rows, double target)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        foreach (var r in rows)
+            w.WriteLine(r.SparsityControl == "none"
+                ? $"target L0 {target.ToString(inv)}: {r.Entry.Id} has no sparsity option and ran as configured (l0 {r.Metrics.L0.ToString("0.##", inv)})"
+                : $"target L0 {target.ToString(inv)}: {r.Entry.Id} via {r.SparsityControl}: l0 {r.Metrics.L0.ToString("0.##", inv)} ({(Math.Abs(r.Metrics.L0 - target) <= 0.1 * target ? "within" : "outside")} 10%)");
     }
 }

@@ -64,6 +64,7 @@ public sealed class DecomposeCommand : ICommand
         Decomposition fitted;
         try
         {
+            using var keep = MallocTuning.KeepFreedMemory();
             fitted = runner.Fit(method, context);
         }
         finally

@@ -60,6 +60,7 @@ public static class CheckExecutor
         IHookedModel? model = null;
         var sources = new Dictionary<string, IActivationSource>(StringComparer.Ordinal);
         var tokens = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var conceptLabels = new Dictionary<string, Mechanist.Concepts.ConceptLabels>(StringComparer.Ordinal);
         var decompositions = new Dictionary<string, Decomposition>(StringComparer.Ordinal);
         var loadedFolders = new Dictionary<string, string>(StringComparer.Ordinal);
         var behaviours = new Dictionary<string, PreparedBehaviour>(StringComparer.Ordinal);
@@ -208,6 +209,21 @@ public static class CheckExecutor
             }
             problems.ThrowIfAny();
 
+            // Concept labels: read once per file, before any validator runs (a malformed file is an input error at its key).
+            foreach (var labels in plan.Validations.Select(pv => pv.Config.Labels).OfType<Located<string>>())
+            {
+                if (conceptLabels.ContainsKey(labels.Value)) continue;
+                try
+                {
+                    conceptLabels[labels.Value] = Mechanist.Concepts.ConceptLabels.Load(labels.Value);
+                }
+                catch (MechanistInputException e)
+                {
+                    problems.Input(labels.Pointer, e.Message);
+                }
+            }
+            problems.ThrowIfAny();
+
             // Validations.
             foreach (var pv in plan.Validations)
             {
@@ -242,6 +258,7 @@ public static class CheckExecutor
                         Tokens = target is not null && tokens.TryGetValue(target.Name, out var t) ? t : null,
                         Model = model, SubjectPath = config.Path, Site = site, Settings = config.Settings, MethodId = pv.Method.Id,
                         Behaviour = behaviour?.Behaviour, InputBatches = inputBatches,
+                        ConceptLabels = v.Labels is null ? null : conceptLabels[v.Labels.Value],
                         Logger = new CheckLogger(log, source, options.Log),
                     });
                 }
@@ -316,6 +333,7 @@ public static class CheckExecutor
             foreach (var d in decompositions.Values) d.Dispose();
             foreach (var s in sources.Values) (s as IDisposable)?.Dispose();
             foreach (var t in tokens.Values) t.Dispose();
+            foreach (var l in conceptLabels.Values) l.Tokens?.Dispose();
             foreach (var b in behaviours.Values)
             {
                 b.Behaviour.Input.Dispose();

@@ -82,7 +82,8 @@ public static class CheckJudge
     {
         var config = plan.Config;
         var before = baseline.Measurements.GroupBy(m => m.Key).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
-        var now = current.ToDictionary(m => m.Key, StringComparer.Ordinal);
+        // A validator may measure one check several times at one place (a probe per concept at a site): the first counts, as in the baseline.
+        var now = current.GroupBy(m => m.Key).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
         foreach (var m in current)
         {
             var descriptor = plan.Known.GetValueOrDefault(m.Check);

@@ -220,9 +220,9 @@ public static class CheckPlanner
         }
 
         // What a validation entry can supply to its validator, per target decomposition.
-        ValidationInputs Available(DecompositionConfig? target, BehaviourConfig? behaviour, string? site)
+        ValidationInputs Available(DecompositionConfig? target, BehaviourConfig? behaviour, string? site, bool labels)
         {
-            var a = ValidationInputs.None;
+            var a = labels ? ValidationInputs.ConceptLabels : ValidationInputs.None;
             if (target is not null) a |= ValidationInputs.Decomposition | ValidationInputs.Activations;
             if (target is not null && target.Activations is null) a |= ValidationInputs.Tokens;
             if (model is not null) a |= ValidationInputs.Model;
@@ -255,12 +255,17 @@ public static class CheckPlanner
                 findings.Add(At(config, failure, v.Pointer) with { Validation = entry.Id });
                 continue;
             }
+            if (v.Labels is { } labels)
+            {
+                if (!File.Exists(labels.Value)) problems.Input(labels.Pointer, $"concept labels file {labels.Value} not found.");
+                else AddInputs(inputs, labels.Value);
+            }
             var checks = declared[entry.Id].Where(c => settings.SeverityOf(c) != Severity.None).ToList();
             if (v.Behaviour is not null && behaviour is null) continue; // reported above
             var runs = targets.Count > 0 ? targets.Select(t => (DecompositionConfig?)t).ToList() : [null];
             foreach (var target in runs)
             {
-                var available = Available(target, behaviour, v.Site);
+                var available = Available(target, behaviour, v.Site, v.Labels is not null);
                 var on = target is null ? "" : $" on decomposition '{target.Name}'";
                 var missing = entry.Descriptor.Requires & ~available;
                 if (missing != ValidationInputs.None)

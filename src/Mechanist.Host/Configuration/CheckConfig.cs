@@ -109,9 +109,12 @@ public sealed record BehaviourTarget(long? Id, string? Token, bool Label, bool C
 public sealed record AttributionConfig(string Pointer, string Method, IReadOnlyDictionary<string, string> Options, IReadOnlyList<string> Sites,
     Located<string>? Behaviour, Located<string>? Decomposition, int Top);
 
-/// <summary>A validator to run, on the named decompositions (all when none are named), with a behaviour when it needs one.</summary>
+/// <summary>
+/// A validator to run, on the named decompositions (all when none are named), with a behaviour when it needs one and
+/// a concept labels file (absolute) when its claims are about concepts.
+/// </summary>
 public sealed record ValidationConfig(string Pointer, string Method, IReadOnlyDictionary<string, string> Options,
-    IReadOnlyList<Located<string>>? Decompositions, Located<string>? Behaviour = null, string? Site = null);
+    IReadOnlyList<Located<string>>? Decompositions, Located<string>? Behaviour = null, string? Site = null, Located<string>? Labels = null);
 
 /// <summary>The configured severity and threshold of one check ID.</summary>
 public sealed record CheckRule(string Id, string Pointer, Severity? Severity, double? Threshold);

@@ -23,7 +23,7 @@ public static class CheckConfigReader
         ["behaviour"] = ["inputs", "corrupted", "metric", "target", "contrast", "position"],
         ["corruptionRule"] = ["rule", "position", "seed"],
         ["attribution"] = ["method", "options", "site", "sites", "behaviour", "decomposition", "top"],
-        ["validation"] = ["method", "options", "decompositions", "behaviour", "site"],
+        ["validation"] = ["method", "options", "decompositions", "behaviour", "site", "labels"],
         ["checkRule"] = ["severity", "threshold"],
     };
 
@@ -373,7 +373,7 @@ public static class CheckConfigReader
         {
             if (!Object(e, at, "validation")) return null;
             string? method = null, site = null;
-            Located<string>? behaviour = null;
+            Located<string>? behaviour = null, labels = null;
             IReadOnlyDictionary<string, string> options = new Dictionary<string, string>();
             List<Located<string>>? names = null;
             foreach (var p in e.EnumerateObject())
@@ -390,10 +390,11 @@ public static class CheckConfigReader
                         break;
                     case "behaviour": behaviour = String(p.Value, pAt) is { } b ? new Located<string>(b, pAt) : null; break;
                     case "site": site = String(p.Value, pAt); break;
+                    case "labels": labels = PathValue(p.Value, pAt) is { } l ? new Located<string>(l, pAt) : null; break;
                 }
             }
             if (method is null) { Require(e, at, "method", "a validation"); return null; }
-            return new ValidationConfig(at, method, options, names, behaviour, site);
+            return new ValidationConfig(at, method, options, names, behaviour, site, labels);
         }
 
         CheckRule? Rule(string id, JsonElement e, string at)

@@ -10,7 +10,7 @@ namespace Mechanist.Methods.Analysis;
 /// Reproduces the key finding of Nanda et al. 2023 on a modular-addition model through its hooks: the embedding and
 /// the MLP are sparse in the Fourier basis of Z_p; a handful of key frequencies carry the computation, so removing
 /// them from the MLP's activations destroys accuracy while removing every other frequency does not; and the
-/// features of a decomposition of the MLP activations are tied to the key frequencies.
+/// features of a decomposition of the MLP activations are tied to the key frequencies (measured, see FeatureSummary).
 /// </summary>
 /// <remarks>
 /// The model reads tokens (a, b, =) [batch, 3] and returns logits over the p residues ([batch, 3, p] or [batch, p]);
@@ -32,8 +32,14 @@ public static class ModularAdditionAnalysis
         /// <summary>Random sets of non-key frequencies (as many as the key ones) ablated for comparison.</summary>
         public int RandomDraws { get; init; } = 5;
 
-        /// <summary>A feature is tied to a frequency when that frequency alone holds at least this share of its power.</summary>
+        /// <summary>
+        /// A feature is tied to a frequency k when its decoder direction puts at least this share of its squared norm on
+        /// the MLP neurons of frequency k; the activation-based ties reported beside it use the same share of power.
+        /// </summary>
         public double FeatureShare { get; init; } = 0.5;
+
+        /// <summary>Harmonics m·k mod p (m = 1 … this) counted by the activation-based tie; 1 counts k alone.</summary>
+        public int FeatureHarmonics { get; init; } = 4;
 
         public int Seed { get; init; }
     }
@@ -73,9 +79,11 @@ public static class ModularAdditionAnalysis
                 sb.AppendLine($"  random non-key {{{string.Join(", ", set)}}} removed: {Fmt(score)}");
             if (Features is { } f)
             {
-                sb.AppendLine($"decomposition of the MLP activations ({f.Method}, {f.Alive} live features of {f.Total}):");
-                sb.AppendLine($"  {f.TiedToKey} tied to a key frequency (one frequency holds ≥ {f.Threshold.ToString("0%", inv)} of the feature's power), {f.TiedToOther} to another frequency");
+                sb.AppendLine($"decomposition of the MLP activations ({f.Method}, {f.Alive} live features of {f.Total}; FVU {f.Fvu.ToString("0.000", inv)}, L0 {f.L0.ToString("0.0", inv)}):");
+                sb.AppendLine($"  {f.TiedToKey} tied to a key frequency (its decoder direction puts ≥ {f.Threshold.ToString("0%", inv)} of its squared norm on the MLP neurons of one key frequency), {f.TiedToOther} to another frequency");
                 sb.AppendLine($"  per key frequency: {string.Join(", ", f.PerKeyFrequency.Select(kv => $"{kv.Key}: {kv.Value}"))}");
+                sb.AppendLine($"  by activation over (a, b): {f.TiedToKeyByHarmonics} tied to a key frequency and {f.TiedToOtherByHarmonics} to another{(f.OtherHarmonicFrequencies.Count == 0 ? "" : $" ({string.Join(", ", f.OtherHarmonicFrequencies.Take(4).Select(x => $"{x.Frequency}: {x.Count}"))})")} when the first {f.Harmonics} harmonics m·k mod p of one frequency count ({f.TiedToKeyByFundamental} by one frequency alone); " +
+                              $"{f.OnKeyFrequencies} hold ≥ {f.Threshold.ToString("0%", inv)} of their power in the key frequencies and their harmonics jointly, over {f.MeanKeyFrequenciesUsed.ToString("0.0", inv)} key frequencies on average");
             }
             return sb.ToString();
 
@@ -83,8 +91,40 @@ public static class ModularAdditionAnalysis
         }
     }
 
+    /// <summary>
+    /// How a decomposition's features relate to the frequencies. A live feature is tied to frequency k when its
+    /// decoder direction puts at least <see cref="Threshold"/> of its squared norm on the MLP neurons whose own
+    /// frequency is k (<see cref="ModularFourier.DecoderFrequencies"/>); <see cref="FeatureFrequency"/> and
+    /// <see cref="FeatureShare"/> hold each feature's best k and share by that definition.
+    /// </summary>
     public sealed record FeatureSummary(string Method, int Total, int Alive, int TiedToKey, int TiedToOther, double Threshold,
-        IReadOnlyDictionary<int, int> PerKeyFrequency, int[] FeatureFrequency, double[] FeatureShare);
+        IReadOnlyDictionary<int, int> PerKeyFrequency, int[] FeatureFrequency, double[] FeatureShare)
+    {
+        /// <summary>Harmonics counted by the activation-based ties.</summary>
+        public int Harmonics { get; init; } = 1;
+
+        /// <summary>Live features whose activation over (a, b) has ≥ threshold of its power in the first <see cref="Harmonics"/> harmonics of a key frequency (<see cref="ModularFourier.HarmonicFrequencies"/>).</summary>
+        public int TiedToKeyByHarmonics { get; init; }
+
+        /// <summary>The same, of a frequency that is not a key frequency.</summary>
+        public int TiedToOtherByHarmonics { get; init; }
+
+        /// <summary>Those other frequencies and how many features each takes, most first.</summary>
+        public IReadOnlyList<(int Frequency, int Count)> OtherHarmonicFrequencies { get; init; } = [];
+
+        /// <summary>The same with one harmonic: the frequency alone holds ≥ threshold (the earlier definition).</summary>
+        public int TiedToKeyByFundamental { get; init; }
+
+        /// <summary>Fraction of variance unexplained on the p² activation rows.</summary>
+        public double Fvu { get; init; } = double.NaN;
+
+        /// <summary>Live features with ≥ threshold of their power in components that use only key frequencies and their harmonics (jointly).</summary>
+        public int OnKeyFrequencies { get; init; }
+
+        /// <summary>Mean over the <see cref="OnKeyFrequencies"/> features of how many key frequencies hold ≥ 10% of the feature's power (pure components of k with its harmonics).</summary>
+        public double MeanKeyFrequenciesUsed { get; init; } = double.NaN;
+        public double L0 { get; init; } = double.NaN;
+    }
 
     /// <summary>All p² inputs (a, b, =), row a·p + b, and their labels (a + b) mod p.</summary>
     public static (Tensor Tokens, Tensor Labels) AllPairs(int p, int equalsToken)
@@ -152,12 +192,36 @@ public static class ModularAdditionAnalysis
             var (method, decomposition) = decompose(acts);
             using var _ = decomposition;
             var latents = decomposition.Encode(acts.Data).to(ScalarType.Float64).reshape(p, p, -1);
-            var (featureFrequency, featureShare) = ModularFourier.ChannelFrequencies(latents);
-            var alive = Enumerable.Range(0, featureShare.Length).Where(f => featureShare[f] > 0).ToList();
+            var quality = Evaluation.DecompositionMetrics.Compute(decomposition, acts);
+            var (harmonicFrequency, harmonicShare) = ModularFourier.HarmonicFrequencies(latents, settings.FeatureHarmonics);
+            var (fundamentalFrequency, fundamentalShare) = ModularFourier.ChannelFrequencies(latents);
+            if (decomposition.DOut != neuronFrequency.Length)
+                throw new MechanistInputException($"the decomposition reconstructs {decomposition.DOut} values, but {settings.MlpSite} has {neuronFrequency.Length} neurons.");
+            var (featureFrequency, featureShare) = ModularFourier.DecoderFrequencies(decomposition.DecoderDirections.cpu(), neuronFrequency);
+            var alive = Enumerable.Range(0, harmonicShare.Length).Where(f => harmonicShare[f] > 0).ToList();
             var tied = alive.Where(f => featureShare[f] >= settings.FeatureShare).ToList();
+            var tiedByHarmonics = alive.Where(f => harmonicShare[f] >= settings.FeatureShare).ToList();
+            int byFundamental = alive.Count(f => fundamentalShare[f] >= settings.FeatureShare && key.Contains(fundamentalFrequency[f]));
+            var keyHarmonics = key.SelectMany(k => ModularFourier.Harmonics(k, p, settings.FeatureHarmonics)).ToHashSet();
+            var (jointShare, _) = ModularFourier.ChannelShares(latents, keyHarmonics);
+            var onKeys = alive.Where(f => jointShare[f] >= settings.FeatureShare).ToList();
+            double used = 0;
+            if (onKeys.Count > 0)
+            {
+                var perKey = key.Select(k => ModularFourier.ChannelShares(latents, ModularFourier.Harmonics(k, p, settings.FeatureHarmonics)).Within).ToList();
+                used = onKeys.Average(f => perKey.Count(s => s[f] >= 0.1));
+            }
             features = new FeatureSummary(method, decomposition.DSae, alive.Count,
                 tied.Count(f => key.Contains(featureFrequency[f])), tied.Count(f => !key.Contains(featureFrequency[f])), settings.FeatureShare,
-                key.ToDictionary(k => k, k => tied.Count(f => featureFrequency[f] == k)), featureFrequency, featureShare);
+                key.ToDictionary(k => k, k => tied.Count(f => featureFrequency[f] == k)), featureFrequency, featureShare)
+            {
+                Harmonics = settings.FeatureHarmonics, TiedToKeyByFundamental = byFundamental,
+                TiedToKeyByHarmonics = tiedByHarmonics.Count(f => key.Contains(harmonicFrequency[f])),
+                TiedToOtherByHarmonics = tiedByHarmonics.Count(f => !key.Contains(harmonicFrequency[f])),
+                OtherHarmonicFrequencies = tiedByHarmonics.Where(f => !key.Contains(harmonicFrequency[f])).GroupBy(f => harmonicFrequency[f])
+                    .Select(g => (g.Key, g.Count())).OrderByDescending(x => x.Item2).ThenBy(x => x.Key).ToList(),
+                Fvu = quality.Fvu, L0 = quality.L0, OnKeyFrequencies = onKeys.Count, MeanKeyFrequenciesUsed = onKeys.Count == 0 ? double.NaN : used,
+            };
         }
 
         return new Result(p, embeddingPower, key, keyShare, mlpShare, perFrequency, onKey,

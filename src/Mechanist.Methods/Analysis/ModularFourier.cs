@@ -165,4 +165,135 @@ public static class ModularFourier
         }
         return (freq, share);
     }
+
+    /// <summary>The harmonics of <paramref name="k"/> mod p folded to 1 … (p − 1)/2: {min(m·k mod p, p − m·k mod p) : m = 1 … harmonics}.</summary>
+    public static SortedSet<int> Harmonics(int k, int p, int harmonics)
+    {
+        var set = new SortedSet<int>();
+        for (int m = 1; m <= harmonics; m++)
+        {
+            int f = (int)((long)m * k % p);
+            f = Math.Min(f, p - f);
+            if (f > 0) set.Add(f);
+        }
+        return set;
+    }
+
+    /// <summary>
+    /// For each channel of [p, p, n] (a feature's activation over (a, b)): the frequency k whose first
+    /// <paramref name="harmonics"/> harmonics hold the most of its non-constant 2-D power, and that share. The
+    /// components counted for k are those (i, j) whose row frequencies both lie in {0} ∪ {m·k mod p, folded :
+    /// m = 1 … harmonics}, (0, 0) excluded. A feature that fires on a few pairs has a localised activation whose
+    /// power spreads from its frequency k over k's harmonics (a narrow bump in the phase k(a + b) has a Fourier
+    /// series in m·k), which a one-frequency share cannot see; with harmonics = 1 this is exactly
+    /// <see cref="ChannelFrequencies"/>. Ties (the same components reached from k and from a divisor's multiple)
+    /// go to the k with the most power in its own pure components. Channels without non-constant power get 0, 0.
+    /// </summary>
+    public static (int[] Frequency, double[] Share) HarmonicFrequencies(Tensor grid, int harmonics)
+    {
+        if (harmonics < 1) throw new ArgumentOutOfRangeException(nameof(harmonics), harmonics, "at least one harmonic (the frequency itself).");
+        int p = (int)grid.shape[0], n = (int)grid.shape[2];
+        int frequencies = Frequencies(p);
+        using var scope = NewDisposeScope();
+        var power = Transform2D(grid).pow(2);
+        var total = (power.sum([0, 1]) - power[0, 0]).data<double>().ToArray();
+        var rowFrequency = Enumerable.Range(0, p).Select(FrequencyOf).ToArray();
+        var masks = new double[frequencies * p * p];
+        for (int k = 1; k <= frequencies; k++)
+        {
+            var allowed = Harmonics(k, p, harmonics);
+            allowed.Add(0);
+            for (int i = 0; i < p; i++)
+                for (int j = 0; j < p; j++)
+                    if ((i | j) != 0 && allowed.Contains(rowFrequency[i]) && allowed.Contains(rowFrequency[j]))
+                        masks[((k - 1) * p + i) * p + j] = 1;
+        }
+        var inHarmonics = einsum("kij,ijn->kn", tensor(masks).view(frequencies, p, p), power).data<double>().ToArray();   // [K, n]
+        var fundamental = ChannelFrequencyPower(power, p);                                                             // [K + 1, n]
+        var freq = new int[n];
+        var share = new double[n];
+        for (int c = 0; c < n; c++)
+        {
+            if (total[c] <= 1e-12) continue;
+            int best = 0;
+            for (int k = 1; k <= frequencies; k++)
+            {
+                double v = inHarmonics[(k - 1) * n + c], b = best == 0 ? double.NegativeInfinity : inHarmonics[(best - 1) * n + c];
+                if (v > b + 1e-9 * total[c] || (Math.Abs(v - b) <= 1e-9 * total[c] && fundamental[k * n + c] > fundamental[best * n + c])) best = k;
+            }
+            freq[c] = best;
+            share[c] = inHarmonics[(best - 1) * n + c] / total[c];
+        }
+        return (freq, share);
+    }
+
+    /// <summary>Power of each channel in the pure components of each frequency k ((0, k), (k, 0), (k, k)), flattened [K + 1, n].</summary>
+    static double[] ChannelFrequencyPower(Tensor power, int p)
+    {
+        using var scope = NewDisposeScope();
+        var f = RowFrequencies(p);
+        var a = f.view(p, 1).expand(p, p);
+        var b = f.view(1, p).expand(p, p);
+        var pureFrequency = where((a.eq(0) | b.eq(0) | a.eq(b)) & (a + b).gt(0), maximum(a, b), full(p, p, -1L));
+        var pure = arange(Frequencies(p) + 1, dtype: ScalarType.Int64).view(-1, 1, 1).eq(pureFrequency.unsqueeze(0)).to(ScalarType.Float64);
+        return einsum("kij,ijn->kn", pure, power).data<double>().ToArray();
+    }
+
+    /// <summary>
+    /// For each decoder direction [d_sae, d] over the MLP's neurons: the neuron frequency (from
+    /// <paramref name="neuronFrequency"/>, one per neuron, 0 for a neuron without one) whose neurons hold the largest
+    /// share of the direction's squared norm, and that share: share_k(d) = Σ_{neurons n of frequency k} d_n² / ‖d‖².
+    /// The neurons of one frequency span the neuron-space subspace that frequency's computation lives in.
+    /// </summary>
+    public static (int[] Frequency, double[] Share) DecoderFrequencies(Tensor decoder, int[] neuronFrequency)
+    {
+        if (decoder.ndim != 2 || decoder.shape[1] != neuronFrequency.Length)
+            throw new ArgumentException($"decoder directions [d_sae, {neuronFrequency.Length}] expected, got [{string.Join(", ", decoder.shape)}].");
+        using var scope = NewDisposeScope();
+        int maxK = neuronFrequency.DefaultIfEmpty(0).Max();
+        var onehot = zeros(neuronFrequency.Length, maxK + 1, ScalarType.Float64);
+        for (int i = 0; i < neuronFrequency.Length; i++) onehot[i, neuronFrequency[i]] = 1.0;
+        var squared = decoder.to(ScalarType.Float64).pow(2);
+        var perK = squared.matmul(onehot);                                       // [d_sae, K + 1]
+        var totals = squared.sum(dim: 1).data<double>().ToArray();
+        var values = perK.data<double>().ToArray();
+        int n = (int)decoder.shape[0], width = maxK + 1;
+        var freq = new int[n];
+        var share = new double[n];
+        for (int c = 0; c < n; c++)
+        {
+            if (totals[c] <= 1e-12) continue;
+            int best = 0;
+            double bestValue = -1;
+            for (int k = 1; k < width; k++)
+                if (values[c * width + k] > bestValue) { bestValue = values[c * width + k]; best = k; }
+            freq[c] = best;
+            share[c] = bestValue / totals[c];
+        }
+        return (freq, share);
+    }
+
+    /// <summary>
+    /// Per channel of [p, p, n]: the share of its non-constant 2-D power in components that use only
+    /// <paramref name="frequencies"/> (and the constant), jointly — <see cref="Share2D"/> channel by channel — and the
+    /// share in components with the same frequency on both axes (cos/sin k ⊗ cos/sin k, k ≠ 0), where a function of
+    /// a + b alone has all its power.
+    /// </summary>
+    public static (double[] Within, double[] SameFrequency) ChannelShares(Tensor grid, IEnumerable<int> frequencies)
+    {
+        var set = frequencies.ToHashSet();
+        int p = (int)grid.shape[0];
+        using var scope = NewDisposeScope();
+        var power = Transform2D(grid).pow(2);                                   // [p, p, n]
+        var total = power.sum([0, 1]) - power[0, 0];
+        var constantOrIn = RowsIn(p, set) | RowFrequencies(p).eq(0);
+        var within = (constantOrIn.unsqueeze(1) & constantOrIn.unsqueeze(0)).to(ScalarType.Float64);
+        within[0, 0] = 0.0;
+        var f = RowFrequencies(p);
+        var same = (f.unsqueeze(1).eq(f.unsqueeze(0)) & f.unsqueeze(1).gt(0)).to(ScalarType.Float64);
+        var safe = total.clamp_min(1e-300);
+        var w = where(total.gt(1e-12), einsum("ij,ijn->n", within, power) / safe, zeros_like(total)).data<double>().ToArray();
+        var d = where(total.gt(1e-12), einsum("ij,ijn->n", same, power) / safe, zeros_like(total)).data<double>().ToArray();
+        return (w, d);
+    }
 }

@@ -33,15 +33,15 @@ public sealed class CrosscoderDecomposer : SaeDecomposer<CrosscoderOptions>
 
     protected internal override StepOutput Loss(SaeParameters p, TrainingBatch batch, StepState state, CrosscoderOptions options)
     {
-        var latents = nn.functional.relu(nn.functional.linear(batch.X, p.EncoderRows, p.EncoderBias));
-        var reconstruction = latents.matmul(p.DecoderRows) + p.DecoderBias;
+        var latents = nn.functional.linear(batch.X, p.EncoderRows, p.EncoderBias).relu_();
+        var reconstruction = DecodeDense(p, latents);
         var mse = SquaredError(batch.Y, reconstruction);
         long sites = state.Shape.InputSites.Count;
         var norms = p.DecoderRows.view(p.Latents, sites, -1).norm(dim: 2).sum(1);
-        var penalty = (latents * norms).sum(1).mean();
-        var fired = latents.detach() > 0;
-        return new StepOutput(mse + state.SparsityCoefficient * penalty, reconstruction.detach(), fired.any(0),
-            fired.sum(1).to(ScalarType.Float32).mean(), new Dictionary<string, Tensor> { ["mse"] = mse.detach(), ["l1"] = penalty.detach() });
+        var penalty = WeightedL1(latents, norms);
+        var (fired, l0) = Activity(latents);
+        return new StepOutput(mse + state.SparsityCoefficient * penalty, reconstruction.detach(), fired, l0,
+            new Dictionary<string, Tensor> { ["mse"] = mse.detach(), ["l1"] = penalty.detach() });
     }
 
     protected internal override Decomposition Export(SaeWeights w, SaeShape shape, CrosscoderOptions options) =>

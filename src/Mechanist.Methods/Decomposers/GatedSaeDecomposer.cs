@@ -21,6 +21,8 @@ public sealed class GatedSaeDecomposer : SaeDecomposer<GatedSaeOptions>
 {
     protected internal override bool HasEncoderBias => false;
 
+    protected internal override string ThresholdParameter => "b_gate";
+
     protected internal override bool UnitNormDecoder => true;
 
     protected internal override IEnumerable<ExtraParameter> ExtraParameters(SaeShape shape, GatedSaeOptions options) =>
@@ -33,20 +35,86 @@ public sealed class GatedSaeDecomposer : SaeDecomposer<GatedSaeOptions>
     protected internal override StepOutput Loss(SaeParameters p, TrainingBatch batch, StepState state, GatedSaeOptions options)
     {
         var shared = Centered(p, batch.X).matmul(p.EncoderRows.t());
-        var gate = shared + p.Extra["b_gate"];
-        var magnitude = shared * p.Extra["r_mag"].exp() + p.Extra["b_mag"];
-        var open = (gate > 0).to(gate.dtype).detach();
-        var latents = open * nn.functional.relu(magnitude);
-        var reconstruction = latents.matmul(p.DecoderRows) + p.DecoderBias;
+        var (latents, gateActivity) = GatedActivation(shared, p.Extra["b_gate"], p.Extra["r_mag"], p.Extra["b_mag"]);
+        var reconstruction = DecodeDense(p, latents);
         var mse = SquaredError(batch.Y, reconstruction);
-        var gateActivity = nn.functional.relu(gate);
-        var l1 = (gateActivity * p.DecoderRows.norm(dim: 1)).sum(1).mean();
-        var viaGate = gateActivity.matmul(p.DecoderRows.detach()) + p.DecoderBias.detach();
+        var l1 = WeightedL1(gateActivity, p.DecoderRows.norm(dim: 1));
+        var viaGate = addmm(p.DecoderBias.detach(), gateActivity, p.DecoderRows.detach(), 1, 1);
         var auxiliary = SquaredError(batch.Y, viaGate);
-        var fired = latents.detach() > 0;
-        return new StepOutput(mse + state.SparsityCoefficient * l1 + auxiliary, reconstruction.detach(), fired.any(0),
-            fired.sum(1).to(ScalarType.Float32).mean(),
+        var (fired, l0) = Activity(latents);
+        return new StepOutput(mse + state.SparsityCoefficient * l1 + auxiliary, reconstruction.detach(), fired, l0,
             new Dictionary<string, Tensor> { ["mse"] = mse.detach(), ["l1"] = l1.detach(), ["aux"] = auxiliary.detach() });
+    }
+
+    /// <summary>
+    /// f = 1[π_gate &gt; 0] ReLU(π_mag) and ReLU(π_gate) from the shared product s = x' W_enc, with π_gate = s + b_gate
+    /// and π_mag = s e^r_mag + b_mag, as one autograd function that keeps only s for its backward pass (the
+    /// composition of libtorch ops keeps half a dozen [B, d_sae] tensors). The gate's step passes no gradient.
+    /// </summary>
+    internal static (Tensor Latents, Tensor GateActivity) GatedActivation(Tensor shared, Tensor bGate, Tensor rMag, Tensor bMag)
+    {
+        var outputs = GatedFunction.apply(shared, bGate, rMag, bMag);
+        return (outputs[0], outputs[1]);
+    }
+
+    sealed class GatedFunction : TorchSharp.torch.autograd.MultiTensorFunction<GatedFunction>
+    {
+        public override string Name => nameof(GatedFunction);
+
+        public override List<Tensor> forward(TorchSharp.torch.autograd.AutogradContext ctx, params object[] vars)
+        {
+            var shared = (Tensor)vars[0];
+            var bGate = (Tensor)vars[1];
+            var rMag = (Tensor)vars[2];
+            var bMag = (Tensor)vars[3];
+            ctx.save_for_backward([shared, bGate, rMag, bMag]);
+            var expR = rMag.exp();
+            if (Training.CpuKernels.DenseKernels.Apply(shared, bGate, rMag, bMag))
+            {
+                var (f, pi) = Training.CpuKernels.DenseKernels.GatedForward(shared, bGate, expR, bMag);
+                return [f, pi];
+            }
+            var gate = shared + bGate;
+            var open = gate > 0;
+            var latents = where(open, nn.functional.relu(shared * expR + bMag), zeros_like(gate));
+            return [latents, nn.functional.relu(gate)];
+        }
+
+        public override List<Tensor> backward(TorchSharp.torch.autograd.AutogradContext ctx, List<Tensor> grads)
+        {
+            var saved = ctx.get_saved_variables();
+            Tensor shared = saved[0], bGate = saved[1], rMag = saved[2], bMag = saved[3];
+            var expR = rMag.exp();
+            Tensor? gradF = grads.Count > 0 ? grads[0] : null, gradPi = grads.Count > 1 ? grads[1] : null;
+            if (Training.CpuKernels.DenseKernels.Apply(shared, bGate, rMag, bMag)
+                && (gradF is null || Training.CpuKernels.DenseKernels.Apply(gradF)) && (gradPi is null || Training.CpuKernels.DenseKernels.Apply(gradPi)))
+            {
+                var (gs, gr, gm, gg) = Training.CpuKernels.DenseKernels.GatedBackward(shared, bGate, expR, bMag, gradF, gradPi);
+                return [gs, gg, gr, gm];
+            }
+            var gate = shared + bGate;
+            var open = (gate > 0).to(shared.dtype);
+            var magnitude = shared * expR + bMag;
+            var active = open * (magnitude > 0).to(shared.dtype);
+            var gradShared = zeros_like(shared);
+            var gradR = zeros_like(rMag);
+            var gradMag = zeros_like(bMag);
+            var gradGate = zeros_like(bGate);
+            if (gradF is not null)
+            {
+                var through = gradF * active;
+                gradShared.add_(through * expR);
+                gradR.add_((through * shared).sum([0]) * expR);
+                gradMag.add_(through.sum([0]));
+            }
+            if (gradPi is not null)
+            {
+                var through = gradPi * open;
+                gradShared.add_(through);
+                gradGate.add_(through.sum([0]));
+            }
+            return [gradShared, gradGate, gradR, gradMag];
+        }
     }
 
     protected internal override Decomposition Export(SaeWeights w, SaeShape shape, GatedSaeOptions options) =>

@@ -25,25 +25,27 @@ public sealed class JumpReluSaeDecomposer : SaeDecomposer<JumpReluSaeOptions>
     protected internal override IEnumerable<ExtraParameter> ExtraParameters(SaeShape shape, JumpReluSaeOptions options) =>
         [new(LogThreshold, s => full(s.DSae, Math.Log(options.InitThreshold), ScalarType.Float32))];
 
+    protected internal override string ThresholdParameter => LogThreshold;
+
     protected internal override StepOutput Loss(SaeParameters p, TrainingBatch batch, StepState state, JumpReluSaeOptions options)
     {
         var pre = nn.functional.linear(Centered(p, batch.X), p.EncoderRows, p.EncoderBias);
         var theta = p.Extra[LogThreshold].exp();
-        var (latents, step) = JumpRelu(pre, theta, options.Bandwidth);
-        var reconstruction = latents.matmul(p.DecoderRows) + p.DecoderBias;
+        var (latents, l0Penalty) = JumpRelu(pre, theta, options.Bandwidth);
+        var reconstruction = DecodeDense(p, latents);
         var mse = SquaredError(batch.Y, reconstruction);
-        var l0 = step.sum(1).mean();
-        var fired = (latents.detach() > 0);
-        return new StepOutput(mse + state.SparsityCoefficient * l0, reconstruction.detach(), fired.any(0),
-            fired.sum(1).to(ScalarType.Float32).mean(), new Dictionary<string, Tensor> { ["mse"] = mse.detach(), ["l0_penalty"] = l0.detach() });
+        var (fired, l0) = Activity(latents);
+        return new StepOutput(mse + state.SparsityCoefficient * l0Penalty, reconstruction.detach(), fired, l0,
+            new Dictionary<string, Tensor> { ["mse"] = mse.detach(), ["l0_penalty"] = l0Penalty.detach() });
     }
 
     /// <summary>
-    /// f = z H(z − θ) and H(z − θ), each with straight-through θ-gradients, as custom autograd functions that keep
-    /// only z and θ for the backward pass (a composition of elementwise ops would hold a dozen [B, d_sae] tensors).
+    /// f = z H(z − θ) and the L0 penalty Σ_b Σ_i H(z_bi − θ_i) / B, each with straight-through θ-gradients, as custom
+    /// autograd functions that keep only z and θ for the backward pass (a composition of element-wise ops would hold
+    /// a dozen [B, d_sae] tensors, and the step function's [B, d_sae] values are never needed, only their sum).
     /// </summary>
-    internal static (Tensor Latents, Tensor Step) JumpRelu(Tensor pre, Tensor theta, double bandwidth) =>
-        (JumpReluFunction.apply(pre, theta, bandwidth), StepFunction.apply(pre, theta, bandwidth));
+    internal static (Tensor Latents, Tensor L0) JumpRelu(Tensor pre, Tensor theta, double bandwidth) =>
+        (JumpReluFunction.apply(pre, theta, bandwidth), L0Function.apply(pre, theta, bandwidth));
 
     /// <summary>K((z − θ)/ε) = 1[|z − θ| &lt; ε/2] as a float mask.</summary>
     static Tensor Kernel(Tensor pre, Tensor theta, double bandwidth) =>
@@ -60,6 +62,7 @@ public sealed class JumpReluSaeDecomposer : SaeDecomposer<JumpReluSaeOptions>
             var theta = (Tensor)vars[1];
             ctx.save_for_backward([pre, theta]);
             ctx.save_data("bandwidth", (double)vars[2]);
+            if (Training.CpuKernels.DenseKernels.Apply(pre, theta)) return Training.CpuKernels.DenseKernels.JumpReluForward(pre, theta);
             return pre * (pre > theta).to(pre.dtype);
         }
 
@@ -68,16 +71,21 @@ public sealed class JumpReluSaeDecomposer : SaeDecomposer<JumpReluSaeOptions>
             var saved = ctx.get_saved_variables();
             Tensor pre = saved[0], theta = saved[1];
             double bandwidth = (double)ctx.get_data("bandwidth");
-            var gradPre = grad * (pre > theta).to(grad.dtype);
-            var gradTheta = (Kernel(pre, theta, bandwidth).mul_(grad)).sum(dim: 0).mul_(-theta / bandwidth);
-            return [gradPre, gradTheta, null!];
+            if (Training.CpuKernels.DenseKernels.Apply(pre, theta, grad))
+            {
+                var (gradPre, gradTheta) = Training.CpuKernels.DenseKernels.JumpReluBackward(pre, theta, grad, bandwidth);
+                return [gradPre, gradTheta, null!];
+            }
+            var torchGradPre = grad * (pre > theta).to(grad.dtype);
+            var torchGradTheta = (Kernel(pre, theta, bandwidth).mul_(grad)).sum(dim: 0).mul_(-theta / bandwidth);
+            return [torchGradPre, torchGradTheta, null!];
         }
     }
 
-    /// <summary>H(z − θ); no gradient for z, ∂H/∂θ = −(1/ε) K((z − θ)/ε).</summary>
-    sealed class StepFunction : TorchSharp.torch.autograd.SingleTensorFunction<StepFunction>
+    /// <summary>Σ_b Σ_i H(z_bi − θ_i) / B; no gradient for z, ∂/∂θ_i = −(1/(B ε)) Σ_b K((z_bi − θ_i)/ε).</summary>
+    sealed class L0Function : TorchSharp.torch.autograd.SingleTensorFunction<L0Function>
     {
-        public override string Name => nameof(StepFunction);
+        public override string Name => nameof(L0Function);
 
         public override Tensor forward(TorchSharp.torch.autograd.AutogradContext ctx, params object[] vars)
         {
@@ -85,7 +93,9 @@ public sealed class JumpReluSaeDecomposer : SaeDecomposer<JumpReluSaeOptions>
             var theta = (Tensor)vars[1];
             ctx.save_for_backward([pre, theta]);
             ctx.save_data("bandwidth", (double)vars[2]);
-            return (pre > theta).to(pre.dtype);
+            if (Training.CpuKernels.DenseKernels.Apply(pre, theta))
+                return tensor((float)Training.CpuKernels.DenseKernels.CountAbove(pre, theta));
+            return (pre > theta).sum().to(pre.dtype) / pre.shape[0];
         }
 
         public override List<Tensor> backward(TorchSharp.torch.autograd.AutogradContext ctx, Tensor grad)
@@ -93,7 +103,9 @@ public sealed class JumpReluSaeDecomposer : SaeDecomposer<JumpReluSaeOptions>
             var saved = ctx.get_saved_variables();
             Tensor pre = saved[0], theta = saved[1];
             double bandwidth = (double)ctx.get_data("bandwidth");
-            var gradTheta = (Kernel(pre, theta, bandwidth).mul_(grad)).sum(dim: 0).mul_(-1.0 / bandwidth);
+            if (Training.CpuKernels.DenseKernels.Apply(pre, theta))
+                return [null!, Training.CpuKernels.DenseKernels.CountAboveBackward(pre, theta, grad.item<float>(), bandwidth), null!];
+            var gradTheta = Kernel(pre, theta, bandwidth).sum(dim: 0).mul_(grad / (-bandwidth * pre.shape[0]));
             return [null!, gradTheta, null!];
         }
     }

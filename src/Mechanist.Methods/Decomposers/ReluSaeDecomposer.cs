@@ -1,7 +1,6 @@
 using Mechanist.Decomposers;
 using Mechanist.Discovery;
 using Mechanist.Methods.Training;
-using Mechanist.Options;
 using static TorchSharp.torch;
 
 namespace Mechanist.Methods.Decomposers;
@@ -20,12 +19,14 @@ public sealed class ReluSaeDecomposer : SaeDecomposer<ReluSaeOptions>
 {
     protected internal override StepOutput Loss(SaeParameters p, TrainingBatch batch, StepState state, ReluSaeOptions options)
     {
-        var latents = nn.functional.relu(nn.functional.linear(Centered(p, batch.X), p.EncoderRows, p.EncoderBias));
-        var reconstruction = latents.matmul(p.DecoderRows) + p.DecoderBias;
+        // The encoder's output is used only by the ReLU, which can overwrite it (one [B, d_sae] buffer less).
+        var latents = nn.functional.linear(Centered(p, batch.X), p.EncoderRows, p.EncoderBias).relu_();
+        var reconstruction = DecodeDense(p, latents);
         var mse = SquaredError(batch.Y, reconstruction);
-        var l1 = (latents * p.DecoderRows.norm(dim: 1)).sum(1).mean();
-        return new StepOutput(mse + state.SparsityCoefficient * l1, reconstruction.detach(), (latents > 0).any(0),
-            (latents > 0).sum(1).to(ScalarType.Float32).mean(), new Dictionary<string, Tensor> { ["mse"] = mse.detach(), ["l1"] = l1.detach() });
+        var l1 = WeightedL1(latents, p.DecoderRows.norm(dim: 1));
+        var (fired, l0) = Activity(latents);
+        return new StepOutput(mse + state.SparsityCoefficient * l1, reconstruction.detach(), fired, l0,
+            new Dictionary<string, Tensor> { ["mse"] = mse.detach(), ["l1"] = l1.detach() });
     }
 
     protected internal override Decomposition Export(SaeWeights w, SaeShape shape, ReluSaeOptions options) =>

@@ -25,13 +25,12 @@ public sealed class TopKSaeDecomposer : SaeDecomposer<TopKSaeOptions>
     {
         bool sparse = options.SparseDecode;
         var centered = Centered(p, batch.X);
-        var pre = TopKFamily.PreActivations(p, centered, sparse);
-        var (values, indices) = pre.topk(options.K, dim: 1, sorted: false);
-        var selected = SparseLatents.FromTopK(indices, sparse ? values : values.detach(), p.Latents);
-        var active = TopKFamily.ActiveValues(p, selected, pre, centered, sparse, CentersInput);
+        var encoded = TopKFamily.Encode(p, centered, options.K, batchWide: false, state, options.AuxkK, options.AuxkCoefficient, sparse);
+        var selected = encoded.Selected;
+        var active = TopKFamily.ActiveValues(p, selected, encoded.Pre, centered, sparse, CentersInput);
         var reconstruction = TopKFamily.Decode(p, selected, active, sparse) + p.DecoderBias;
         var fvu = (batch.Y - reconstruction).square().sum() / batch.TotalVariance.clamp_min(1e-12);
-        var auxk = TopKFamily.AuxK(p, pre, centered, batch, reconstruction, state, options.AuxkK, options.AuxkCoefficient, sparse, CentersInput);
+        var auxk = TopKFamily.AuxK(p, encoded, centered, batch, reconstruction, state, options.AuxkK, options.AuxkCoefficient, sparse, CentersInput);
         return new StepOutput(fvu + auxk, reconstruction.detach(), TopKFamily.Fired(selected, active), TopKFamily.L0(selected, active),
             new Dictionary<string, Tensor> { ["auxk"] = auxk.detach() });
     }

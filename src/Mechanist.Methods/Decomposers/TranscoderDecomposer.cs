@@ -35,14 +35,14 @@ public sealed class TranscoderDecomposer : SaeDecomposer<TranscoderOptions>
 
     protected internal override StepOutput Loss(SaeParameters p, TrainingBatch batch, StepState state, TranscoderOptions options)
     {
-        var latents = nn.functional.relu(nn.functional.linear(batch.X, p.EncoderRows, p.EncoderBias));
-        var reconstruction = latents.matmul(p.DecoderRows) + p.DecoderBias;
+        var latents = nn.functional.linear(batch.X, p.EncoderRows, p.EncoderBias).relu_();
+        var reconstruction = DecodeDense(p, latents);
         if (options.SkipConnection) reconstruction = reconstruction + batch.X.matmul(p.Extra[Skip].t());
         var mse = SquaredError(batch.Y, reconstruction);
-        var l1 = (latents * p.DecoderRows.norm(dim: 1)).sum(1).mean();
-        var fired = latents.detach() > 0;
-        return new StepOutput(mse + state.SparsityCoefficient * l1, reconstruction.detach(), fired.any(0),
-            fired.sum(1).to(ScalarType.Float32).mean(), new Dictionary<string, Tensor> { ["mse"] = mse.detach(), ["l1"] = l1.detach() });
+        var l1 = WeightedL1(latents, p.DecoderRows.norm(dim: 1));
+        var (fired, l0) = Activity(latents);
+        return new StepOutput(mse + state.SparsityCoefficient * l1, reconstruction.detach(), fired, l0,
+            new Dictionary<string, Tensor> { ["mse"] = mse.detach(), ["l1"] = l1.detach() });
     }
 
     /// <summary>W_skip trained on scaled data maps s_in x to s_out y: folded, W_skip' = diag(1/s_out) W_skip diag(s_in).</summary>

@@ -18,9 +18,9 @@ public static class BatchTopKTraining
     {
         bool sparse = options.SparseDecode;
         var centered = centersInput ? batch.X - p.DecoderBias : batch.X;
-        var pre = TopKFamily.PreActivations(p, centered, sparse);
-        var selected = TopKFamily.BatchTopK(pre.detach(), options.K);
-        var active = TopKFamily.ActiveValues(p, selected, pre, centered, sparse, centersInput);
+        var encoded = TopKFamily.Encode(p, centered, options.K, batchWide: true, state, options.AuxkK, options.AuxkCoefficient, sparse);
+        var selected = encoded.Selected;
+        var active = TopKFamily.ActiveValues(p, selected, encoded.Pre, centered, sparse, centersInput);
         var terms = new Dictionary<string, Tensor>();
         Tensor reconstruction, loss;
         var variance = batch.TotalVariance.clamp_min(1e-12);
@@ -48,7 +48,7 @@ public static class BatchTopKTraining
                 from = width;
             }
         }
-        var auxk = TopKFamily.AuxK(p, pre, centered, batch, reconstruction, state, options.AuxkK, options.AuxkCoefficient, sparse, centersInput);
+        var auxk = TopKFamily.AuxK(p, encoded, centered, batch, reconstruction, state, options.AuxkK, options.AuxkCoefficient, sparse, centersInput);
         terms["auxk"] = auxk.detach();
         using (no_grad())
         {

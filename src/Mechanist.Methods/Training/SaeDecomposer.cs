@@ -44,6 +44,17 @@ public abstract class SaeDecomposer<TOptions> : Decomposer<TOptions> where TOpti
     /// <summary>Resampling period for dead latents (0 = off).</summary>
     protected internal virtual int ResampleEvery(TOptions options) => options is PenalizedSaeOptions p ? p.ResampleEvery : 0;
 
+    /// <summary>
+    /// A factor on the learning rate of one trained tensor (W_enc_T, b_enc, W_dec, b_dec or an extra parameter). Adam
+    /// moves each parameter by about lr per step whatever its gradient's size, so a parameter that must travel far
+    /// within the step budget, such as JumpReLU's log-threshold, needs a larger factor.
+    /// </summary>
+    protected internal virtual double LearningRateScale(string parameter, TOptions options) =>
+        options is PenalizedSaeOptions p && parameter == ThresholdParameter ? p.ThresholdLrScale : 1.0;
+
+    /// <summary>The trained tensor that sets each latent's firing threshold (penalised variants scale its learning rate).</summary>
+    protected internal virtual string ThresholdParameter => "b_enc";
+
     /// <summary>Initial values of non-trained state (checkpointed).</summary>
     protected internal virtual IReadOnlyDictionary<string, Tensor> InitialBuffers(SaeShape shape, TOptions options) =>
         new Dictionary<string, Tensor>();
@@ -59,4 +70,21 @@ public abstract class SaeDecomposer<TOptions> : Decomposer<TOptions> where TOpti
 
     /// <summary>Σ_b ‖y − ŷ‖² / B: the squared error summed over features, averaged over rows (SAELens's MSE term).</summary>
     protected static Tensor SquaredError(Tensor y, Tensor yHat) => (y - yHat).square().sum(1).mean();
+
+    /// <summary>
+    /// Σ_b Σ_i f_bi w_i / B, the L1 penalty weighted per latent (by decoder norms), as (Σ_b f_b) · w / B: no [B, d_sae]
+    /// product is formed or kept for the backward pass.
+    /// </summary>
+    protected static Tensor WeightedL1(Tensor latents, Tensor weights) => latents.sum([0]).dot(weights) / latents.shape[0];
+
+    /// <summary>b_dec + f W_dec for dense latents f [B, d_sae], in one fused product.</summary>
+    protected static Tensor DecodeDense(SaeParameters p, Tensor latents) => addmm(p.DecoderBias, latents, p.DecoderRows, 1, 1);
+
+    /// <summary>Which latents fired anywhere in the batch ([d_sae] bool) and the mean number firing per row.</summary>
+    protected static (Tensor Fired, Tensor L0) Activity(Tensor latents)
+    {
+        using var _ = no_grad();
+        var active = latents.detach() > 0;
+        return (active.any(0), active.sum().to(ScalarType.Float32) / latents.shape[0]);
+    }
 }

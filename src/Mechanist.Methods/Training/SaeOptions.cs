@@ -115,10 +115,21 @@ public abstract record PenalizedSaeOptions : SaeOptions
     [Option("Resample dead latents every this many steps (towards badly reconstructed inputs); 0 disables resampling.")]
     public int ResampleEvery { get; init; }
 
+    [Option("Adapt the sparsity coefficient during training so that the batches' mean L0 lands at this value (starting from sparsity_coefficient); 0 keeps the coefficient fixed.")]
+    public double TargetL0 { get; init; }
+
+    [Option("Factor on the learning rate of the parameter that sets each latent's firing threshold (b_enc; JumpReLU's log theta; gated's b_gate). Adam moves a parameter by about lr per step, and thresholds must travel to the scale of the interference between features within the step budget.")]
+    public double ThresholdLrScale { get; init; } = 10;
+
     public override IEnumerable<OptionError> Validate()
     {
         foreach (var e in base.Validate()) yield return e;
         if (SparsityCoefficient < 0) yield return new("sparsity_coefficient", $"must be at least 0, got {SparsityCoefficient}");
+        if (TargetL0 < 0 || double.IsNaN(TargetL0)) yield return new("target_l0", $"must be at least 0 (0 = off), got {TargetL0}");
+        if (!(ThresholdLrScale > 0)) yield return new("threshold_lr_scale", $"must be positive, got {ThresholdLrScale}");
+        if (TargetL0 > 0 && SparsityCoefficient == 0)
+            yield return new("sparsity_coefficient", "must be positive when target_l0 is set (the adaptation scales it)");
+        if (DSae > 0 && TargetL0 >= DSae) yield return new("target_l0", $"is {TargetL0}, not below the dictionary size (d_sae = {DSae})");
         if (SparsityWarmupFraction is < 0 or > 1) yield return new("sparsity_warmup_fraction", $"must be in [0, 1], got {SparsityWarmupFraction}");
         if (ResampleEvery < 0) yield return new("resample_every", $"must be at least 0 (0 = off), got {ResampleEvery}");
     }

@@ -70,6 +70,12 @@ public sealed class SaeParameters : IDisposable
         return created;
     }
 
+    /// <summary>
+    /// The last BatchTopK step's (k·B)-th largest pre-activation, where the next selection starts looking. Not
+    /// checkpointed: the selection is exact whatever it is, so a resumed run selects the same latents.
+    /// </summary>
+    internal float? BatchThresholdHint { get; set; }
+
     /// <summary>Every trained tensor with its checkpoint name, in a fixed order.</summary>
     public IReadOnlyList<(string Name, Tensor Tensor)> Trainable => _trainable;
 

@@ -24,6 +24,15 @@ public static class SaeTrainer
     /// <summary>Rows used for the geometric median of b_dec.</summary>
     const int MedianRows = 16_384;
 
+    /// <summary>The buffer holding the adapted sparsity coefficient when target_l0 is set (float64 [1], checkpointed).</summary>
+    public const string SparsityCoefficientBuffer = "sparsity_coefficient";
+
+    /// <summary>Gain of the target_l0 adaptation per step (see <c>AdaptCoefficient</c>).</summary>
+    const double TargetL0Gain = 0.02;
+
+    /// <summary>Steps ahead at which the target_l0 adaptation aims (it brakes before L0 arrives).</summary>
+    const double TargetL0Horizon = 50;
+
     public static Decomposition Train<TOptions>(DecomposeContext context, TOptions options, SaeDecomposer<TOptions> variant)
         where TOptions : SaeOptions, new()
     {
@@ -181,6 +190,8 @@ public static class SaeTrainer
             _p = new SaeParameters(encoder.to(_device), _variant.HasEncoderBias ? zeros(n, device: _device) : null,
                 decoder.to(_device), bDec.to(ScalarType.Float32).to(_device), extra.ToDictionary(kv => kv.Key, kv => kv.Value.to(_device)));
             foreach (var (name, value) in _variant.InitialBuffers(_shape, _options)) _p.SetBuffer(name, value.to(_device));
+            if (_options is PenalizedSaeOptions { TargetL0: > 0 })
+                _p.SetBuffer(SparsityCoefficientBuffer, tensor(new[] { _variant.SparsityCoefficient(_options), double.NaN, 0 }, ScalarType.Float64, _device));
             _inputScale = MoveOwned(_inputScale, _device);
             _outputScale = _target is null ? _inputScale : MoveOwned(_outputScale, _device);
             _rowsSinceFired = Own(zeros(n, ScalarType.Int64, _device));
@@ -229,23 +240,33 @@ public static class SaeTrainer
             var batch = new TrainingBatch(x, y);
             long total = _options.Steps;
             double lr = LearningRate(_step, total);
-            double coefficient = _variant.SparsityCoefficient(_options) * Warmup(_step, total);
+            double coefficient = BaseCoefficient() * Warmup(_step, total);
             var deadMask = _rowsSinceFired >= _options.DeadAfterRows;
             int deadCount = (int)deadMask.sum().item<long>();
             var state = new StepState(_step, total, coefficient, deadCount > 0 ? deadMask : null, deadCount, _shape);
 
-            // No gradient buffers to zero: backward hands each parameter the tensor it computes.
-            foreach (var (_, t) in _p.Trainable) t.grad = null;
+            // Gradient buffers live from step to step and are zeroed here: backward adds into them. (A fresh buffer per
+            // step costs the kernel's zeroing of new pages on every step, and a gradient that a custom function hands
+            // back is copied by autograd; the sparse kernels add theirs into the buffer directly.)
+            foreach (var (_, t) in _p.Trainable)
+            {
+                if (t.grad is { } existing) existing.zero_();
+                else t.grad = zeros_like(t).detach();
+            }
             var output = _variant.Loss(_p, batch, state, _options);
             output.Loss.backward();
 
             using (no_grad())
             {
-                if (_variant.UnitNormDecoder) RemoveParallelGradient();
-                if (_options.GradClip > 0) ClipGradients(_options.GradClip);
-                AdamStep(lr);
-                if (_variant.UnitNormDecoder) NormalizeDecoder();
+                if (!FusedOptimizerStep(lr))
+                {
+                    if (_variant.UnitNormDecoder) RemoveParallelGradient();
+                    if (_options.GradClip > 0) ClipGradients(_options.GradClip);
+                    AdamStep(lr);
+                    if (_variant.UnitNormDecoder) NormalizeDecoder();
+                }
                 _rowsSinceFired.add_(_batchSize).masked_fill_(output.Fired, 0);
+                AdaptCoefficient(output.L0.item<float>());
                 int every = _variant.ResampleEvery(_options);
                 if (every > 0 && (_step + 1) % every == 0) Resample(batch, output);
             }
@@ -258,6 +279,7 @@ public static class SaeTrainer
                 _last["l0"] = output.L0.item<float>();
                 _last["dead_fraction"] = (double)deadCount / _shape.DSae;
                 _last["lr"] = lr;
+                if (_options is PenalizedSaeOptions) _last["sparsity_coefficient"] = BaseCoefficient();
                 foreach (var (name, value) in output.Terms) _last[name] = value.item<float>();
             }
         }
@@ -269,6 +291,40 @@ public static class SaeTrainer
             if (warm > 0 && step < warm) return _options.Lr * (step + 1) / warm;
             if (decay > 0 && step >= total - decay) return _options.Lr * (total - step) / decay;
             return _options.Lr;
+        }
+
+        /// <summary>The sparsity coefficient before warm-up: adapted (a checkpointed buffer) with target_l0, else the option.</summary>
+        double BaseCoefficient() => _p.Buffers.TryGetValue(SparsityCoefficientBuffer, out var adapted)
+            ? adapted[0].item<double>() : _variant.SparsityCoefficient(_options);
+
+        /// <summary>
+        /// With target_l0 = K, after the sparsity warm-up, the coefficient follows the batch L0 in log space:
+        /// log λ ← log λ + γ · clamp(e + H · s, −1, 1), with e = log(L0 / K), s the smoothed change of log L0 per step,
+        /// H = <see cref="TargetL0Horizon"/> steps and γ = <see cref="TargetL0Gain"/>: the error expected H steps ahead
+        /// if L0 keeps moving as it does. The update is multiplicative, so it keeps λ positive and responds the same at
+        /// every scale of λ, and small, so the weights can follow (L0 answers a new λ over tens of steps). Looking
+        /// ahead brakes before L0 arrives: a threshold that moves at the learning rate's pace keeps moving after λ
+        /// changes, and reacting to the present error alone wound λ up past the value that holds L0 at K (L0 then
+        /// overshot and latents died). λ stays within a factor of 100 of its start. The buffer holds
+        /// [λ, smoothed log L0, smoothed slope], checkpointed, so a resumed run adapts exactly as an uninterrupted one.
+        /// </summary>
+        void AdaptCoefficient(double l0)
+        {
+            if (_options is not PenalizedSaeOptions { TargetL0: > 0 } penalized) return;
+            var state = _p.Buffers[SparsityCoefficientBuffer].data<double>().ToArray();
+            double logL0 = Math.Log(Math.Max(l0, 1e-3));
+            if (double.IsNaN(state[1])) state[1] = logL0;
+            double smoothed = 0.9 * state[1] + 0.1 * logL0;
+            state[2] = 0.9 * state[2] + 0.1 * (smoothed - state[1]);
+            state[1] = smoothed;
+            long warm = (long)Math.Round(_options.Steps * penalized.SparsityWarmupFraction);
+            if (_step >= warm)
+            {
+                double predicted = Math.Log(Math.Max(l0, 1e-3) / penalized.TargetL0) + TargetL0Horizon * state[2];
+                double start = _variant.SparsityCoefficient(_options);
+                state[0] = Math.Clamp(state[0] * Math.Exp(TargetL0Gain * Math.Clamp(predicted, -1, 1)), start / 100, start * 100);
+            }
+            _p.SetBuffer(SparsityCoefficientBuffer, tensor(state, ScalarType.Float64, _device));
         }
 
         double Warmup(long step, long total)
@@ -302,6 +358,45 @@ public static class SaeTrainer
             foreach (var g in grads) g.mul_(factor);
         }
 
+        /// <summary>
+        /// The four steps below (parallel-gradient removal, clipping, Adam, renormalisation) in two passes over each
+        /// parameter by the CPU kernels, when every parameter, gradient and moment is a float32 CPU tensor. False
+        /// (nothing done) otherwise.
+        /// </summary>
+        bool FusedOptimizerStep(double lr)
+        {
+            if (!TrainingKernels.Enabled) return false;
+            var items = new List<(string Name, Tensor P, Tensor G, Tensor M, Tensor V)>();
+            foreach (var (name, p) in _p.Trainable)
+            {
+                var (m, v) = _adam[name];
+                var g = p.grad;
+                if (g is null)
+                {
+                    if (ReferenceEquals(p, _p.DecoderRows) && _variant.UnitNormDecoder) return false;
+                    continue;
+                }
+                if (!CpuKernels.FusedOptimizer.Fits(p, g, m, v)) return false;
+                items.Add((name, p, g, m, v));
+            }
+            if (_variant.UnitNormDecoder && _p.DecoderRows.grad is { } decoderGrad)
+                CpuKernels.FusedOptimizer.RemoveParallel(decoderGrad, _p.DecoderRows);
+            double factor = 1;
+            if (_options.GradClip > 0 && items.Count > 0)
+            {
+                double total = Math.Sqrt(items.Sum(i => CpuKernels.FusedOptimizer.SumSquares(i.G)));
+                factor = Math.Min(_options.GradClip / (total + 1e-6), 1.0);
+            }
+            double b1 = _options.Beta1, b2 = _options.Beta2;
+            long t = _step + 1;
+            foreach (var (name, p, g, m, v) in items)
+                CpuKernels.FusedOptimizer.Adam(p, g, m, v, (float)factor, lr * LrScale(name), b1, b2, 1 - Math.Pow(b1, t), 1 - Math.Pow(b2, t), 1e-8,
+                    normalizeRows: _variant.UnitNormDecoder && ReferenceEquals(p, _p.DecoderRows));
+            return true;
+        }
+
+        double LrScale(string name) => _variant.LearningRateScale(name, _options);
+
         void AdamStep(double lr)
         {
             double b1 = _options.Beta1, b2 = _options.Beta2;
@@ -317,7 +412,7 @@ public static class SaeTrainer
                 v.mul_(b2).addcmul_(g, g, value: 1 - b2);
                 var denominator = _p.Workspace("adam_denominator." + name, p.shape, p.dtype, p.device);
                 denominator.copy_(v).div_(correction2).sqrt_().add_(1e-8);
-                p.addcdiv_(m, denominator, value: -lr / correction1);
+                p.addcdiv_(m, denominator, value: -lr * LrScale(name) / correction1);
             }
         }
 
@@ -395,6 +490,7 @@ public static class SaeTrainer
                 Parameter(extra.Name, initial.dtype, initial.shape);
             }
             foreach (var (name, value) in _variant.InitialBuffers(_shape, _options)) result["buffer." + name] = (value.dtype, value.shape);
+            if (_options is PenalizedSaeOptions { TargetL0: > 0 }) result["buffer." + SparsityCoefficientBuffer] = (ScalarType.Float64, [3]);
             result["rows_since_fired"] = (ScalarType.Int64, [_shape.DSae]);
             result["input_scale"] = (f32, [_shape.DIn]);
             result["output_scale"] = (f32, [_shape.DOut]);

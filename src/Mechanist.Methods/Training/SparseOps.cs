@@ -16,7 +16,7 @@ public static class SparseOps
     /// ⟨g[rows[n]], W[columns[n]]⟩, W gets Σ_n values[n] g[rows[n]] in row columns[n].
     /// </summary>
     public static Tensor Decode(SparseLatents latents, Tensor values, Tensor decoderRows) =>
-        SparseDecodeFunction.apply(values, latents.Rows, latents.Columns, decoderRows, latents.BatchSize, latents.PerRow ?? 0);
+        SparseDecodeFunction.apply(values, latents.Rows, latents.Columns, decoderRows, latents.BatchSize, latents.PerRow ?? 0, latents);
 
     /// <summary>
     /// The active pre-activations (x_c W_encᵀ + b_enc)[rows[n], columns[n]], taken from <paramref name="preValues"/>
@@ -29,7 +29,7 @@ public static class SparseOps
     /// <param name="decoderBias">b_dec [d_in], whose gradient through the input centring this adds; null when the input is not centred</param>
     public static Tensor GatherPreActivations(SparseLatents latents, Tensor preValues, Tensor centered, Tensor encoderRows,
         Tensor encoderBias, Tensor? decoderBias) =>
-        SparseEncodeFunction.apply(preValues, latents.Rows, latents.Columns, centered, encoderRows, encoderBias, decoderBias!);
+        SparseEncodeFunction.apply(preValues, latents.Rows, latents.Columns, centered, encoderRows, encoderBias, decoderBias!, latents);
 
     /// <summary>out[c] = Σ_{n: cols[n] = c} weights[n] · dense[rows[n]]: a sparse [C, B] times dense [B, D] product.</summary>
     internal static Tensor ScatterRows(Tensor rows, Tensor cols, Tensor weights, Tensor dense, long outRows)
@@ -78,6 +78,24 @@ public static class SparseOps
         return result;
     }
 
+    /// <summary>
+    /// The gradient buffer of a leaf parameter, when it already has one the kernels can add to: the [d_sae, d]
+    /// gradient is then accumulated into it in place (what autograd's accumulation would do) and not returned, which
+    /// saves a [d_sae, d] temporary and the copy autograd makes of a gradient it cannot take over. The trainer keeps
+    /// its gradient buffers between steps and zeroes them before each backward pass.
+    /// </summary>
+    static Tensor? GradientBuffer(Tensor parameter)
+    {
+        if (!parameter.is_leaf || !parameter.requires_grad) return null;
+        var grad = parameter.grad;
+        return grad is not null && CpuKernels.TensorMemory.Fits(grad) && grad.shape.SequenceEqual(parameter.shape) ? grad : null;
+    }
+
+    /// <summary>Whether the CPU kernels replace the libtorch sparse ops for these float32 CPU tensors.</summary>
+    static bool UseKernels(Tensor a, Tensor b) =>
+        TrainingKernels.Enabled && a.device_type == TorchSharp.DeviceType.CPU && b.device_type == TorchSharp.DeviceType.CPU
+        && a.dtype == ScalarType.Float32 && b.dtype == ScalarType.Float32;
+
     sealed class SparseDecodeFunction : SingleTensorFunction<SparseDecodeFunction>
     {
         public override string Name => nameof(SparseDecodeFunction);
@@ -89,19 +107,31 @@ public static class SparseOps
             var cols = (Tensor)vars[2];
             var weight = (Tensor)vars[3];
             long batch = (long)vars[4];
+            bool kernels = UseKernels(values, weight);
             ctx.save_for_backward([values, rows, cols, weight]);
             ctx.save_data("perRow", (int)vars[5]);
             ctx.save_data("latents", weight.shape[0]);
-            return ScatterRows(cols, rows, values, weight, batch);
+            ctx.save_data("kernels", kernels);
+            ctx.save_data("latentsObject", vars[6]);
+            return kernels
+                ? CpuKernels.SparseKernels.GatherSum(CpuKernels.SparseKernels.ByRow((SparseLatents)vars[6]), cols, values, weight)
+                : ScatterRows(cols, rows, values, weight, batch);
         }
 
         public override List<Tensor> backward(AutogradContext ctx, Tensor grad)
         {
             var saved = ctx.get_saved_variables();
             Tensor values = saved[0], rows = saved[1], cols = saved[2], weight = saved[3];
-            var gradValues = SampledDot(grad, weight, rows, cols, (int)ctx.get_data("perRow"));
-            var gradWeight = ScatterRows(rows, cols, values, grad, (long)ctx.get_data("latents"));
-            return [gradValues, null!, null!, gradWeight, null!, null!];
+            if ((bool)ctx.get_data("kernels") && CpuKernels.TensorMemory.Fits(grad.contiguous()))
+            {
+                var into = GradientBuffer(weight);
+                var byColumn = CpuKernels.SparseKernels.ByColumn((SparseLatents)ctx.get_data("latentsObject"));
+                var (gradValues, gradWeight) = CpuKernels.SparseKernels.DecodeBackward(byColumn, rows, values, weight, grad.contiguous(), into);
+                return [gradValues, null!, null!, into is null ? gradWeight : null!, null!, null!, null!];
+            }
+            var torchGradValues = SampledDot(grad, weight, rows, cols, (int)ctx.get_data("perRow"));
+            var torchGradWeight = ScatterRows(rows, cols, values, grad, (long)ctx.get_data("latents"));
+            return [torchGradValues, null!, null!, torchGradWeight, null!, null!, null!];
         }
     }
 
@@ -118,6 +148,8 @@ public static class SparseOps
             var encoderRows = (Tensor)vars[4];
             ctx.save_for_backward([rows, cols, centered, encoderRows]);
             ctx.save_data("centredByBias", vars[6] is Tensor);
+            ctx.save_data("kernels", UseKernels(centered, encoderRows));
+            ctx.save_data("latentsObject", vars[7]);
             return preValues.clone();
         }
 
@@ -126,10 +158,18 @@ public static class SparseOps
             var saved = ctx.get_saved_variables();
             Tensor rows = saved[0], cols = saved[1], centered = saved[2], encoderRows = saved[3];
             long latents = encoderRows.shape[0];
-            var gradRows = ScatterRows(rows, cols, grad, centered, latents);
+            Tensor? gradRows;
+            if ((bool)ctx.get_data("kernels") && CpuKernels.TensorMemory.Fits(grad.contiguous()))
+            {
+                var into = GradientBuffer(encoderRows);
+                var byColumn = CpuKernels.SparseKernels.ByColumn((SparseLatents)ctx.get_data("latentsObject"));
+                var sums = CpuKernels.SparseKernels.GatherSum(byColumn, rows, grad.contiguous(), centered, into);
+                gradRows = into is null ? sums : null;
+            }
+            else gradRows = ScatterRows(rows, cols, grad, centered, latents);
             var gradBias = zeros(latents, grad.dtype, grad.device).index_add_(0, cols, grad, 1);
             Tensor? gradDecoderBias = (bool)ctx.get_data("centredByBias") ? gradBias.matmul(encoderRows).neg_() : null;
-            return [null!, null!, null!, null!, gradRows, gradBias, gradDecoderBias!];
+            return [null!, null!, null!, null!, gradRows!, gradBias, gradDecoderBias!, null!];
         }
     }
 }

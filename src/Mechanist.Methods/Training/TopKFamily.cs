@@ -10,6 +10,66 @@ namespace Mechanist.Methods.Training;
 public static class TopKFamily
 {
     /// <summary>
+    /// One batch encoded: the selected latents (pre-activation values, before the ReLU), the AuxK candidates among
+    /// dead latents (null when none are dead or AuxK is off), and, on the dense path only, the full pre-activation
+    /// matrix with its gradient.
+    /// </summary>
+    public sealed record Encoded(SparseLatents Selected, SparseLatents? Aux, Tensor? Pre);
+
+    /// <summary>
+    /// Encodes a batch and selects its active latents: k per row (<paramref name="batchWide"/> false, TopK) or the
+    /// k·B largest of the batch (BatchTopK), plus each row's AuxK candidates, the k_aux largest pre-activations among
+    /// dead latents (k_aux = <paramref name="auxK"/>, default d_in / 2, at most the dead count). On the CPU the sparse
+    /// path never holds the [B, d_sae] matrix: a blocked encoder keeps running selections
+    /// (<see cref="CpuKernels.BlockedTopKEncoder"/>). Elsewhere, or with <see cref="TrainingKernels.TorchOpsOnly"/>,
+    /// the matrix is computed whole (without gradient, in a buffer reused between steps) and selected with topk.
+    /// </summary>
+    public static Encoded Encode(SaeParameters p, Tensor centered, int k, bool batchWide, StepState state, int auxK, double auxCoefficient, bool sparse)
+    {
+        int kAux = 0;
+        int[] dead = [];
+        if (state.DeadMask is not null && auxCoefficient != 0)
+        {
+            kAux = Math.Min(AuxKBase(auxK, centered), state.DeadCount);
+            if (sparse && UseKernels(p, centered))
+                dead = state.DeadMask.nonzero().reshape(-1).to(ScalarType.Int32).data<int>().ToArray();
+        }
+        if (sparse && UseKernels(p, centered))
+        {
+            // BatchTopK starts a little below the last step's (k·B)-th largest value; the selection is exact either way.
+            float start = batchWide && p.BatchThresholdHint is float last ? last - 0.1f * Math.Abs(last) - 1e-6f : float.NegativeInfinity;
+            var blocked = CpuKernels.BlockedTopKEncoder.Encode(centered, p.EncoderRows, p.EncoderBias, k, batchWide, dead, kAux, p,
+                startThreshold: start);
+            if (blocked.BatchThreshold is float threshold) p.BatchThresholdHint = threshold;
+            return new Encoded(blocked.Selected, blocked.Aux, null);
+        }
+        var pre = PreActivations(p, centered, sparse);
+        SparseLatents selected;
+        if (batchWide) selected = BatchTopK(pre.detach(), k);
+        else
+        {
+            var (values, indices) = pre.detach().topk(Math.Min(k, p.Latents), dim: 1, sorted: false);
+            selected = SparseLatents.FromTopK(indices, values, p.Latents);
+        }
+        SparseLatents? aux = null;
+        if (kAux > 0)
+        {
+            using var _ = no_grad();
+            var masked = pre.detach().masked_fill(state.DeadMask!.logical_not().unsqueeze(0), double.NegativeInfinity);
+            var (values, indices) = masked.topk(kAux, dim: 1, sorted: false);
+            aux = SparseLatents.FromTopK(indices, values, p.Latents);
+        }
+        return new Encoded(selected, aux, sparse ? null : pre);
+    }
+
+    /// <summary>Whether the CPU kernels run for this batch (float32 on the CPU, kernels not switched off).</summary>
+    internal static bool UseKernels(SaeParameters p, Tensor centered) =>
+        TrainingKernels.Enabled && CpuKernels.TensorMemory.Fits(p.EncoderRows) && centered.device_type == TorchSharp.DeviceType.CPU
+        && centered.dtype == ScalarType.Float32 && (p.EncoderBias is null || CpuKernels.TensorMemory.Fits(p.EncoderBias));
+
+    static int AuxKBase(int auxK, Tensor centered) => auxK > 0 ? auxK : Math.Max(1, (int)centered.shape[1] / 2);
+
+    /// <summary>
     /// The dense pre-activations z = (x − b_dec) W_enc + b_enc, [B, d_sae]. On the sparse path they carry no gradient
     /// and are written into a buffer reused from step to step (valid until the next step).
     /// </summary>
@@ -27,9 +87,9 @@ public static class TopKFamily
     /// The selected latents' values through a ReLU, differentiable: on the sparse path the gradient flows only to
     /// the selected encoder rows (and to b_dec through the centring), on the dense path through autograd's gather.
     /// </summary>
-    public static Tensor ActiveValues(SaeParameters p, SparseLatents selected, Tensor pre, Tensor centered, bool sparse, bool centersInput)
+    public static Tensor ActiveValues(SaeParameters p, SparseLatents selected, Tensor? pre, Tensor centered, bool sparse, bool centersInput)
     {
-        if (!sparse) return nn.functional.relu(pre.reshape(-1).index_select(0, FlatIndex(selected)));
+        if (!sparse) return nn.functional.relu(pre!.reshape(-1).index_select(0, FlatIndex(selected)));
         var values = SparseOps.GatherPreActivations(selected, selected.Values, centered.detach(), p.EncoderRows,
             p.EncoderBias!, centersInput ? p.DecoderBias : null);
         return nn.functional.relu(values);
@@ -59,23 +119,20 @@ public static class TopKFamily
         (values.detach() > 0).sum().to(ScalarType.Float32) / latents.BatchSize;
 
     /// <summary>
-    /// AuxK (Gao et al. 2024): the k_aux largest pre-activations among dead latents (k_aux = <paramref name="auxK"/>,
-    /// default d_in/2, at most the dead count) decode the detached residual e = y − ŷ;
-    /// loss = α · min(dead / k_aux, 1) · Σ‖ê − e‖² / Σ‖y − ȳ‖². Zero when no latent is dead.
+    /// AuxK (Gao et al. 2024): the AuxK candidates of <see cref="Encode"/> (each row's k_aux largest pre-activations
+    /// among dead latents) decode the detached residual e = y − ŷ;
+    /// loss = α · min(dead / k_aux, 1) · Σ‖ê − e‖² / Σ‖y − ȳ‖², k_aux before capping at the dead count. Zero when no
+    /// latent is dead.
     /// </summary>
-    public static Tensor AuxK(SaeParameters p, Tensor pre, Tensor centered, TrainingBatch batch, Tensor reconstruction,
+    public static Tensor AuxK(SaeParameters p, Encoded encoded, Tensor centered, TrainingBatch batch, Tensor reconstruction,
         StepState state, int auxK, double alpha, bool sparse, bool centersInput)
     {
-        if (state.DeadMask is null || alpha == 0) return zeros(1, device: pre.device).squeeze();
-        int baseK = auxK > 0 ? auxK : Math.Max(1, (int)centered.shape[1] / 2);
-        int k = Math.Min(baseK, state.DeadCount);
+        if (encoded.Aux is null || state.DeadMask is null || alpha == 0) return zeros(1, device: centered.device).squeeze();
+        int baseK = AuxKBase(auxK, centered);
         double scale = Math.Min((double)state.DeadCount / baseK, 1.0);
-        var masked = pre.masked_fill(state.DeadMask.logical_not().unsqueeze(0), double.NegativeInfinity);
-        var (values, indices) = masked.topk(k, dim: 1, sorted: false);
-        var latents = SparseLatents.FromTopK(indices, sparse ? values : values.detach(), pre.shape[1]);
-        var active = ActiveValues(p, latents, pre, centered, sparse, centersInput);
+        var active = ActiveValues(p, encoded.Aux, encoded.Pre, centered, sparse, centersInput);
         var residual = (batch.Y - reconstruction).detach();
-        var estimate = Decode(p, latents, active, sparse);
+        var estimate = Decode(p, encoded.Aux, active, sparse);
         return (estimate - residual).square().sum() / batch.TotalVariance.clamp_min(1e-12) * (alpha * scale);
     }
 

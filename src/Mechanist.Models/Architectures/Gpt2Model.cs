@@ -51,8 +51,13 @@ public sealed class Gpt2Model : HookedModel, ILanguageModel, ITokenizedModel, IE
 
     public int VocabSize => Config.VocabSize;
 
-    /// <summary>GPT-2's byte-level BPE when the vocabulary is GPT-2's (50,257 ids); a model with its own vocabulary has none known.</summary>
-    public Func<long, string>? TokenText => Config.VocabSize == Gpt2Tokenizer.VocabSize ? id => Gpt2Tokenizer.Decode([(int)id]) : null;
+    /// <summary>
+    /// GPT-2's byte-level BPE when the vocabulary is GPT-2's (50,257 ids); a model with its own vocabulary reads the
+    /// <c>vocab.json</c> of its folder when it has one (<see cref="Load"/>), and has none known otherwise.
+    /// </summary>
+    public Func<long, string>? TokenText => Config.VocabSize == Gpt2Tokenizer.VocabSize ? id => Gpt2Tokenizer.Decode([(int)id]) : _vocabulary is { } v ? v.Text : null;
+
+    Text.TokenVocabulary? _vocabulary;
 
     public int ContextLength => Config.NPositions;
 
@@ -147,6 +152,7 @@ public sealed class Gpt2Model : HookedModel, ILanguageModel, ITokenizedModel, IE
         try
         {
             Gpt2Checkpoint.LoadInto(model, Path.Combine(folder, WeightsFile));
+            if (parsed.VocabSize != Gpt2Tokenizer.VocabSize) model._vocabulary = Text.TokenVocabulary.TryRead(folder);
             if (device is not null) model.to(device);
             return model;
         }

@@ -107,6 +107,45 @@ public sealed class TokenSequences
         return new TokenSequences(path, sequences);
     }
 
+    /// <summary>
+    /// Token ids from a tensor file: a <c>.safetensors</c> file (tensor <c>tokens</c>, or its only tensor) or a
+    /// <c>.npy</c> file, integer, [n_sequences, seq_len] (or one sequence [seq_len]); sequences longer than
+    /// <paramref name="context"/> are cut like JSONL lines. Errors name the file.
+    /// </summary>
+    public static TokenSequences ReadTensorFile(string path, int vocabSize, int context)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(context, 1);
+        if (!File.Exists(path)) throw new MechanistInputException($"{path}: token file not found.");
+        TorchSharp.torch.Tensor t;
+        if (path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) t = IO.Npy.Read(path);
+        else
+        {
+            var header = IO.Safetensors.ReadHeader(path);
+            var name = header.Entries.ContainsKey("tokens") ? "tokens" : header.Entries.Count == 1 ? header.Entries.Keys.Single()
+                : throw new MechanistInputException($"{path}: expected a tensor named 'tokens' (or a single tensor); found {string.Join(", ", header.Entries.Keys)}.");
+            t = IO.Safetensors.ReadTensor(header, name);
+        }
+        using (t)
+        {
+            if (t.is_floating_point() || t.dtype == TorchSharp.torch.ScalarType.Bool || t.ndim is not (1 or 2) || t.numel() == 0)
+                throw new MechanistInputException($"{path}: expected integer token ids [n_sequences, seq_len], got {t.dtype} [{string.Join(", ", t.shape)}].");
+            var rows = t.ndim == 1 ? t.unsqueeze(0) : t;
+            var ids = rows.to(TorchSharp.torch.ScalarType.Int64).contiguous().data<long>().ToArray();
+            long width = rows.shape[1];
+            var sequences = new List<long[]>();
+            for (long r = 0; r < rows.shape[0]; r++)
+            {
+                var row = ids.AsSpan((int)(r * width), (int)width).ToArray();
+                for (int i = 0; i < row.Length; i++)
+                    if (row[i] < 0 || row[i] >= vocabSize)
+                        throw new MechanistInputException($"{path}: token id {row[i]} (sequence {r}, position {i}) is outside the model's vocabulary [0, {vocabSize}).");
+                for (int start = 0; start < row.Length; start += context)
+                    sequences.Add(row[start..Math.Min(row.Length, start + context)]);
+            }
+            return new TokenSequences(path, sequences);
+        }
+    }
+
     static bool IsBlank(ReadOnlySpan<byte> line) => line.IndexOfAnyExcept(" \t\f\v"u8) < 0;
 
     /// <summary>One line of a file as bytes, bounded by <see cref="MaxLineBytes"/>.</summary>

@@ -36,12 +36,16 @@ public sealed class AdamW : IDisposable
     }
 
     /// <summary>One update from the current gradients (a parameter without a gradient is skipped, as in PyTorch).</summary>
-    public void Step()
+    public void Step() => Step(1.0);
+
+    /// <summary>One update with the learning rate multiplied by <paramref name="lrScale"/> for this step only (a schedule).</summary>
+    public void Step(double lrScale)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         StepCount++;
         var (lr, beta1, beta2, eps, weightDecay) = Settings;
+        lr *= lrScale;
         double biasCorrection1 = 1 - Math.Pow(beta1, StepCount);
         double biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(beta2, StepCount));
         foreach (var (_, p, m, v) in _state)

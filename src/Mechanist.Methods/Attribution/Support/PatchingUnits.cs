@@ -6,19 +6,22 @@ namespace Mechanist.Methods.Attribution;
 /// <summary>Options shared by activation and attribution patching.</summary>
 public record PatchingOptions : MethodOptions
 {
-    [Option("what one patch replaces: site (the whole activation), position (one position; sites without one count as a whole), or element")]
+    [Option("what one patch replaces: site (the whole activation), position (one position; sites without one count as a whole), head (one position of one attention head, for [batch, pos, head, d_head] sites; other sites count by position), or element")]
     public PatchGranularity Granularity { get; init; } = PatchGranularity.Position;
 
     [Option("denoising (clean activations into the corrupted run) or noising (corrupted activations into the clean run)")]
     public PatchDirection Direction { get; init; } = PatchDirection.Denoising;
 }
 
-/// <summary>What one patch replaces: a whole site, one position of it, or one element.</summary>
+/// <summary>What one patch replaces: a whole site, one position of it, one head at one position, or one element.</summary>
 public enum PatchGranularity
 {
     Site,
     Position,
     Element,
+
+    /// <summary>One attention head at one position of a [batch, pos, head, d_head] site (q, k, v, z); other sites count by position.</summary>
+    Head,
 }
 
 /// <summary>
@@ -47,11 +50,13 @@ internal sealed class PatchingUnits
         Site = site;
         _exampleShape = exampleShape;
         _positionAxis = PositionAxis(site, exampleShape.Length + 1);
+        if (granularity == PatchGranularity.Head && !HasHeads(site, exampleShape.Length + 1)) granularity = PatchGranularity.Position;
         Granularity = granularity == PatchGranularity.Position && _positionAxis < 0 ? PatchGranularity.Site : granularity;
         Count = Granularity switch
         {
             PatchGranularity.Site => 1,
             PatchGranularity.Position => (int)exampleShape[_positionAxis - 1],
+            PatchGranularity.Head => checked((int)(exampleShape[0] * exampleShape[1])),
             _ => checked((int)exampleShape.Aggregate(1L, (a, b) => a * b)),
         };
     }
@@ -70,10 +75,17 @@ internal sealed class PatchingUnits
         return site.EndsWith("hook_pattern", StringComparison.Ordinal) || site.EndsWith("hook_attn_scores", StringComparison.Ordinal) ? 2 : 1;
     }
 
+    /// <summary>Whether activations of <paramref name="ndim"/> dimensions at <paramref name="site"/> are [batch, pos, head, d_head].</summary>
+    public static bool HasHeads(string site, long ndim) => ndim == 4 && PositionAxis(site, ndim) == 1;
+
+    /// <summary>Heads per position when <see cref="Granularity"/> is <see cref="PatchGranularity.Head"/>.</summary>
+    public int Heads => Granularity == PatchGranularity.Head ? (int)_exampleShape[1] : 1;
+
     public string Label(int unit) => Granularity switch
     {
         PatchGranularity.Site => Site,
         PatchGranularity.Position => $"{Site}@pos{unit}",
+        PatchGranularity.Head => $"{Site}@pos{unit / _exampleShape[1]}.head{unit % _exampleShape[1]}",
         _ => $"{Site}[{string.Join(",", Unravel(unit))}]",
     };
 
@@ -106,6 +118,14 @@ internal sealed class PatchingUnits
                     mask[u].narrow(_positionAxis - 1, first + u, 1).fill_(true);
                 return mask;
             }
+            case PatchGranularity.Head:
+            {
+                var mask = zeros(shape, ScalarType.Bool, device);
+                long heads = _exampleShape[1];
+                for (int u = 0; u < count; u++)
+                    mask[u].narrow(0, (first + u) / heads, 1).narrow(1, (first + u) % heads, 1).fill_(true);
+                return mask;
+            }
             default:
             {
                 long per = _exampleShape.Aggregate(1L, (a, b) => a * b);
@@ -129,6 +149,8 @@ internal sealed class PatchingUnits
                 var dims = Enumerable.Range(1, (int)contributions.ndim - 1).Where(d => d != _positionAxis).Select(d => (long)d).ToArray();
                 return dims.Length == 0 ? contributions : contributions.sum(dims);
             }
+            case PatchGranularity.Head:
+                return contributions.sum(dim: 3).reshape(batch, -1);
             default:
                 return contributions.reshape(batch, -1);
         }

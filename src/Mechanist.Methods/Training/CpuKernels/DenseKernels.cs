@@ -1,0 +1,232 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using static TorchSharp.torch;
+
+namespace Mechanist.Methods.Training.CpuKernels;
+
+/// <summary>
+/// Element-wise activations of the dense SAE variants on [B, d_sae] matrices, each forward and backward in one pass
+/// with their per-latent sums (parameter gradients) taken on the way, instead of a chain of libtorch ops that writes
+/// and rereads a [B, d_sae] temporary per op. Rows are split over threads; each part sums its rows' columns and the
+/// parts are added in order, so results do not depend on timing.
+/// </summary>
+internal static unsafe class DenseKernels
+{
+    /// <summary>Whether the kernels take these tensors (float32 CPU) and may run on this thread.</summary>
+    public static bool Apply(params Tensor[] tensors) =>
+        TrainingKernels.Enabled && tensors.All(t => t.device_type == TorchSharp.DeviceType.CPU && t.dtype == ScalarType.Float32);
+
+    /// <summary>
+    /// Gated SAE: with gate = s + b_gate and mag = s e^r + b_mag, f = 1[gate &gt; 0] ReLU(mag) and π = ReLU(gate).
+    /// </summary>
+    public static (Tensor F, Tensor Pi) GatedForward(Tensor shared, Tensor bGate, Tensor expR, Tensor bMag)
+    {
+        var s = shared.contiguous();
+        long rows = s.shape[0], cols = s.shape[1];
+        var f = empty(rows, cols, ScalarType.Float32);
+        var pi = empty(rows, cols, ScalarType.Float32);
+        float* sp = TensorMemory.Floats(s), fp = TensorMemory.Floats(f), pp = TensorMemory.Floats(pi);
+        float* bg = TensorMemory.Floats(bGate.contiguous()), er = TensorMemory.Floats(expR.contiguous()), bm = TensorMemory.Floats(bMag.contiguous());
+        CpuParallel.For(rows, 16, (from, to) =>
+        {
+            int width = Vector<float>.Count;
+            for (long r = from; r < to; r++)
+            {
+                float* srow = sp + r * cols, frow = fp + r * cols, prow = pp + r * cols;
+                long i = 0;
+                for (; i <= cols - width; i += width)
+                {
+                    var sv = Unsafe.ReadUnaligned<Vector<float>>(srow + i);
+                    var gate = sv + Unsafe.ReadUnaligned<Vector<float>>(bg + i);
+                    var mag = sv * Unsafe.ReadUnaligned<Vector<float>>(er + i) + Unsafe.ReadUnaligned<Vector<float>>(bm + i);
+                    var open = Vector.GreaterThan(gate, Vector<float>.Zero);
+                    Unsafe.WriteUnaligned(prow + i, Vector.ConditionalSelect(open, gate, Vector<float>.Zero));
+                    var active = Vector.BitwiseAnd(open, Vector.GreaterThan(mag, Vector<float>.Zero));
+                    Unsafe.WriteUnaligned(frow + i, Vector.ConditionalSelect(active, mag, Vector<float>.Zero));
+                }
+                for (; i < cols; i++)
+                {
+                    float gate = srow[i] + bg[i], mag = srow[i] * er[i] + bm[i];
+                    prow[i] = gate > 0 ? gate : 0;
+                    frow[i] = gate > 0 && mag > 0 ? mag : 0;
+                }
+            }
+        });
+        return (f, pi);
+    }
+
+    /// <summary>
+    /// The gated activation's backward pass: ∂s = 1[gate &gt; 0] (1[mag &gt; 0] e^r g_f + g_π); per latent,
+    /// ∂r = Σ_b 1[f active] g_f s e^r, ∂b_mag = Σ_b 1[f active] g_f, ∂b_gate = Σ_b 1[gate &gt; 0] g_π (the gate's step
+    /// passes no gradient). A missing output gradient counts as zero.
+    /// </summary>
+    public static (Tensor Shared, Tensor R, Tensor BMag, Tensor BGate) GatedBackward(Tensor shared, Tensor bGate, Tensor expR, Tensor bMag,
+        Tensor? gradF, Tensor? gradPi)
+    {
+        var s = shared.contiguous();
+        long rows = s.shape[0], cols = s.shape[1];
+        var gf = gradF?.contiguous();
+        var gp = gradPi?.contiguous();
+        var gs = empty(rows, cols, ScalarType.Float32);
+        float* sp = TensorMemory.Floats(s), gsp = TensorMemory.Floats(gs);
+        float* gfp = gf is null ? null : TensorMemory.Floats(gf), gpp = gp is null ? null : TensorMemory.Floats(gp);
+        float* bg = TensorMemory.Floats(bGate.contiguous()), er = TensorMemory.Floats(expR.contiguous()), bm = TensorMemory.Floats(bMag.contiguous());
+        int parts = PartsFor(rows);
+        var sums = new float[parts, 3, cols];
+        CpuParallel.For(rows, parts, (part, from, to) =>
+        {
+            fixed (float* partSums = &sums[part, 0, 0])
+            {
+                float* sumR = partSums, sumMag = partSums + cols, sumGate = partSums + 2 * cols;
+                for (long r = from; r < to; r++)
+                {
+                    float* srow = sp + r * cols, grow = gsp + r * cols;
+                    float* frow = gfp == null ? null : gfp + r * cols, prow = gpp == null ? null : gpp + r * cols;
+                    for (long i = 0; i < cols; i++)
+                    {
+                        float sv = srow[i];
+                        float gate = sv + bg[i];
+                        if (!(gate > 0))
+                        {
+                            grow[i] = 0;
+                            continue;
+                        }
+                        float g = 0;
+                        if (frow != null && sv * er[i] + bm[i] > 0)
+                        {
+                            float gfv = frow[i];
+                            g = gfv * er[i];
+                            sumR[i] += gfv * sv * er[i];
+                            sumMag[i] += gfv;
+                        }
+                        if (prow != null)
+                        {
+                            g += prow[i];
+                            sumGate[i] += prow[i];
+                        }
+                        grow[i] = g;
+                    }
+                }
+            }
+        });
+        var totals = Reduce(sums, parts, 3, cols);
+        return (gs, totals[0], totals[1], totals[2]);
+    }
+
+    /// <summary>JumpReLU: f = z 1[z &gt; θ].</summary>
+    public static Tensor JumpReluForward(Tensor pre, Tensor theta)
+    {
+        var z = pre.contiguous();
+        long rows = z.shape[0], cols = z.shape[1];
+        var f = empty(rows, cols, ScalarType.Float32);
+        float* zp = TensorMemory.Floats(z), fp = TensorMemory.Floats(f), tp = TensorMemory.Floats(theta.contiguous());
+        CpuParallel.For(rows, 16, (from, to) =>
+        {
+            int width = Vector<float>.Count;
+            for (long r = from; r < to; r++)
+            {
+                float* zrow = zp + r * cols, frow = fp + r * cols;
+                long i = 0;
+                for (; i <= cols - width; i += width)
+                {
+                    var zv = Unsafe.ReadUnaligned<Vector<float>>(zrow + i);
+                    var on = Vector.GreaterThan(zv, Unsafe.ReadUnaligned<Vector<float>>(tp + i));
+                    Unsafe.WriteUnaligned(frow + i, Vector.ConditionalSelect(on, zv, Vector<float>.Zero));
+                }
+                for (; i < cols; i++) frow[i] = zrow[i] > tp[i] ? zrow[i] : 0;
+            }
+        });
+        return f;
+    }
+
+    /// <summary>
+    /// JumpReLU's backward: ∂z = g 1[z &gt; θ]; per latent ∂θ = −(θ/ε) Σ_b g K((z − θ)/ε), K(u) = 1[|u| &lt; ½].
+    /// </summary>
+    public static (Tensor Pre, Tensor Theta) JumpReluBackward(Tensor pre, Tensor theta, Tensor grad, double bandwidth)
+    {
+        var z = pre.contiguous();
+        var g = grad.contiguous();
+        long rows = z.shape[0], cols = z.shape[1];
+        var gz = empty(rows, cols, ScalarType.Float32);
+        float* zp = TensorMemory.Floats(z), gp = TensorMemory.Floats(g), gzp = TensorMemory.Floats(gz);
+        var th = theta.contiguous();
+        float* tp = TensorMemory.Floats(th);
+        float half = (float)(bandwidth / 2);
+        int parts = PartsFor(rows);
+        var sums = new float[parts, 1, cols];
+        CpuParallel.For(rows, parts, (part, from, to) =>
+        {
+            fixed (float* sum = &sums[part, 0, 0])
+                for (long r = from; r < to; r++)
+                {
+                    float* zrow = zp + r * cols, grow = gp + r * cols, orow = gzp + r * cols;
+                    for (long i = 0; i < cols; i++)
+                    {
+                        float zv = zrow[i], t = tp[i];
+                        orow[i] = zv > t ? grow[i] : 0;
+                        if (MathF.Abs(zv - t) < half) sum[i] += grow[i];
+                    }
+                }
+        });
+        var kernel = Reduce(sums, parts, 1, cols)[0];
+        return (gz, kernel.mul_(th).mul_(-1.0 / bandwidth));
+    }
+
+    /// <summary>The mean number of latents above their threshold per row, Σ_bi 1[z &gt; θ] / B (JumpReLU's L0).</summary>
+    public static double CountAbove(Tensor pre, Tensor theta)
+    {
+        var z = pre.contiguous();
+        long rows = z.shape[0], cols = z.shape[1];
+        float* zp = TensorMemory.Floats(z), tp = TensorMemory.Floats(theta.contiguous());
+        int parts = PartsFor(rows);
+        var counts = new long[parts];
+        CpuParallel.For(rows, parts, (part, from, to) =>
+        {
+            long count = 0;
+            for (long r = from; r < to; r++)
+            {
+                float* zrow = zp + r * cols;
+                for (long i = 0; i < cols; i++) if (zrow[i] > tp[i]) count++;
+            }
+            counts[part] = count;
+        });
+        return (double)counts.Sum() / rows;
+    }
+
+    /// <summary>∂L0/∂θ for L0 = Σ_bi 1[z &gt; θ] / B with upstream gradient g: −(g / (B ε)) Σ_b K((z − θ)/ε) per latent.</summary>
+    public static Tensor CountAboveBackward(Tensor pre, Tensor theta, double grad, double bandwidth)
+    {
+        var z = pre.contiguous();
+        long rows = z.shape[0], cols = z.shape[1];
+        float* zp = TensorMemory.Floats(z), tp = TensorMemory.Floats(theta.contiguous());
+        float half = (float)(bandwidth / 2);
+        int parts = PartsFor(rows);
+        var sums = new float[parts, 1, cols];
+        CpuParallel.For(rows, parts, (part, from, to) =>
+        {
+            fixed (float* sum = &sums[part, 0, 0])
+                for (long r = from; r < to; r++)
+                {
+                    float* zrow = zp + r * cols;
+                    for (long i = 0; i < cols; i++) if (MathF.Abs(zrow[i] - tp[i]) < half) sum[i] += 1;
+                }
+        });
+        return Reduce(sums, parts, 1, cols)[0].mul_(-grad / (rows * bandwidth));
+    }
+
+    static int PartsFor(long rows) => (int)Math.Max(1, Math.Min(rows, 2L * CpuParallel.Threads));
+
+    /// <summary>Adds the parts' per-latent sums in part order.</summary>
+    static Tensor[] Reduce(float[,,] sums, int parts, int count, long cols)
+    {
+        var result = new Tensor[count];
+        for (int c = 0; c < count; c++)
+        {
+            var total = new float[cols];
+            for (int p = 0; p < parts; p++)
+                for (long i = 0; i < cols; i++) total[i] += sums[p, c, i];
+            result[c] = tensor(total);
+        }
+        return result;
+    }
+}
