@@ -1,11 +1,8 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Mechanist.Cli.CommandLine;
 using Mechanist.Concepts;
 using Mechanist.Host;
 using Mechanist.Host.Discovery;
 using Mechanist.Host.Models;
-using Mechanist.IO;
 using Mechanist.Models;
 using Mechanist.Options;
 using static TorchSharp.torch;
@@ -53,13 +50,4 @@ internal static class ConceptCommandInputs
 
     public static IReadOnlyList<string> List(string? text) =>
         text is null ? [] : text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-
-    /// <summary>Writes the result to <c>--out</c> (atomically) and to stdout with <c>--format json</c>.</summary>
-    public static void Emit(ParsedArguments args, CommandEnvironment env, JsonObject result, Action<TextWriter> text)
-    {
-        var json = result.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
-        if (args.Get("out") is { } path) AtomicFile.WriteText(path, json);
-        if (args.GetChoice("format", "text", "text", "json") == "json") env.Out.Write(json);
-        else text(env.Out);
-    }
 }

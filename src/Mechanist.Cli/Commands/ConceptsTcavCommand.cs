@@ -66,7 +66,7 @@ public sealed class ConceptsTcavCommand : ICommand
                 ["significant"] = "p < 0.05",
             },
         };
-        ConceptCommandInputs.Emit(args, env, result, o =>
+        ReportOutput.Emit(args, env, result, o =>
         {
             var inv = CultureInfo.InvariantCulture;
             o.WriteLine($"concept.tcav: '{r.Concept}' = '{r.Class}' at {site} for {description}");

@@ -137,7 +137,7 @@ public sealed class BenchHarvestCommand : ICommand
                 ["peak_rss_10x_over_1x"] = "peak_rss_10x_bytes / peak_rss_1x_bytes",
             },
         };
-        BenchSupport.Emit(report, args, env, format, w =>
+        ReportOutput.Emit(args, env, report, w =>
         {
             w.WriteLine($"harvest benchmark: {model.ModelType}, {tokens1.TotalTokens} tokens x {repeats} repeats, context {context}, batch {batchSize}, sites {string.Join(",", sites)}, {device}, {get_num_threads()} threads");
             w.WriteLine($"  plain forward (no hooks)     {plain,10:0} tokens/s");

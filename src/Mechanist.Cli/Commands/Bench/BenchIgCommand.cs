@@ -96,7 +96,7 @@ public sealed class BenchIgCommand : ICommand
             ["looped_ms"] = new JsonArray(loopedMs.Select(v => (JsonNode)Math.Round(v, 3)).ToArray()),
             ["note"] = "wall-clock medians on this machine in this run; rerun on a quiet machine for stable figures",
         };
-        BenchSupport.Emit(json, args, env, format, w =>
+        ReportOutput.Emit(args, env, json, w =>
         {
             var inv = CultureInfo.InvariantCulture;
             w.WriteLine($"integrated gradients, {steps} steps, batch {batch}, MLP {width}x{depth}, {get_num_threads()} thread(s), median of {repeats}:");

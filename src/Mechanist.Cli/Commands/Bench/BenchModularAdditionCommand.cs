@@ -96,7 +96,7 @@ public sealed class BenchModularAdditionCommand : ICommand
                 ["speedup"] = "full_ms_per_step / fast_ms_per_step",
             },
         };
-        BenchSupport.Emit(report, args, env, format, w =>
+        ReportOutput.Emit(args, env, report, w =>
         {
             var c = CultureInfo.InvariantCulture;
             w.WriteLine($"modular-addition training step: p {p}, batch {batch} pairs, {device}, {get_num_threads()} threads, best of {repeats} x {steps} steps");

@@ -9,8 +9,7 @@ namespace Mechanist.Cli.Commands.Bench;
 
 /// <summary>
 /// What every <c>mechanist bench …</c> command shares: the statistics of repeated timings, the machine's dense matmul
-/// rate as a ceiling measured in the same run, and the report written as JSON (<c>--out</c>, <c>--format json</c>) or as
-/// text.
+/// rate as a ceiling measured in the same run, and the load average; reports go out through <see cref="ReportOutput"/>.
 /// </summary>
 static class BenchSupport
 {
@@ -56,17 +55,5 @@ static class BenchSupport
     {
         try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
         catch (IOException) { return "n/a"; }
-    }
-
-    /// <summary>
-    /// Writes <paramref name="report"/> to <c>--out</c> (atomically) when given, then to stdout as JSON with
-    /// <c>--format json</c>, else as the text <paramref name="writeText"/> writes.
-    /// </summary>
-    public static void Emit(JsonObject report, ParsedArguments args, CommandEnvironment env, string format, Action<TextWriter> writeText)
-    {
-        var json = report.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
-        if (args.Get("out") is { } outPath) AtomicFile.WriteText(outPath, json + "\n");
-        if (format == "json") env.Out.WriteLine(json);
-        else writeText(env.Out);
     }
 }

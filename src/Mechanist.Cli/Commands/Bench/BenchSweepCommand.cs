@@ -149,7 +149,7 @@ public sealed class BenchSweepCommand : ICommand
                 ["throughput_ratio_all_slots_vs_1_slot"] = "jobs per second with a slot per core over jobs per second with one slot (silo start/stop excluded)",
             },
         };
-        BenchSupport.Emit(result, args, env, format, w =>
+        ReportOutput.Emit(args, env, result, w =>
         {
             var inv = CultureInfo.InvariantCulture;
             w.WriteLine($"12 TopK fits of {steps} steps, {cores} core(s), median of {repeats}:");
