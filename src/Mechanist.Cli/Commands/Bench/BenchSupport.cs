@@ -13,11 +13,11 @@ namespace Mechanist.Cli.Commands.Bench;
 /// </summary>
 static class BenchSupport
 {
-    /// <summary>The median (the mean of the middle two for an even count).</summary>
+    /// <summary>The median (the mean of the middle two for an even count); NaN for none.</summary>
     public static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
-        if (sorted.Length == 0) throw new ArgumentException("no values", nameof(values));
+        if (sorted.Length == 0) return double.NaN;
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 

@@ -2,12 +2,11 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mechanist.Cli.CommandLine;
-using Mechanist.Cli.Commands.Bench;
 using Mechanist.IO;
 using Mechanist.Methods.Training;
 using static TorchSharp.torch;
 
-namespace Mechanist.Cli.Commands;
+namespace Mechanist.Cli.Commands.Bench;
 
 /// <summary>
 /// <c>mechanist bench sae</c>: trains each SAE variant for a few steps on synthetic activations and reports steps/s,
@@ -63,25 +62,6 @@ public sealed class BenchSaeCommand : ICommand
         return RunVariants(args, env, format);
     }
 
-    internal static int Positive(ParsedArguments args, string name, int fallback)
-    {
-        int v = args.GetInt(name, fallback);
-        return v >= 1 ? v : throw new UsageException($"--{name} must be at least 1, got {v}.");
-    }
-
-    internal static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        if (sorted.Length == 0) return double.NaN;
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
-
-    internal static string LoadAverage()
-    {
-        try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
-        catch (IOException) { return "n/a"; }
-    }
-
     /// <summary>The reference, or null after printing why it is skipped (when asked for).</summary>
     internal static PyTorchReference? Reference(ParsedArguments args, CommandEnvironment env, JsonObject json)
     {
@@ -98,8 +78,8 @@ public sealed class BenchSaeCommand : ICommand
 
     static int RunVariants(ParsedArguments args, CommandEnvironment env, string format)
     {
-        int dIn = Positive(args, "d-in", 512), dSae = Positive(args, "d-sae", 16384), batch = Positive(args, "batch", 4096);
-        int k = Positive(args, "k", 32), steps = Positive(args, "steps", 5), warmup = args.GetInt("warmup", 1), repeats = Positive(args, "repeats", 1);
+        int dIn = args.GetPositiveInt("d-in", 512), dSae = args.GetPositiveInt("d-sae", 16384), batch = args.GetPositiveInt("batch", 4096);
+        int k = args.GetPositiveInt("k", 32), steps = args.GetPositiveInt("steps", 5), warmup = args.GetInt("warmup", 1), repeats = args.GetPositiveInt("repeats", 1);
         if (warmup < 1) throw new UsageException($"--warmup must be at least 1 (the first step includes one-time work), got {warmup}.");
         if (warmup + steps > 100) throw new UsageException($"--warmup + --steps must be at most 100 (every step is timed), got {warmup + steps}.");
         if (k > dSae) throw new UsageException($"--k is {k}, larger than the dictionary (--d-sae {dSae}).");
@@ -118,7 +98,7 @@ public sealed class BenchSaeCommand : ICommand
         var json = new JsonObject();
         var reference = Reference(args, env, json);
 
-        string loadAtStart = LoadAverage();
+        string loadAtStart = BenchSupport.LoadAverage();
         env.Error.WriteLine($"bench sae: d_in {dIn}, d_sae {dSae}, batch {batch}, k {k}, {warmup} + {steps} steps per variant, {repeats} repeat(s) on {device} ({get_num_threads()} threads), load average {loadAtStart}");
         using var runner = new BenchSaeRunner(dIn, dSae, batch, k, seed, device);
         double bestBefore = runner.BestMatmulRate();
@@ -145,7 +125,7 @@ public sealed class BenchSaeCommand : ICommand
                     using (torchOps ? TrainingKernels.TorchOpsOnly() : null)
                         r = runner.Measure(host, variants[name], warmup, steps);
                     runs.Add((repeat, torchOps, r));
-                    env.Error.WriteLine($"  {name + (torchOps ? " (libtorch ops)" : ""),-24} {1 / Median(r.StepSeconds),8:0.###} steps/s  {Fraction(r, runner) * 100,5:0.#}% of the paired matmul rate  peak RSS {r.PeakRss / 1048576.0:0} MB");
+                    env.Error.WriteLine($"  {name + (torchOps ? " (libtorch ops)" : ""),-24} {1 / BenchSupport.Median(r.StepSeconds),8:0.###} steps/s  {Fraction(r, runner) * 100,5:0.#}% of the paired matmul rate  peak RSS {r.PeakRss / 1048576.0:0} MB");
                 }
                 if (reference is not null && name == referenceAfter)
                 {
@@ -154,12 +134,12 @@ public sealed class BenchSaeCommand : ICommand
                         "--threads", get_num_threads().ToString(inv), "--seed", seed.ToString(inv)], TimeSpan.FromMinutes(30));
                     referenceRuns.Add((repeat, result));
                     var seconds = result["step_seconds"]!.AsArray().Select(t => (double)t!).ToArray();
-                    env.Error.WriteLine($"  {"pytorch-topk (reference)",-24} {1 / Median(seconds),8:0.###} steps/s  peak RSS {(long)result["peak_rss_bytes"]! / 1048576.0:0} MB");
+                    env.Error.WriteLine($"  {"pytorch-topk (reference)",-24} {1 / BenchSupport.Median(seconds),8:0.###} steps/s  peak RSS {(long)result["peak_rss_bytes"]! / 1048576.0:0} MB");
                 }
             }
         double bestAfter = runner.BestMatmulRate();
         double best = Math.Max(bestBefore, bestAfter);
-        string loadAtEnd = LoadAverage();
+        string loadAtEnd = BenchSupport.LoadAverage();
 
         var rows = new List<JsonObject>();
         var summaries = new Dictionary<string, double>();
@@ -172,14 +152,14 @@ public sealed class BenchSaeCommand : ICommand
             {
                 var baseline = runs.Where(r => r.Run.Variant.Name == name && r.TorchOps).ToList();
                 var perRepeat = Enumerable.Range(0, repeats).Select(rep =>
-                    Median(baseline.Where(b => b.Repeat == rep).SelectMany(b => b.Run.StepSeconds))
-                    / Median(runs.Where(r => r.Repeat == rep && !r.TorchOps && r.Run.Variant.Name == name).SelectMany(r => r.Run.StepSeconds)));
+                    BenchSupport.Median(baseline.Where(b => b.Repeat == rep).SelectMany(b => b.Run.StepSeconds))
+                    / BenchSupport.Median(runs.Where(r => r.Repeat == rep && !r.TorchOps && r.Run.Variant.Name == name).SelectMany(r => r.Run.StepSeconds)));
                 var perRepeatCpu = Enumerable.Range(0, repeats).Select(rep =>
-                    Median(baseline.Where(b => b.Repeat == rep).SelectMany(b => b.Run.StepCpuSeconds))
-                    / Median(runs.Where(r => r.Repeat == rep && !r.TorchOps && r.Run.Variant.Name == name).SelectMany(r => r.Run.StepCpuSeconds)));
+                    BenchSupport.Median(baseline.Where(b => b.Repeat == rep).SelectMany(b => b.Run.StepCpuSeconds))
+                    / BenchSupport.Median(runs.Where(r => r.Repeat == rep && !r.TorchOps && r.Run.Variant.Name == name).SelectMany(r => r.Run.StepCpuSeconds)));
                 row["libtorch_ops"] = Summarise(baseline.Select(b => b.Run).ToList(), runner, best, batch);
-                row["speed_over_libtorch_ops"] = Median(perRepeat);
-                row["cpu_speed_over_libtorch_ops"] = Median(perRepeatCpu);
+                row["speed_over_libtorch_ops"] = BenchSupport.Median(perRepeat);
+                row["cpu_speed_over_libtorch_ops"] = BenchSupport.Median(perRepeatCpu);
             }
             rows.Add(row);
         }
@@ -194,18 +174,18 @@ public sealed class BenchSaeCommand : ICommand
         {
             var seconds = referenceRuns.SelectMany(r => r.Result["step_seconds"]!.AsArray().Select(t => (double)t!)).ToArray();
             double refRate = referenceRuns.Max(r => (double)r.Result["matmul_flops_per_second"]!);
-            double sps = 1 / Median(seconds);
+            double sps = 1 / BenchSupport.Median(seconds);
             var perRepeat = referenceRuns.Select(rr =>
             {
-                double refMedian = Median(rr.Result["step_seconds"]!.AsArray().Select(t => (double)t!));
-                double mineMedian = Median(runs.Where(r => r.Repeat == rr.Repeat && !r.TorchOps && r.Run.Variant.Name == referenceAfter)
+                double refMedian = BenchSupport.Median(rr.Result["step_seconds"]!.AsArray().Select(t => (double)t!));
+                double mineMedian = BenchSupport.Median(runs.Where(r => r.Repeat == rr.Repeat && !r.TorchOps && r.Run.Variant.Name == referenceAfter)
                     .SelectMany(r => r.Run.StepSeconds));
                 return refMedian / mineMedian;
             }).ToArray();
             var perRepeatCpu = referenceRuns.Select(rr =>
             {
-                double refMedian = Median(rr.Result["step_cpu_seconds"]!.AsArray().Select(t => (double)t!));
-                double mineMedian = Median(runs.Where(r => r.Repeat == rr.Repeat && !r.TorchOps && r.Run.Variant.Name == referenceAfter)
+                double refMedian = BenchSupport.Median(rr.Result["step_cpu_seconds"]!.AsArray().Select(t => (double)t!));
+                double mineMedian = BenchSupport.Median(runs.Where(r => r.Repeat == rr.Repeat && !r.TorchOps && r.Run.Variant.Name == referenceAfter)
                     .SelectMany(r => r.Run.StepCpuSeconds));
                 return refMedian / mineMedian;
             }).ToArray();
@@ -222,8 +202,8 @@ public sealed class BenchSaeCommand : ICommand
                 ["fraction_of_libtorch_matmul_rate"] = 6 * runner.MatmulFlops * sps / best,
                 ["peak_rss_bytes"] = referenceRuns.Max(r => (long)r.Result["peak_rss_bytes"]!),
                 ["speedup_per_repeat"] = new JsonArray(perRepeat.Select(v => (JsonNode)JsonValue.Create(v)).ToArray()),
-                ["speedup"] = Median(perRepeat),
-                ["cpu_speedup"] = Median(perRepeatCpu),
+                ["speedup"] = BenchSupport.Median(perRepeat),
+                ["cpu_speedup"] = BenchSupport.Median(perRepeatCpu),
             };
             json["reference"] = referenceJson;
         }
@@ -251,32 +231,28 @@ public sealed class BenchSaeCommand : ICommand
             ["reference.speedup"] = "median over repeats of (reference median step seconds / compared_with median step seconds), the two run one after the other in each repeat",
             ["reference.cpu_speedup"] = "the same ratio of CPU seconds per step (each process's own user + system time)",
         };
-        var text = json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
-        if (args.Get("out") is { } outPath) AtomicFile.WriteText(outPath, text + "\n");
-        if (format == "json")
+        ReportOutput.Emit(args, env, json, w =>
         {
-            env.Out.WriteLine(text);
-            return ExitCodes.Ok;
-        }
-        env.Out.WriteLine($"SAE training, d_in {dIn}, d_sae {dSae}, batch {batch}, k {k}, {steps} timed steps after {warmup} warm-up, {repeats} repeat(s), {device}, {get_num_threads()} threads, load average {loadAtStart} at start, {loadAtEnd} at end");
-        env.Out.WriteLine($"dense matmul rate: {best / 1e9:0.#} GFLOP/s (best); '% matmul' pairs every step with a product run right after it");
-        env.Out.WriteLine($"{"variant",-16} {"steps/s",9} {"tokens/s",10} {"GFLOP/step",11} {"% matmul",9} {"% (cpu)",8} {"% best",7} {"peak RSS MB",12} {"training MB",12} {"RSS growth MB",14}");
-        foreach (var r in rows)
-            env.Out.WriteLine($"{(string)r["variant"]!,-16} {(double)r["steps_per_second"]!,9:0.###} {(double)r["tokens_per_second"]!,10:0} {(double)r["nominal_gflop_per_step"]!,11:0.##} {(double)r["fraction_of_matmul_rate"]! * 100,9:0.#} {(double)r["cpu_fraction_of_matmul_rate"]! * 100,8:0.#} {(double)r["fraction_of_best_matmul_rate"]! * 100,7:0.#} {(long)r["peak_rss_bytes"]! / 1048576.0,12:0} {(long)r["training_bytes"]! / 1048576.0,12:0} {(long)r["rss_growth_bytes"]! / 1048576.0,14:0.#}");
-        foreach (var (family, ratio) in ratios)
-            env.Out.WriteLine($"{family}: sparse decoding is {ratio!.GetValue<double>():0.##}x the speed of dense decoding (same model, same run)");
-        if (kernelBaseline)
+            w.WriteLine($"SAE training, d_in {dIn}, d_sae {dSae}, batch {batch}, k {k}, {steps} timed steps after {warmup} warm-up, {repeats} repeat(s), {device}, {get_num_threads()} threads, load average {loadAtStart} at start, {loadAtEnd} at end");
+            w.WriteLine($"dense matmul rate: {best / 1e9:0.#} GFLOP/s (best); '% matmul' pairs every step with a product run right after it");
+            w.WriteLine($"{"variant",-16} {"steps/s",9} {"tokens/s",10} {"GFLOP/step",11} {"% matmul",9} {"% (cpu)",8} {"% best",7} {"peak RSS MB",12} {"training MB",12} {"RSS growth MB",14}");
             foreach (var r in rows)
-                env.Out.WriteLine($"{(string)r["variant"]!}: {(double)r["speed_over_libtorch_ops"]!:0.##}x the speed ({(double)r["cpu_speed_over_libtorch_ops"]!:0.##}x in CPU seconds) of the libtorch-op path (CPU kernels off, same run)");
-        if (referenceJson is not null)
-            env.Out.WriteLine($"{referenceAfter} is {(double)referenceJson["speedup"]!:0.##}x the speed ({(double)referenceJson["cpu_speedup"]!:0.##}x in CPU seconds) of the plain PyTorch TopK SAE (torch {reference!.TorchVersion}, dense decode, torch.optim.Adam; median of {referenceRuns.Count} paired repeat(s)); the reference runs {(double)referenceJson["steps_per_second"]!:0.###} steps/s, {(double)referenceJson["fraction_of_own_matmul_rate"]! * 100:0.#}% of its own matmul rate ({(double)referenceJson["own_matmul_gflops"]!:0.#} GFLOP/s), peak RSS {(long)referenceJson["peak_rss_bytes"]! / 1048576.0:0} MB");
-        else if (json["reference"] is JsonObject skipped)
-            env.Out.WriteLine($"reference pytorch: skipped: {(string)skipped["skipped"]!}");
+                w.WriteLine($"{(string)r["variant"]!,-16} {(double)r["steps_per_second"]!,9:0.###} {(double)r["tokens_per_second"]!,10:0} {(double)r["nominal_gflop_per_step"]!,11:0.##} {(double)r["fraction_of_matmul_rate"]! * 100,9:0.#} {(double)r["cpu_fraction_of_matmul_rate"]! * 100,8:0.#} {(double)r["fraction_of_best_matmul_rate"]! * 100,7:0.#} {(long)r["peak_rss_bytes"]! / 1048576.0,12:0} {(long)r["training_bytes"]! / 1048576.0,12:0} {(long)r["rss_growth_bytes"]! / 1048576.0,14:0.#}");
+            foreach (var (family, ratio) in ratios)
+                w.WriteLine($"{family}: sparse decoding is {ratio!.GetValue<double>():0.##}x the speed of dense decoding (same model, same run)");
+            if (kernelBaseline)
+                foreach (var r in rows)
+                    w.WriteLine($"{(string)r["variant"]!}: {(double)r["speed_over_libtorch_ops"]!:0.##}x the speed ({(double)r["cpu_speed_over_libtorch_ops"]!:0.##}x in CPU seconds) of the libtorch-op path (CPU kernels off, same run)");
+            if (referenceJson is not null)
+                w.WriteLine($"{referenceAfter} is {(double)referenceJson["speedup"]!:0.##}x the speed ({(double)referenceJson["cpu_speedup"]!:0.##}x in CPU seconds) of the plain PyTorch TopK SAE (torch {reference!.TorchVersion}, dense decode, torch.optim.Adam; median of {referenceRuns.Count} paired repeat(s)); the reference runs {(double)referenceJson["steps_per_second"]!:0.###} steps/s, {(double)referenceJson["fraction_of_own_matmul_rate"]! * 100:0.#}% of its own matmul rate ({(double)referenceJson["own_matmul_gflops"]!:0.#} GFLOP/s), peak RSS {(long)referenceJson["peak_rss_bytes"]! / 1048576.0:0} MB");
+            else if (json["reference"] is JsonObject skipped)
+                w.WriteLine($"reference pytorch: skipped: {(string)skipped["skipped"]!}");
+        });
         return ExitCodes.Ok;
     }
 
     /// <summary>The median share of the paired matmul rate over a run's steps.</summary>
-    static double Fraction(BenchSaeRunner.Run r, BenchSaeRunner runner) => Median(r.Fractions(runner.MatmulFlops));
+    static double Fraction(BenchSaeRunner.Run r, BenchSaeRunner runner) => BenchSupport.Median(r.Fractions(runner.MatmulFlops));
 
     static JsonObject Summarise(List<BenchSaeRunner.Run> runs, BenchSaeRunner runner, double best, int batch)
     {
@@ -284,7 +260,7 @@ public sealed class BenchSaeCommand : ICommand
         var seconds = runs.SelectMany(r => r.StepSeconds).ToArray();
         var fractions = runs.SelectMany(r => r.Fractions(runner.MatmulFlops)).ToArray();
         var cpuFractions = runs.SelectMany(r => r.CpuFractions(runner.MatmulFlops)).ToArray();
-        double sps = 1 / Median(seconds);
+        double sps = 1 / BenchSupport.Median(seconds);
         var peak = runs.MaxBy(r => r.PeakRss)!;
         return new JsonObject
         {
@@ -293,8 +269,8 @@ public sealed class BenchSaeCommand : ICommand
             ["step_seconds"] = new JsonArray(seconds.Select(t => (JsonNode)JsonValue.Create(t)).ToArray()),
             ["paired_matmul_seconds"] = new JsonArray(runs.SelectMany(r => r.MatmulSeconds).Select(t => (JsonNode)JsonValue.Create(t)).ToArray()),
             ["nominal_gflop_per_step"] = v.NominalFlopsPerStep / 1e9, ["flop_model"] = v.FlopModel,
-            ["fraction_of_matmul_rate"] = Median(fractions),
-            ["cpu_fraction_of_matmul_rate"] = Median(cpuFractions),
+            ["fraction_of_matmul_rate"] = BenchSupport.Median(fractions),
+            ["cpu_fraction_of_matmul_rate"] = BenchSupport.Median(cpuFractions),
             ["step_cpu_seconds"] = new JsonArray(runs.SelectMany(r => r.StepCpuSeconds).Select(t => (JsonNode)JsonValue.Create(t)).ToArray()),
             ["fraction_of_best_matmul_rate"] = v.NominalFlopsPerStep * sps / best,
             ["peak_rss_bytes"] = peak.PeakRss, ["peak_rss_method"] = peak.PeakMethod,

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mechanist.Cli.CommandLine;
-using Mechanist.Cli.Commands.Bench;
 using Mechanist.Decomposers;
 using Mechanist.Host.Discovery;
 using Mechanist.Host.Running;
@@ -12,7 +11,7 @@ using Mechanist.Methods.Evaluation;
 using Mechanist.Models.Tasks;
 using static TorchSharp.torch;
 
-namespace Mechanist.Cli.Commands;
+namespace Mechanist.Cli.Commands.Bench;
 
 /// <summary>
 /// <c>mechanist bench sae --time-to-quality</c>: training seconds until the decoder's mean max cosine similarity with
@@ -26,9 +25,9 @@ static class BenchSaeQuality
 {
     public static int Run(ParsedArguments args, CommandEnvironment env, string format)
     {
-        int features = BenchSaeCommand.Positive(args, "features", 512), dim = BenchSaeCommand.Positive(args, "dim", 256);
-        int batch = BenchSaeCommand.Positive(args, "batch", 4096), k = BenchSaeCommand.Positive(args, "k", 32);
-        int repeats = BenchSaeCommand.Positive(args, "repeats", 1);
+        int features = args.GetPositiveInt("features", 512), dim = args.GetPositiveInt("dim", 256);
+        int batch = args.GetPositiveInt("batch", 4096), k = args.GetPositiveInt("k", 32);
+        int repeats = args.GetPositiveInt("repeats", 1);
         double target = args.GetDouble("target-mmcs", 0.97);
         if (!(target > 0 && target <= 1)) throw new UsageException($"--target-mmcs must be in (0, 1], got {target}.");
         int dSae = 2 * features;
@@ -38,7 +37,7 @@ static class BenchSaeQuality
         var inv = CultureInfo.InvariantCulture;
         var json = new JsonObject();
         var reference = BenchSaeCommand.Reference(args, env, json);
-        string loadAtStart = BenchSaeCommand.LoadAverage();
+        string loadAtStart = BenchSupport.LoadAverage();
         const double maxSeconds = 1800;
         const int maxSteps = 16_000;
 
@@ -119,11 +118,11 @@ static class BenchSaeQuality
         directions.Dispose();
 
         var reached = mechanistRuns.Where(r => r is not null).Select(r => r!.Value).ToList();
-        double? mechanistSeconds = reached.Count == repeats ? BenchSaeCommand.Median(reached.Select(r => r.Seconds)) : null;
+        double? mechanistSeconds = reached.Count == repeats ? BenchSupport.Median(reached.Select(r => r.Seconds)) : null;
         var referenceReached = referenceRuns.Where(r => (bool)r["reached"]!).ToList();
         double? referenceSeconds = referenceRuns.Count > 0 && referenceReached.Count == referenceRuns.Count
-            ? BenchSaeCommand.Median(referenceReached.Select(r => (double)r["seconds"]!)) : null;
-        string loadAtEnd = BenchSaeCommand.LoadAverage();
+            ? BenchSupport.Median(referenceReached.Select(r => (double)r["seconds"]!)) : null;
+        string loadAtEnd = BenchSupport.LoadAverage();
         json["mode"] = "time_to_quality";
         json["features"] = features; json["dim"] = dim; json["samples"] = settings.Samples; json["correlated"] = true;
         json["d_sae"] = dSae; json["k"] = k; json["batch"] = batch; json["target_mmcs"] = target; json["seed"] = seed; json["repeats"] = repeats;
@@ -151,27 +150,23 @@ static class BenchSaeQuality
             ["reference.seconds"] = "median over repeats of the reference's training seconds until its MMCS, evaluated every 25 steps, reaches target_mmcs (evaluation excluded)",
             ["reference_over_sae_topk_seconds"] = "reference seconds / sae.topk seconds: how many times faster sae.topk reaches the target",
         };
-        var text = json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
-        if (args.Get("out") is { } outPath) AtomicFile.WriteText(outPath, text + "\n");
-        if (format == "json")
+        ReportOutput.Emit(args, env, json, w =>
         {
-            env.Out.WriteLine(text);
-            return ExitCodes.Ok;
-        }
-        env.Out.WriteLine($"Time to MMCS >= {target}: {features} correlated features in {dim} dimensions, {dSae} latents, k {k}, batch {batch}, {get_num_threads()} threads, load average {loadAtStart} at start, {loadAtEnd} at end");
-        env.Out.WriteLine(mechanistSeconds is double ms
-            ? $"sae.topk:  {ms:0.0} s ({string.Join(", ", reached.Select(r => $"{r.Steps} steps"))})"
-            : $"sae.topk:  did not reach MMCS {target} within {maxSteps} steps in {mechanistRuns.Count(r => r is null)} of {repeats} repeat(s)");
-        if (reference is not null)
-            env.Out.WriteLine(referenceSeconds is double rs
-                ? $"reference: {rs:0.0} s ({string.Join(", ", referenceRuns.Select(r => $"{(int)r["steps"]!} steps"))}; plain PyTorch TopK SAE, torch {reference.TorchVersion})"
-                : $"reference: did not reach MMCS {target} within {maxSteps} steps or {maxSeconds:0} s in {referenceRuns.Count - referenceReached.Count} of {referenceRuns.Count} repeat(s)");
-        if (json["reference_over_sae_topk_seconds"] is JsonNode ratio)
-            env.Out.WriteLine((double)ratio >= 1
-                ? $"sae.topk reaches MMCS {target} {(double)ratio:0.##}x sooner than the reference (same data, k, batch and threads)"
-                : $"sae.topk takes {1 / (double)ratio:0.##}x the reference's time to reach MMCS {target} (same data, k, batch and threads)");
-        else if (json["reference"] is JsonObject skipped && skipped["skipped"] is JsonNode why)
-            env.Out.WriteLine($"reference pytorch: skipped: {(string)why!}");
+            w.WriteLine($"Time to MMCS >= {target}: {features} correlated features in {dim} dimensions, {dSae} latents, k {k}, batch {batch}, {get_num_threads()} threads, load average {loadAtStart} at start, {loadAtEnd} at end");
+            w.WriteLine(mechanistSeconds is double ms
+                ? $"sae.topk:  {ms:0.0} s ({string.Join(", ", reached.Select(r => $"{r.Steps} steps"))})"
+                : $"sae.topk:  did not reach MMCS {target} within {maxSteps} steps in {mechanistRuns.Count(r => r is null)} of {repeats} repeat(s)");
+            if (reference is not null)
+                w.WriteLine(referenceSeconds is double rs
+                    ? $"reference: {rs:0.0} s ({string.Join(", ", referenceRuns.Select(r => $"{(int)r["steps"]!} steps"))}; plain PyTorch TopK SAE, torch {reference.TorchVersion})"
+                    : $"reference: did not reach MMCS {target} within {maxSteps} steps or {maxSeconds:0} s in {referenceRuns.Count - referenceReached.Count} of {referenceRuns.Count} repeat(s)");
+            if (json["reference_over_sae_topk_seconds"] is JsonNode ratio)
+                w.WriteLine((double)ratio >= 1
+                    ? $"sae.topk reaches MMCS {target} {(double)ratio:0.##}x sooner than the reference (same data, k, batch and threads)"
+                    : $"sae.topk takes {1 / (double)ratio:0.##}x the reference's time to reach MMCS {target} (same data, k, batch and threads)");
+            else if (json["reference"] is JsonObject skipped && skipped["skipped"] is JsonNode why)
+                w.WriteLine($"reference pytorch: skipped: {(string)why!}");
+        });
         return ExitCodes.Ok;
     }
 }

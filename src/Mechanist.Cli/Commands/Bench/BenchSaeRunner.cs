@@ -7,7 +7,7 @@ using Mechanist.Host.Running;
 using Mechanist.Models.Tasks;
 using static TorchSharp.torch;
 
-namespace Mechanist.Cli.Commands;
+namespace Mechanist.Cli.Commands.Bench;
 
 /// <summary>
 /// Times SAE training at one shape for <c>mechanist bench sae</c>: synthetic activations (superposed sparse features),

@@ -3,12 +3,11 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mechanist.Cli.CommandLine;
-using Mechanist.Cli.Commands.Bench;
 using Mechanist.IO;
 using Mechanist.Reports.Plots;
 using static TorchSharp.torch;
 
-namespace Mechanist.Cli.Commands;
+namespace Mechanist.Cli.Commands.Bench;
 
 /// <summary>
 /// <c>mechanist bench sae --scaling</c>: step time and memory of a sparse (<c>topk</c>) and a dense (<c>relu</c>) SAE
@@ -22,9 +21,9 @@ static class BenchSaeScaling
 
     public static int Run(ParsedArguments args, CommandEnvironment env, string format)
     {
-        int dIn = BenchSaeCommand.Positive(args, "d-in", 512), dSae = BenchSaeCommand.Positive(args, "d-sae", 16384);
-        int batch = BenchSaeCommand.Positive(args, "batch", 1024), k = BenchSaeCommand.Positive(args, "k", 32);
-        int steps = BenchSaeCommand.Positive(args, "steps", 3), warmup = args.GetInt("warmup", 1), repeats = BenchSaeCommand.Positive(args, "repeats", 1);
+        int dIn = args.GetPositiveInt("d-in", 512), dSae = args.GetPositiveInt("d-sae", 16384);
+        int batch = args.GetPositiveInt("batch", 1024), k = args.GetPositiveInt("k", 32);
+        int steps = args.GetPositiveInt("steps", 3), warmup = args.GetInt("warmup", 1), repeats = args.GetPositiveInt("repeats", 1);
         if (warmup < 1) throw new UsageException($"--warmup must be at least 1 (the first step includes one-time work), got {warmup}.");
         if (warmup + steps > 100) throw new UsageException($"--warmup + --steps must be at most 100 (every step is timed), got {warmup + steps}.");
         var dSaes = Sizes(args, "scaling-d-sae", [4096, 8192, 16384, 32768, 65536]);
@@ -38,7 +37,7 @@ static class BenchSaeScaling
         var outDir = args.Get("out-dir");
         var seed = CommonOptions.ParseSeed(args);
         var device = CommonOptions.ParseDevice(args);
-        string loadAtStart = BenchSaeCommand.LoadAverage();
+        string loadAtStart = BenchSupport.LoadAverage();
         env.Error.WriteLine($"bench sae --scaling: d_sae {string.Join(",", dSaes)} at d_in {dIn}; d_in {string.Join(",", dIns)} at d_sae {dSae}; batch {batch}, k {k}, {warmup} + {steps} steps, {repeats} repeat(s), variants {string.Join(",", names)}, load average {loadAtStart}");
 
         using var host = Host.MechanistHost.Create([]);
@@ -51,14 +50,14 @@ static class BenchSaeScaling
             foreach (var name in names)
             {
                 var runs = Enumerable.Range(0, repeats).Select(_ => runner.Measure(host, variants[name], warmup, steps)).ToList();
-                double seconds = BenchSaeCommand.Median(runs.SelectMany(r => r.StepSeconds));
-                double fraction = BenchSaeCommand.Median(runs.SelectMany(r => r.Fractions(runner.MatmulFlops)));
+                double seconds = BenchSupport.Median(runs.SelectMany(r => r.StepSeconds));
+                double fraction = BenchSupport.Median(runs.SelectMany(r => r.Fractions(runner.MatmulFlops)));
                 var point = new Point(name, sweep, shapeIn, shapeSae, seconds, fraction, runs.Max(r => r.TrainingBytes), runs.Max(r => r.PeakRss));
                 points.Add(point);
                 env.Error.WriteLine($"  {name,-10} d_in {shapeIn,5} d_sae {shapeSae,6}: {seconds,8:0.###} s/step, {fraction * 100,5:0.#}% of the paired matmul rate, training memory {point.TrainingBytes / 1048576.0:0} MB");
             }
         }
-        string loadAtEnd = BenchSaeCommand.LoadAverage();
+        string loadAtEnd = BenchSupport.LoadAverage();
 
         // Exponents: cost ∝ size^a, fitted per variant and sweep on time and on training memory.
         var exponents = new JsonObject();

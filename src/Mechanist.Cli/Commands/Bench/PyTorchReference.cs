@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using static TorchSharp.torch;
 
-namespace Mechanist.Cli.Commands;
+namespace Mechanist.Cli.Commands.Bench;
 
 /// <summary>
 /// The plain PyTorch TopK SAE of <c>bench/sae_topk_reference.py</c> (dense latents, dense decode, torch.optim.Adam, as
