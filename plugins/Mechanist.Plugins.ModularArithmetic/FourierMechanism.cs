@@ -11,31 +11,31 @@ namespace Mechanist.Plugins.ModularArithmetic;
 
 /// <summary>
 /// Whether a modular-addition model computes (a + b) mod p with the Fourier mechanism Nanda et al. (2023) found in
-/// models that grokked: its embedding of the residues lives on a few key frequencies (MECH4010), and those
+/// models that grokked: its embedding of the residues lives on a few key frequencies (MODA4001), and those
 /// frequencies alone carry the answer — with the MLP's activation at "=" restricted to its components on the key
-/// frequencies, the model still answers every pair (MECH4011). A model that memorised its training pairs has neither.
+/// frequencies, the model still answers every pair (MODA4002). A model that memorised its training pairs has neither.
 /// Read through the model's hooks only (<c>hook_embed</c>, the MLP site), so any architecture with those sites and
 /// inputs [a, b, p] works.
 /// </summary>
 [Validator("modular-addition.fourier",
     Title = "Fourier mechanism of modular addition",
-    Summary = "Embedding power on the key frequencies (MECH4010) and the accuracy over all p² pairs with the MLP activation at '=' restricted to the key frequencies (MECH4011): the mechanism of a model that grokked modular addition, absent from one that memorised.",
+    Summary = "Embedding power on the key frequencies (MODA4001) and the accuracy over all p² pairs with the MLP activation at '=' restricted to the key frequencies (MODA4002): the mechanism of a model that grokked modular addition, absent from one that memorised.",
     Reference = "Nanda, Chan, Lieberum, Smith, Steinhardt 2023, Progress measures for grokking via mechanistic interpretability (ICLR): key frequencies and restricted loss.",
     HelpLink = "docs/methods/modular-addition.fourier.md",
     Requires = ValidationInputs.Model)]
 public sealed class FourierMechanism : Validator<FourierMechanismOptions>
 {
     public static readonly CheckDescriptor NotSparse = new(
-        "MECH4010", "Embedding not sparse in the Fourier basis",
+        "MODA4001", "Embedding not sparse in the Fourier basis",
         "the {0} strongest of {1} frequencies hold {2:0.#%} of the embedding's non-constant Fourier power, below the threshold {3:0.#%} (strongest: {4})",
-        "Interpretation", Severity.Warning, "docs/checks/MECH4010.md",
+        "Interpretation", Severity.Warning, "docs/checks/MODA4001.md",
         "share = Σ_{k in top K} P_k / Σ_{k≥1} P_k, P_k = Σ_d (C[cos k, d]² + C[sin k, d]²), C = F · E, E [p, d_model] the activation at hook_embed of residues 0 … p−1, F the orthonormal Fourier basis of Z_p; K = key_frequencies",
         DefaultThreshold: 0.6, Direction: MetricDirection.HigherIsBetter);
 
     public static readonly CheckDescriptor KeyFrequenciesDoNotCarryTheAnswer = new(
-        "MECH4011", "The key frequencies do not carry the answer",
+        "MODA4002", "The key frequencies do not carry the answer",
         "with the MLP activation at '=' restricted to the key frequencies {0}, the model answers {1:0.#%} of the {2} pairs (unrestricted {3:0.#%}), below the threshold {4:0.#%}",
-        "Interpretation", Severity.Warning, "docs/checks/MECH4011.md",
+        "Interpretation", Severity.Warning, "docs/checks/MODA4002.md",
         "restricted accuracy = fraction of all p² pairs (a, b) whose argmax logit at '=' is (a + b) mod p when the activation at the MLP site and the '=' position, as a function A(a, b) of the pair, is replaced by F_Kᵀ (F_K A F_Kᵀ) F_K per unit, F_K the Fourier basis rows of the constant and of the key frequencies (the K strongest in the embedding)",
         DefaultThreshold: 0.9, Direction: MetricDirection.HigherIsBetter);
 
@@ -133,7 +133,7 @@ public sealed record FourierMechanismOptions : MethodOptions
     [Option("how many of the strongest frequencies count as key frequencies")]
     public int KeyFrequencies { get; init; } = 6;
 
-    [Option("the MLP site whose activation at '=' is restricted (MECH4011)")]
+    [Option("the MLP site whose activation at '=' is restricted (MODA4002)")]
     public string MlpSite { get; init; } = "blocks.0.mlp.hook_post";
 
     public override IEnumerable<OptionError> Validate()

@@ -59,6 +59,9 @@ public sealed class MechanistCheckTask : ToolTask
 
     public ITaskItem[] Plugins { get; set; } = [];
 
+    /// <summary>Time budgets (<c>--timeout</c>): <c>SECONDS</c> for every method run, <c>ID=SECONDS</c> for one method.</summary>
+    public string[] Timeouts { get; set; } = [];
+
     public string? Device { get; set; }
 
     public string? HelpUriBase { get; set; }
@@ -119,6 +122,7 @@ public sealed class MechanistCheckTask : ToolTask
         if (!string.IsNullOrEmpty(CacheFolder)) b.AppendSwitchIfNotNull("--cache ", CacheFolder);
         if (!string.IsNullOrEmpty(FailOn)) b.AppendSwitchIfNotNull("--fail-on ", FailOn);
         foreach (var p in Plugins) b.AppendSwitchIfNotNull("--plugins ", p.GetMetadata("FullPath"));
+        foreach (var t in Timeouts.Where(t => !string.IsNullOrWhiteSpace(t))) b.AppendSwitchIfNotNull("--timeout ", t.Trim());
         if (!string.IsNullOrEmpty(Device)) b.AppendSwitchIfNotNull("--device ", Device);
         if (!string.IsNullOrEmpty(HelpUriBase)) b.AppendSwitchIfNotNull("--help-uri-base ", HelpUriBase);
         if (!string.IsNullOrEmpty(ExtraArguments)) b.AppendTextUnquoted(" " + ExtraArguments);

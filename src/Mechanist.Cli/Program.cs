@@ -7,7 +7,9 @@ using Mechanist.Cli;
 // chunks, ran 2.7 times slower.)
 MallocTuning.ConfigureMallocMmapThreshold();
 NativeTuning.PreferPassiveOpenMpWaiting();
-return CliApp.Run(args, Console.Out, Console.Error);
+// Reports on standard output stay machine-readable whatever a plugin prints (it goes to standard error).
+using var stdout = StandardOutput.Reserve();
+return CliApp.Run(args, stdout, Console.Error);
 
 namespace Mechanist.Cli
 {

@@ -31,9 +31,12 @@ public sealed class MechanistBuilder
         return this;
     }
 
-    public MechanistBuilder AddMethod<TMethod>(string source = "code") where TMethod : class
+    public MechanistBuilder AddMethod<TMethod>(string source = "code") where TMethod : class => AddMethod(typeof(TMethod), source);
+
+    /// <summary>Registers one method type (its attribute holds its ID); a type that is not a valid method is a load finding.</summary>
+    public MechanistBuilder AddMethod(Type type, string source = "code")
     {
-        Registry.AddType(typeof(TMethod), source);
+        Registry.AddType(type, source);
         return this;
     }
 

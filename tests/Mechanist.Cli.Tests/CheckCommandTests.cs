@@ -55,8 +55,8 @@ public sealed class CheckCommandTests
         Assert.DoesNotContain(report["findings"]!.AsArray(), f => ((string)f!["id"]!).StartsWith("MECH5", StringComparison.Ordinal));
         double Measured(JsonObject rep, string check, string? decomposition = null) => (double)rep["measurements"]!.AsArray()
             .Single(m => (string)m!["check"]! == check && m["feature"] is null && (decomposition is null || (string?)m["decomposition"] == decomposition))!["value"]!;
-        Assert.Equal(1.0, Measured(report, "MECH4011"), 6);                  // the key frequencies carry every answer
-        Assert.InRange(Measured(report, "MECH4010"), 0.95, 1.0);             // the embedding lives on them
+        Assert.Equal(1.0, Measured(report, "MODA4002"), 6);                  // the key frequencies carry every answer
+        Assert.InRange(Measured(report, "MODA4001"), 0.95, 1.0);             // the embedding lives on them
         Assert.InRange(Measured(report, "MECH3001"), 0.5, 1.0);              // ablating the credited features removes the behaviour
         Assert.InRange(Measured(report, "MECH3002"), -0.25, 0.25);           // random ones do not
         Assert.InRange(Measured(report, "MECH1006", "mlp"), 0.99, 1.0);      // splicing the SAE in loses none of the task's loss
@@ -71,8 +71,8 @@ public sealed class CheckCommandTests
         r = Cli.Run("check", Path.Combine(Sample, "mechanist.memorising.json"), "--format", "json", "--cache", temp.File("cache"));
         Assert.True(r.ExitCode == 1, r.ToString());
         var errors = JsonReport(r)["findings"]!.AsArray().Where(f => (string?)f!["severity"] == "error").Select(f => (string)f!["id"]!).ToList();
-        Assert.Contains("MECH4010", errors);
-        Assert.Contains("MECH4011", errors);
+        Assert.Contains("MODA4001", errors);
+        Assert.Contains("MODA4002", errors);
         Assert.Contains(JsonReport(r)["findings"]!.AsArray(), f => (string?)f!["id"] == "MECH0013" && (string?)f["validation"] == "causal.ablation" &&
             ((string)f["message"]!).Contains("do not carry the behaviour"));
     }
@@ -118,7 +118,7 @@ public sealed class CheckCommandTests
 
         var run = JsonNode.Parse(text)!["runs"]![0]!;
         var rules = run["tool"]!["driver"]!["rules"]!.AsArray();
-        Assert.Equal(["MECH0001", "MECH0002", "MECH0003", "MECH0004", "MECH0013", "MECH1001", "MECH1002", "MECH1003", "MECH1004", "MECH1005"],
+        Assert.Equal(["MECH0001", "MECH0002", "MECH0003", "MECH0004", "MECH0005", "MECH0013", "MECH1001", "MECH1002", "MECH1003", "MECH1004", "MECH1005"],
             rules.Select(x => (string)x!["id"]!));
         var rule = rules.Single(x => (string)x!["id"]! == "MECH1001")!;
         Assert.Equal("Explained variance below threshold", (string)rule["shortDescription"]!["text"]!);
@@ -300,7 +300,10 @@ public sealed class CheckCommandTests
             """{ "decompositions": { "a": { "activations": "x", "method": "pca", "path": "p" } } }""",
             """{ "decompositions": { "a": { "activations": "x", "path": "p", "options": {} } } }""",
             """{ "checks": { "MECH1001": "eror" } }""",
-            """{ "checks": { "CA1001": "error" } }""",
+            """{ "checks": { "CA-1001": "error" } }""",
+            """{ "checks": { "MECH10001": "error" } }""",
+            """{ "timeouts": { "default": 0 } }""",
+            """{ "timeouts": { "Not.An.Id": 5 } }""",
             """{ "checks": { "MECH1001": { "threshold": "high" } } }""",
             """{ "validations": [ { "options": {} } ] }""",
             """{ "device": "gpu" }""",

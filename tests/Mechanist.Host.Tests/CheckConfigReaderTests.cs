@@ -42,9 +42,12 @@ public sealed class CheckConfigReaderTests
               "attributions": [ { "method": "ig", "site": "hook_embed", "options": { "steps": 16 }, "behaviour": "answer", "top": 3 } ],
               "validations": [ { "method": "decomposition.quality", "decompositions": ["resid"] }, { "method": "v2", "behaviour": "paris", "site": "hook_embed" } ],
               "baseline": "baselines/release.json",
-              "checks": { "MECH1001": { "severity": "error", "threshold": 0.9 }, "MECH1003": "none", "MECH1002": { "threshold": 12 } },
+              "checks": { "MECH1001": { "severity": "error", "threshold": 0.9 }, "MECH1003": "none", "MECH1002": { "threshold": 12 }, "ACME0001": "error" },
+              "timeouts": { "default": 30, "pca": 2.5 },
             }
             """);
+        Assert.Equal([("default", 30.0), ("pca", 2.5)], c.Timeouts.Select(t => (t.Method, t.Seconds)));
+        Assert.Equal(Severity.Error, c.Settings.Severities!["ACME0001"]); // a plugin's own prefix, configured like MECH
         Assert.Equal("/configs/release/models/m", c.Model);
         Assert.Equal("/configs/release/data/inputs.safetensors", c.Dataset!.Path);
         Assert.Equal("ids", c.Dataset.Tensor);
@@ -109,7 +112,7 @@ public sealed class CheckConfigReaderTests
               "device": "gpu",
               "plugins": "one",
               "decompositions": { "a": { "activations": "x.npy", "method": "pca", "path": "f" }, "b": { "activations": 3, "method": "pca", "options": { "k": [1] } } },
-              "checks": { "MECH1001": "eror", "CA1001": "error", "MECH1002": { "threshold": "high" } }
+              "checks": { "MECH1001": "eror", "CA-1001": "error", "MECH1002": { "threshold": "high" } }
             }
             """);
         string[] expected =
@@ -121,7 +124,7 @@ public sealed class CheckConfigReaderTests
             "'decompositions.b.activations' must be a non-empty string, not 3",
             "option 'decompositions.b.options.k' must be a string, number or boolean, not an array",
             "severity 'eror' of checks.MECH1001 is not one of none|suggestion|warning|error. Did you mean 'error'?",
-            "'CA1001' in 'checks' is not a check ID",
+            "'CA-1001' in 'checks' is not a check ID",
             "'checks.MECH1002.threshold' must be a number, not \"high\"",
         ];
         foreach (var text in expected) Assert.Contains(problems, p => p.Message.Contains(text));

@@ -24,7 +24,11 @@ public sealed class ConfigDocuments(JsonObject schema)
     {
         ["^(auto|cpu|cuda|cuda:[0-9]{1,9})(?![\\s\\S])"] = new(["auto", "cpu", "cuda", "cuda:0", "cuda:12"],
             ["cuda:007", "cuda:999999999", "cuda:99999999999", "cuda:", "cuda:-1", "cuda: 1", "cuda:+1", "cuda:1 ", "CPU", "gpu", "cpu\n", "cuda:1\n"]),
-        ["^MECH[0-9]{4}(?![\\s\\S])"] = new(["MECH1001", "MECH0005", "MECH9999"], ["MECH123", "MECH12345", "mech1001", "MECHabcd", "MECH１２３４", " MECH1001", "MECH1001\n"]),
+        // Check IDs: Mechanist's own, and a plugin's with a prefix of its own.
+        ["^(MECH[0-9]{4}|(?![Mm][Ee][Cc][Hh][0-9])[A-Za-z]{2,12}[0-9]{1,8})(?![\\s\\S])"] = new(["MECH1001", "MECH0005", "MECH9999", "ACME0001", "SA1302", "xUnit1004"],
+            ["MECH123", "MECH12345", "mech1001", "Mech1001", "MECHabcd", "MECH１２３４", " MECH1001", "MECH1001\n", "A1", "ACME", "ACMEACMEACMEA1", "ACME123456789", "ACME0001\n", "AC-1"]),
+        // Time budgets: "default" or a method ID.
+        ["^(default|[a-z][a-z0-9._-]*)(?![\\s\\S])"] = new(["default", "pca", "causal.ablation", "acme.slow-probe"], ["Default", "", "1pca", "pca\n", "a b", "PCA"]),
     };
 
     /// <summary>Strings for any other string value (enum values are added where the schema has an enum).</summary>

@@ -26,7 +26,7 @@ public class ModularArithmeticPluginTests
         return runner.Validate(method, (report, measure) => new ValidationContext(report, measure)
         {
             Options = method.Options, Model = loaded, MethodId = method.Id,
-            Settings = new CheckSettings(new Dictionary<string, Severity> { ["MECH4010"] = Severity.Error, ["MECH4011"] = Severity.Error }),
+            Settings = new CheckSettings(new Dictionary<string, Severity> { ["MODA4001"] = Severity.Error, ["MODA4002"] = Severity.Error }),
         });
     }
 
@@ -46,14 +46,14 @@ public class ModularArithmeticPluginTests
         using var embedding = Safetensors.ReadTensor(weights, "embed.W_E").narrow(0, 0, 113);
         var power = ModularFourier.FrequencyPower(embedding);
         var top6 = power.Skip(1).OrderDescending().Take(6).Sum() / power.Skip(1).Sum();
-        Assert.Equal(top6, Value(grokked, "MECH4010"), 9);
+        Assert.Equal(top6, Value(grokked, "MODA4001"), 9);
         Assert.True(top6 > 0.95, $"{top6}");
-        Assert.Equal(1.0, Value(grokked, "MECH4011"), 9);
+        Assert.Equal(1.0, Value(grokked, "MODA4002"), 9);
 
         var memorising = Validate(host, "modular-addition-epoch-1000");
-        Assert.Equal(["MECH4010", "MECH4011"], memorising.Findings.Select(f => f.Id).Order());
+        Assert.Equal(["MODA4001", "MODA4002"], memorising.Findings.Select(f => f.Id).Order());
         Assert.All(memorising.Findings, f => Assert.Equal(Severity.Error, f.Severity));
-        Assert.InRange(Value(memorising, "MECH4010"), 0.0, 0.4);
-        Assert.InRange(Value(memorising, "MECH4011"), 0.0, 0.3);
+        Assert.InRange(Value(memorising, "MODA4001"), 0.0, 0.4);
+        Assert.InRange(Value(memorising, "MODA4002"), 0.0, 0.3);
     }
 }

@@ -12,9 +12,15 @@ public static class Repo
         throw new InvalidOperationException("Framework.sln not found above " + AppContext.BaseDirectory);
     }
 
+    /// <summary>Where the plugins of plugins/ are built (the folder users load with --plugins artifacts/plugins).</summary>
     public static string PluginsArtifacts => Path.Combine(Root, "artifacts", "plugins");
 
-    public static string Plugin(string name) => Path.Combine(PluginsArtifacts, name);
+    /// <summary>Where the test fixture plugins of tests/Fixtures/ are built, apart from the users' folder.</summary>
+    public static string TestPluginsArtifacts => Path.Combine(Root, "artifacts", "test-plugins");
+
+    /// <summary>A built plugin's folder: a test fixture's (Mechanist.TestPlugins.*) or a plugin's.</summary>
+    public static string Plugin(string name) =>
+        Path.Combine(name.StartsWith("Mechanist.TestPlugins.", StringComparison.Ordinal) ? TestPluginsArtifacts : PluginsArtifacts, name);
 }
 
 /// <summary>A temporary folder deleted on dispose.</summary>

@@ -6,7 +6,8 @@ namespace Mechanist.Validators;
 /// Immutable description of one check, like Roslyn's DiagnosticDescriptor. Findings are created from a
 /// descriptor plus a location plus message arguments, never from free text.
 /// </summary>
-/// <param name="Id">Stable ID, <c>MECH</c> and four digits (ranges in the design reference §6).</param>
+/// <param name="Id">Stable ID: a prefix of letters and digits, like <c>MECH1001</c> or a third party's <c>ACME0001</c>
+/// (<see cref="IsValidId"/>). <c>MECH</c> and four digits are Mechanist's own; a plugin declares a prefix of its own.</param>
 /// <param name="Title">Short title.</param>
 /// <param name="MessageFormat">Composite format string filled with the finding's arguments.</param>
 /// <param name="Category">Infrastructure, Decomposition, Attribution, Causal, Interpretation or Regression.</param>
@@ -29,8 +30,33 @@ public sealed record CheckDescriptor(
     ValidationInputs Requires = ValidationInputs.None,
     MetricDirection Direction = MetricDirection.None)
 {
-    public static bool IsValidId(string id) =>
-        id.Length == 8 && id.StartsWith("MECH", StringComparison.Ordinal) && id[4..].All(char.IsAsciiDigit);
+    /// <summary>The prefix of Mechanist's own checks; plugins choose another.</summary>
+    public const string MechanistPrefix = "MECH";
+
+    /// <summary>
+    /// Whether <paramref name="id"/> is a check ID: a prefix of 2 to 12 ASCII letters, then 1 to 8 digits (<c>MECH1001</c>,
+    /// <c>ACME0001</c>, <c>SA1302</c>), as analyzer IDs are written. A <c>MECH</c> ID has exactly four digits.
+    /// </summary>
+    public static bool IsValidId(string id)
+    {
+        int letters = 0;
+        while (letters < id.Length && char.IsAsciiLetter(id[letters])) letters++;
+        int digits = id.Length - letters;
+        if (letters is < 2 or > 12 || digits is < 1 or > 8 || !id[letters..].All(char.IsAsciiDigit)) return false;
+        // MECH in any case is the host's prefix: only MECH itself, with four digits (Mech1001 is neither its ID nor a plugin's).
+        return !IsMechanistId(id) || digits == 4 && id.StartsWith(MechanistPrefix, StringComparison.Ordinal);
+    }
+
+    /// <summary>The letters before the digits (<c>ACME</c> of <c>ACME0001</c>); the whole ID when it has no digits.</summary>
+    public static string PrefixOf(string id)
+    {
+        int letters = 0;
+        while (letters < id.Length && char.IsAsciiLetter(id[letters])) letters++;
+        return id[..letters];
+    }
+
+    /// <summary>Whether the ID carries Mechanist's own prefix (<c>MECH</c>), which only the host and the built-in methods may declare.</summary>
+    public static bool IsMechanistId(string id) => string.Equals(PrefixOf(id), MechanistPrefix, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The documentation page every check has: <c>docs/checks/ID.md</c>.</summary>
     public static string DocPath(string id) => $"docs/checks/{id}.md";

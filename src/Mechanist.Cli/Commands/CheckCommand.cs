@@ -15,7 +15,7 @@ public sealed class CheckCommand : ICommand
 {
     public string Name => "check";
     public string Summary => "run what a mechanist.json asks (decompositions, validations) and gate on the findings";
-    public string Usage => "CONFIG [--format text|json|sarif|msbuild|html] [--out FILE] [--model DIR] [--plugins DIR]... [--device D] [--cache DIR] [--update-baseline] [--fail-on new|all] [--help-uri-base URI] [--dependencies FILE] [--outputs FILE]";
+    public string Usage => "CONFIG [--format text|json|sarif|msbuild|html] [--out FILE] [--model DIR] [--plugins DIR]... [--device D] [--cache DIR] [--update-baseline] [--fail-on new|all] [--help-uri-base URI] [--dependencies FILE] [--outputs FILE] [--timeout SECONDS|ID=SECONDS]...";
     public int MaxPositionals => 1;
 
     public IReadOnlyList<OptionSpec> Options { get; } =
@@ -31,6 +31,7 @@ public sealed class CheckCommand : ICommand
         new("fail-on", "all (default): every error fails; new: only errors the baseline does not have (MECH5xxx regressions are always new)", ValueName: "new|all", Choices: ["new", "all"]),
         new("dependencies", "write the list of every file the check read, one per line (for incremental builds)", ValueName: "FILE"),
         new("outputs", "write the list of every file the check keeps for later runs (harvest cache entries), one per line", ValueName: "FILE"),
+        new("timeout", "time budget of each method run in seconds (default 600, or the config's 'timeouts'), or ID=SECONDS for one method (repeatable); a run over budget is MECH0005", Repeatable: true, ValueName: "SECONDS|ID=SECONDS"),
         CommonOptions.Verbose, CommonOptions.Help,
     ];
 
@@ -54,7 +55,7 @@ public sealed class CheckCommand : ICommand
             result = CheckRunner.Run(configPath, new CheckRunOptions
             {
                 ExtraPlugins = args.GetAll("plugins"), Model = args.Get("model"), Device = args.Get("device"), HelpUriBase = helpBase,
-                CacheFolder = args.Get("cache"), UpdateBaseline = args.Has("update-baseline"), FailOn = failOn,
+                CacheFolder = args.Get("cache"), UpdateBaseline = args.Has("update-baseline"), FailOn = failOn, Timeouts = Timeouts(args),
                 Log = env.Verbose ? new SyncProgress(line => env.Error.WriteLine($"mechanist check: {line}")) : null,
             });
         }
@@ -78,6 +79,25 @@ public sealed class CheckCommand : ICommand
         }
         else env.Out.Write(report);
         return exitCode;
+    }
+
+    /// <summary><c>--timeout SECONDS</c> (every method) and <c>--timeout ID=SECONDS</c> (one method).</summary>
+    static List<(string? Method, TimeSpan Budget)> Timeouts(ParsedArguments args)
+    {
+        var result = new List<(string?, TimeSpan)>();
+        foreach (var item in args.GetAll("timeout"))
+        {
+            int eq = item.IndexOf('=');
+            var method = eq < 0 ? null : item[..eq];
+            var text = eq < 0 ? item : item[(eq + 1)..];
+            if (method is not null && !Mechanist.Discovery.MethodDescriptor.IsValidId(method))
+                throw new UsageException($"--timeout expects SECONDS or ID=SECONDS, and '{method}' is not a method ID.");
+            if (!double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+                || !double.IsFinite(seconds) || seconds <= 0 || seconds > TimeoutRule.MaxSeconds)
+                throw new UsageException($"--timeout expects a number of seconds above 0 and at most {TimeoutRule.MaxSeconds:0}{(method is null ? "" : $" for '{method}'")}, got '{text}'.");
+            result.Add((method, TimeSpan.FromSeconds(seconds)));
+        }
+        return result;
     }
 
     /// <summary>Reports progress on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>

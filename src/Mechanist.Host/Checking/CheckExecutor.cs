@@ -6,6 +6,7 @@ using Mechanist.Host.Activations;
 using Mechanist.Host.Configuration;
 using Mechanist.Host.Discovery;
 using Mechanist.Host.Formats;
+using Mechanist.Host.Running;
 using Mechanist.IO;
 using Mechanist.Models;
 using Mechanist.Validators;
@@ -65,6 +66,7 @@ public static class CheckExecutor
         var loadedFolders = new Dictionary<string, string>(StringComparer.Ordinal);
         var behaviours = new Dictionary<string, PreparedBehaviour>(StringComparer.Ordinal);
         using var cache = new HarvestCache(options.CacheFolder);
+        using var links = new TokenLinks();
         List<Tensor>? inputBatches = null;
         try
         {
@@ -77,6 +79,14 @@ public static class CheckExecutor
                     model = runner.LoadModel(plan.Model, plan.ModelConfig!, plan.ModelType!, device, config.Seed, cancellation);
                 }
                 catch (MethodFailedException e)
+                {
+                    findings.Add(CheckPlanner.At(config, e.ToFinding(), plan.ModelPointer));
+                }
+                catch (MethodTimedOutException e)
+                {
+                    findings.Add(CheckPlanner.At(config, e.ToFinding(), plan.ModelPointer));
+                }
+                catch (MethodNotRunException e)
                 {
                     findings.Add(CheckPlanner.At(config, e.ToFinding(), plan.ModelPointer));
                 }
@@ -185,14 +195,24 @@ public static class CheckExecutor
                     var fitWatch = System.Diagnostics.Stopwatch.StartNew();
                     try
                     {
-                        decompositions[d.Name] = runner.Fit(trainer, new DecomposeContext
+                        decompositions[d.Name] = runner.Fit(trainer, token => new DecomposeContext
                         {
                             Activations = data, Options = trainer.Options, Seed = d.Seed ?? config.Seed, Device = device, HookName = d.Site,
-                            CancellationToken = cancellation, Logger = new CheckLogger(log, $"{trainer.Id} ('{d.Name}')", options.Log),
+                            CancellationToken = links.Link(cancellation, token), Logger = new CheckLogger(log, $"{trainer.Id} ('{d.Name}')", options.Log),
                         });
                         runs.Add(new MethodRunRecord("decomposer", trainer.Id, d.Name, null, fitWatch.Elapsed.TotalSeconds));
                     }
                     catch (MethodFailedException e)
+                    {
+                        findings.Add(CheckPlanner.At(config, e.ToFinding(), d.Pointer, d.Name));
+                        continue;
+                    }
+                    catch (MethodTimedOutException e)
+                    {
+                        findings.Add(CheckPlanner.At(config, e.ToFinding(), d.Pointer, d.Name));
+                        continue;
+                    }
+                    catch (MethodNotRunException e)
                     {
                         findings.Add(CheckPlanner.At(config, e.ToFinding(), d.Pointer, d.Name));
                         continue;
@@ -250,9 +270,9 @@ public static class CheckExecutor
                 var runWatch = System.Diagnostics.Stopwatch.StartNew();
                 try
                 {
-                    run = runner.Validate(pv.Method, (report, measure) => new ValidationContext(report, measure)
+                    run = runner.Validate(pv.Method, (report, measure, token) => new ValidationContext(report, measure)
                     {
-                        Options = pv.Method.Options, Seed = config.Seed, Device = device, CancellationToken = cancellation,
+                        Options = pv.Method.Options, Seed = config.Seed, Device = device, CancellationToken = links.Link(cancellation, token),
                         Decomposition = target is null ? null : decompositions[target.Name],
                         Activations = target is null ? null : sources[target.Name],
                         Tokens = target is not null && tokens.TryGetValue(target.Name, out var t) ? t : null,
@@ -265,6 +285,19 @@ public static class CheckExecutor
                 catch (MechanistInputException e)
                 {
                     problems.Input(v.Pointer, $"validation '{pv.Method.Id}'{(target is null ? "" : $" on decomposition '{target.Name}'")}: {e.Message}");
+                    continue;
+                }
+                catch (MethodTimedOutException e)
+                {
+                    if (model is not null && model.ActiveHookCount > 0) runner.Abandon(e); // it left a hook on the model
+                    // What it reported before it ran out of time is dropped: a check that did not finish did not pass.
+                    findings.Add(CheckPlanner.At(config, e.ToFinding(), v.Pointer, target?.Name, pv.Method.Id) with { Behaviour = behaviour?.Name });
+                    runs.Add(new MethodRunRecord("validator", pv.Method.Id, target?.Name, behaviour?.Name, runWatch.Elapsed.TotalSeconds));
+                    continue;
+                }
+                catch (MethodNotRunException e)
+                {
+                    findings.Add(CheckPlanner.At(config, e.ToFinding(config.Settings.SeverityOf(ValidatorChecks.CouldNotRun)), v.Pointer, target?.Name, pv.Method.Id) with { Behaviour = behaviour?.Name });
                     continue;
                 }
                 runs.Add(new MethodRunRecord("validator", pv.Method.Id, target?.Name, behaviour?.Name, runWatch.Elapsed.TotalSeconds));
@@ -305,12 +338,12 @@ public static class CheckExecutor
                 try
                 {
                     using var scope = NewDisposeScope();
-                    var result = runner.Attribute(pa.Method, new AttributionContext
+                    var result = runner.Attribute(pa.Method, token => new AttributionContext
                     {
                         Model = model, Input = behaviour.Behaviour.Input, Baseline = behaviour.Behaviour.Corrupted, Metric = behaviour.Behaviour.Metric,
                         ExampleMetric = behaviour.Behaviour.ExampleMetric,
                         MetricDescription = behaviour.Behaviour.Description, Site = sites.Count == 1 ? sites[0] : null, Sites = sites.Count > 1 ? sites : null,
-                        Decomposition = decomposition, Options = pa.Method.Options, Seed = config.Seed, Device = device, CancellationToken = cancellation,
+                        Decomposition = decomposition, Options = pa.Method.Options, Seed = config.Seed, Device = device, CancellationToken = links.Link(cancellation, token),
                         Logger = new CheckLogger(log, $"{pa.Method.Id} ('{behaviour.Name}')", options.Log),
                     });
                     var (line, column) = config.Positions.Of(a.Pointer);
@@ -321,6 +354,15 @@ public static class CheckExecutor
                 {
                     findings.Add(CheckPlanner.At(config, e.ToFinding(), a.Pointer) with { Behaviour = behaviour.Name });
                 }
+                catch (MethodTimedOutException e)
+                {
+                    if (model.ActiveHookCount > 0) runner.Abandon(e); // it left a hook on the model
+                    findings.Add(CheckPlanner.At(config, e.ToFinding(), a.Pointer) with { Behaviour = behaviour.Name });
+                }
+                catch (MethodNotRunException e)
+                {
+                    findings.Add(CheckPlanner.At(config, e.ToFinding(config.Settings.SeverityOf(ValidatorChecks.CouldNotRun)), a.Pointer) with { Behaviour = behaviour.Name });
+                }
                 catch (MechanistInputException e)
                 {
                     problems.Input(a.Pointer, $"attribution '{pa.Method.Id}': {e.Message}");
@@ -329,6 +371,12 @@ public static class CheckExecutor
             problems.ThrowIfAny();
         }
         finally
+        {
+            // A run that exceeded its budget and did not stop may still hold the model, the activations or a
+            // decomposition: nothing it may touch is disposed under it (the process ends soon after).
+            if (runner.Hung is null) DisposeAll();
+        }
+        void DisposeAll()
         {
             foreach (var d in decompositions.Values) d.Dispose();
             foreach (var s in sources.Values) (s as IDisposable)?.Dispose();

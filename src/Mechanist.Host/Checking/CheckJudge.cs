@@ -97,7 +97,7 @@ public static class CheckJudge
                 continue;
             }
             if (descriptor is null || descriptor.Direction == MetricDirection.None || !before.TryGetValue(m.Key, out var b)) continue;
-            var check = RegressionChecks.For(m.Check);
+            var check = RegressionChecks.For(descriptor);
             if (Report(check, settings) is not { } severity || settings.ThresholdOf(check) is not double tolerance) continue;
             double worse = descriptor.Direction == MetricDirection.HigherIsBetter ? b.Value - m.Value : m.Value - b.Value;
             double relative = worse / Math.Max(Math.Abs(b.Value), 0.01);

@@ -72,8 +72,8 @@ public static class CheckPlanner
     public static CheckPlan Plan(CheckConfig config, MechanistHost host, IReadOnlyList<(string Path, string Pointer)> plugins, CheckRunOptions options)
     {
         var problems = new ProblemList(config.Path, config.Positions);
-        var runner = MethodRunner.For(host);
         var catalog = host.Catalog;
+        var runner = new MethodRunner(catalog, host.Services) { Budgets = Budgets(config, options, catalog, problems) };
         var inputs = new SortedSet<string>(StringComparer.Ordinal) { config.Path };
         foreach (var (path, _) in plugins) AddInputs(inputs, path);
         var findings = new List<ReportedFinding>();
@@ -83,29 +83,16 @@ public static class CheckPlanner
         foreach (var f in catalog.LoadFindings)
             findings.Add(At(config, f, PluginPointer(f.Location.Path)));
 
-        // Every check the host knows: its own, the regression checks, and those each validator declares.
-        var known = new Dictionary<string, CheckDescriptor>(StringComparer.Ordinal);
-        var sourceFolders = new Dictionary<string, string?>(StringComparer.Ordinal);
-        foreach (var d in InfrastructureChecks.All.Concat(ConfigurationChecks.All).Concat(RegressionChecks.All)) known.TryAdd(d.Id, d);
-        var declared = new Dictionary<string, IReadOnlyList<CheckDescriptor>>(StringComparer.Ordinal);
-        var validatorFailures = new Dictionary<string, Finding>(StringComparer.Ordinal);
-        foreach (var entry in catalog.OfKind(MethodKind.Validator))
-        {
-            try
-            {
-                var checks = MethodInvoker.Invoke(entry, () => MethodCatalog.Create<Validator>(entry, host.Services).SupportedChecks);
-                declared[entry.Id] = checks;
-                foreach (var c in checks)
-                {
-                    known.TryAdd(c.Id, c);
-                    sourceFolders.TryAdd(c.Id, entry.IsBuiltIn ? null : Path.GetDirectoryName(entry.Source));
-                }
-            }
-            catch (MethodFailedException e)
-            {
-                validatorFailures[entry.Id] = e.ToFinding();
-            }
-        }
+        // Every check the host knows: its own, the regression checks, and those each validator declares (plugins with
+        // prefixes of their own). Malformed or borrowed declarations (MECH0002) and check IDs declared twice (MECH0004)
+        // are findings at the plugin's entry; a validator that cannot be constructed is MECH0001 where it is used.
+        var checkCatalog = CheckCatalog.Build(catalog, host.Services, runner);
+        var known = new Dictionary<string, CheckDescriptor>(checkCatalog.Known, StringComparer.Ordinal);
+        var sourceFolders = new Dictionary<string, string?>(checkCatalog.SourceFolders, StringComparer.Ordinal);
+        var declared = checkCatalog.Declared;
+        var validatorFailures = checkCatalog.Unusable;
+        foreach (var f in checkCatalog.Findings.Where(f => f.Id != InfrastructureChecks.MethodThrew.Id && f.Id != InfrastructureChecks.TimeBudgetExceeded.Id))
+            findings.Add(At(config, f, PluginPointer(f.Location.Path)));
         var settings = config.Settings;
 
         // The configured checks must exist; thresholds only where a check compares a value.
@@ -116,6 +103,7 @@ public static class CheckPlanner
                 var closest = NameSuggester.Closest(rule.Id, known.Keys.Where(k => !InputErrorIds.Contains(k)).Order(StringComparer.Ordinal));
                 problems.Unknown(rule.Pointer, InfrastructureChecks.UnknownMethodOrCheck.FormatMessage(
                     "check", rule.Id, closest is null ? "" : $"; did you mean '{closest}' ({known[closest].Title})?") +
+                    (CheckDescriptor.IsMechanistId(rule.Id) ? "" : $" No loaded validator declares it{(plugins.Count == 0 ? "; a plugin's checks are known once its plugin is loaded ('plugins', --plugins, or a plugin package referenced in the project)" : "")}.") +
                     (validatorFailures.Count > 0 ? $" (validators that failed to load: {string.Join(", ", validatorFailures.Keys)})" : ""));
                 continue;
             }
@@ -252,7 +240,14 @@ public static class CheckPlanner
                 continue;
             if (validatorFailures.TryGetValue(entry.Id, out var failure))
             {
-                findings.Add(At(config, failure, v.Pointer) with { Validation = entry.Id });
+                // Constructing it threw (MECH0001) or took too long (MECH0005): that finding, here. Its declaration is
+                // unusable (MECH0002, reported at the plugin): this entry could not run.
+                var here = failure.Id == InfrastructureChecks.PluginLoadFailed.Id
+                    ? Finding.Create(ValidatorChecks.CouldNotRun, new FindingLocation(config.Path, v.Site, Method: entry.Id),
+                        [$"validator '{entry.Id}'", $"it is not used: {failure.Message}"], severity: settings.SeverityOf(ValidatorChecks.CouldNotRun))
+                    : failure;
+                if (settings.SeverityOf(here.Descriptor) != Severity.None)
+                    findings.Add(At(config, here, v.Pointer) with { Validation = entry.Id });
                 continue;
             }
             if (v.Labels is { } labels)
@@ -328,6 +323,42 @@ public static class CheckPlanner
             Known = known, SourceFolders = sourceFolders, Findings = findings, Decompositions = decompositions, Validations = validations,
             Attributions = attributions, Baseline = baseline, Inputs = inputs.ToList(),
         };
+    }
+
+    /// <summary>
+    /// The time budget of every method run: <c>--timeout</c> (a default, or ID=SECONDS) over the config's <c>timeouts</c>
+    /// over <see cref="TimeBudgets.CheckDefault"/>. A method ID that names no method is MECH0003 with the closest.
+    /// </summary>
+    static TimeBudgets Budgets(CheckConfig config, CheckRunOptions options, MethodCatalog catalog, ProblemList problems)
+    {
+        TimeSpan? fallback = TimeBudgets.CheckDefault;
+        var perMethod = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
+        var ids = catalog.Entries.Select(e => e.Id).Distinct().ToList();
+        foreach (var t in config.Timeouts)
+        {
+            if (t.Method == TimeoutRule.Default) { fallback = TimeSpan.FromSeconds(t.Seconds); continue; }
+            if (!ids.Contains(t.Method))
+            {
+                var closest = NameSuggester.Closest(t.Method, ids);
+                problems.Unknown(t.Pointer, InfrastructureChecks.UnknownMethodOrCheck.FormatMessage("method", t.Method, " in 'timeouts'") +
+                    (closest is null ? "." : $"; did you mean '{closest}'?"));
+                continue;
+            }
+            perMethod[t.Method] = TimeSpan.FromSeconds(t.Seconds);
+        }
+        foreach (var (method, seconds) in options.Timeouts)
+        {
+            if (method is null) { fallback = seconds; continue; }
+            if (!ids.Contains(method))
+            {
+                var closest = NameSuggester.Closest(method, ids);
+                problems.Unknown("", InfrastructureChecks.UnknownMethodOrCheck.FormatMessage("method", method, " in --timeout") +
+                    (closest is null ? "." : $"; did you mean '{closest}'?"));
+                continue;
+            }
+            perMethod[method] = seconds;
+        }
+        return new TimeBudgets(fallback, perMethod);
     }
 
     static void CheckDataset(ProblemList problems, DatasetConfig dataset, SortedSet<string> inputs, string what)

@@ -26,6 +26,12 @@ public sealed record CheckRunOptions
     /// <summary><c>all</c>: every error fails; <c>new</c>: only errors the baseline does not have.</summary>
     public string FailOn { get; init; } = "all";
 
+    /// <summary>
+    /// Time budgets from the command line, replacing the config's <c>timeouts</c>: (null, t) sets the default budget of
+    /// every method run, (ID, t) one method's.
+    /// </summary>
+    public IReadOnlyList<(string? Method, TimeSpan Budget)> Timeouts { get; init; } = [];
+
     public IProgress<string>? Log { get; init; }
 
     public CancellationToken CancellationToken { get; init; }

@@ -16,7 +16,7 @@ public static class RegressionChecks
 
     public static readonly CheckDescriptor DecompositionRegressed = new(
         "MECH5001", "Decomposition quality regressed", Message, "Regression", Severity.Warning, CheckDescriptor.DocPath("MECH5001"),
-        Relative + "; over the values of MECH1xxx checks (explained variance, L0, dead and dense latents, CE-loss score, KL)", DefaultThreshold: 0.02);
+        Relative + "; over the values of MECH1xxx checks (explained variance, L0, dead and dense latents, CE-loss score, KL) and plugins' checks of category Decomposition", DefaultThreshold: 0.02);
 
     public static readonly CheckDescriptor FeatureDied = new(
         "MECH5002", "A feature alive in the baseline is dead",
@@ -25,15 +25,15 @@ public static class RegressionChecks
 
     public static readonly CheckDescriptor AttributionRegressed = new(
         "MECH5003", "Attribution faithfulness regressed", Message, "Regression", Severity.Warning, CheckDescriptor.DocPath("MECH5003"),
-        Relative + "; over the values of MECH2xxx checks (completeness error, patching agreement)", DefaultThreshold: 0.1);
+        Relative + "; over the values of MECH2xxx checks (completeness error, patching agreement) and plugins' checks of category Attribution", DefaultThreshold: 0.1);
 
     public static readonly CheckDescriptor CausalRegressed = new(
         "MECH5004", "Causal evidence regressed", Message, "Regression", Severity.Warning, CheckDescriptor.DocPath("MECH5004"),
-        Relative + "; over the values of MECH3xxx checks (the behaviour the credited features remove, what random features remove)", DefaultThreshold: 0.1);
+        Relative + "; over the values of MECH3xxx checks (the behaviour the credited features remove, what random features remove) and plugins' checks of category Causal", DefaultThreshold: 0.1);
 
     public static readonly CheckDescriptor InterpretationRegressed = new(
         "MECH5005", "Explanation consistency regressed", Message, "Regression", Severity.Warning, CheckDescriptor.DocPath("MECH5005"),
-        Relative + "; over the values of MECH4xxx checks (held-out correlation of each feature's explanation, task-specific interpretation checks)", DefaultThreshold: 0.1);
+        Relative + "; over the values of MECH4xxx checks (held-out correlation of each feature's explanation) and plugins' checks of category Interpretation", DefaultThreshold: 0.1);
 
     public static readonly CheckDescriptor MeasurementMissing = new(
         "MECH5006", "A baseline measurement was not made",
@@ -42,20 +42,34 @@ public static class RegressionChecks
 
     public static readonly CheckDescriptor OtherRegressed = new(
         "MECH5007", "A measured value regressed", Message, "Regression", Severity.Warning, CheckDescriptor.DocPath("MECH5007"),
-        Relative + "; over the values of checks outside MECH1xxx–MECH4xxx (infrastructure and third-party categories)", DefaultThreshold: 0.05);
+        Relative + "; over the values of other checks (infrastructure, and plugins' checks of other categories)", DefaultThreshold: 0.05);
 
     public static IReadOnlyList<CheckDescriptor> All { get; } =
         [DecompositionRegressed, FeatureDied, AttributionRegressed, CausalRegressed, InterpretationRegressed, MeasurementMissing, OtherRegressed];
 
-    /// <summary>The regression check that watches the values of <paramref name="checkId"/>.</summary>
-    public static CheckDescriptor For(string checkId) => checkId.Length == 8 && checkId.StartsWith("MECH", StringComparison.Ordinal)
-        ? checkId[4] switch
+    /// <summary>
+    /// The regression check that watches the values of <paramref name="check"/>: for Mechanist's own, the category its
+    /// ID's first digit names (MECH1xxx → MECH5001, …); for a plugin's (its own prefix), its descriptor's category
+    /// (Decomposition, Attribution, Causal, Interpretation), else MECH5007.
+    /// </summary>
+    public static CheckDescriptor For(CheckDescriptor check)
+    {
+        if (CheckDescriptor.IsMechanistId(check.Id))
+            return check.Id[4] switch
+            {
+                '1' => DecompositionRegressed,
+                '2' => AttributionRegressed,
+                '3' => CausalRegressed,
+                '4' => InterpretationRegressed,
+                _ => OtherRegressed,
+            };
+        return check.Category switch
         {
-            '1' => DecompositionRegressed,
-            '2' => AttributionRegressed,
-            '3' => CausalRegressed,
-            '4' => InterpretationRegressed,
+            "Decomposition" => DecompositionRegressed,
+            "Attribution" => AttributionRegressed,
+            "Causal" => CausalRegressed,
+            "Interpretation" => InterpretationRegressed,
             _ => OtherRegressed,
-        }
-        : OtherRegressed;
+        };
+    }
 }

@@ -40,6 +40,9 @@ public sealed record CheckConfig
     /// <summary>Per-check severity and threshold overrides, like <c>dotnet_diagnostic.ID.severity</c>.</summary>
     public IReadOnlyList<CheckRule> Checks { get; init; } = [];
 
+    /// <summary>Time budgets of method runs (<c>timeouts</c>): a default and per-method overrides, in seconds.</summary>
+    public IReadOnlyList<TimeoutRule> Timeouts { get; init; } = [];
+
     /// <summary>The baseline file (<c>baseline</c>); null for the default beside the config (<see cref="BaselinePath"/>).</summary>
     public Located<string>? Baseline { get; init; }
 
@@ -115,6 +118,18 @@ public sealed record AttributionConfig(string Pointer, string Method, IReadOnlyD
 /// </summary>
 public sealed record ValidationConfig(string Pointer, string Method, IReadOnlyDictionary<string, string> Options,
     IReadOnlyList<Located<string>>? Decompositions, Located<string>? Behaviour = null, string? Site = null, Located<string>? Labels = null);
+
+/// <summary>
+/// The time budget of every run of a method (<see cref="Method"/> a method ID) or of every method without one of its
+/// own (<see cref="Default"/>), in seconds: a run that exceeds it is stopped and reported as MECH0005.
+/// </summary>
+public sealed record TimeoutRule(string Method, string Pointer, double Seconds)
+{
+    public const string Default = "default";
+
+    /// <summary>A day: more is a typing mistake, not a budget.</summary>
+    public const double MaxSeconds = 86400;
+}
 
 /// <summary>The configured severity and threshold of one check ID.</summary>
 public sealed record CheckRule(string Id, string Pointer, Severity? Severity, double? Threshold);

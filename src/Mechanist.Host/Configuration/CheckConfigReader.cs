@@ -17,7 +17,7 @@ public static class CheckConfigReader
     /// <summary>The keys each object of the config may have, by the name of its definition in the JSON schema.</summary>
     public static IReadOnlyDictionary<string, IReadOnlyList<string>> Keys { get; } = new Dictionary<string, IReadOnlyList<string>>
     {
-        ["root"] = ["$schema", "model", "dataset", "plugins", "device", "seed", "decompositions", "behaviours", "attributions", "validations", "checks", "baseline"],
+        ["root"] = ["$schema", "model", "dataset", "plugins", "device", "seed", "decompositions", "behaviours", "attributions", "validations", "checks", "baseline", "timeouts"],
         ["dataset"] = ["path", "tensor", "text", "task", "options", "context", "limit"],
         ["decomposition"] = ["site", "activations", "tensor", "method", "options", "seed", "path"],
         ["behaviour"] = ["inputs", "corrupted", "metric", "target", "contrast", "position"],
@@ -113,6 +113,7 @@ public static class CheckConfigReader
             var attributions = new List<AttributionConfig>();
             var validations = new List<ValidationConfig>();
             var checks = new List<CheckRule>();
+            var timeouts = new List<TimeoutRule>();
             foreach (var p in root.EnumerateObject())
             {
                 var at = "/" + JsonPositions.Escape(p.Name);
@@ -157,13 +158,18 @@ public static class CheckConfigReader
                             foreach (var c in p.Value.EnumerateObject())
                                 if (Rule(c.Name, c.Value, at + "/" + JsonPositions.Escape(c.Name)) is { } r) checks.Add(r);
                         break;
+                    case "timeouts":
+                        if (Object(p.Value, at, null))
+                            foreach (var t in p.Value.EnumerateObject())
+                                if (Timeout(t.Name, t.Value, at + "/" + JsonPositions.Escape(t.Name)) is { } rule) timeouts.Add(rule);
+                        break;
                 }
             }
             return new CheckConfig
             {
                 Path = fullPath, Positions = positions, Model = model, Dataset = dataset, Plugins = plugins, Device = device,
                 Seed = seed, Decompositions = decompositions, Behaviours = behaviours, Attributions = attributions, Validations = validations,
-                Checks = checks, Baseline = baseline,
+                Checks = checks, Baseline = baseline, Timeouts = timeouts,
             };
         }
 
@@ -401,7 +407,7 @@ public static class CheckConfigReader
         {
             if (!CheckDescriptor.IsValidId(id))
             {
-                problems.Invalid(at, $"'{id}' in 'checks' is not a check ID; expected MECH and four digits (e.g. MECH1001).");
+                problems.Invalid(at, $"'{id}' in 'checks' is not a check ID; expected a prefix of letters and then digits, as MECH1001 or a plugin's ACME0001.");
                 return null;
             }
             if (e.ValueKind == JsonValueKind.String)
@@ -422,6 +428,20 @@ public static class CheckConfigReader
                 }
             }
             return new CheckRule(id, at, severity, threshold);
+        }
+
+        /// <summary>A time budget: <c>"default"</c> or a method ID, and a positive number of seconds.</summary>
+        TimeoutRule? Timeout(string method, JsonElement e, string at)
+        {
+            if (method != TimeoutRule.Default && !Mechanist.Discovery.MethodDescriptor.IsValidId(method))
+            {
+                problems.Invalid(at, $"'{method}' in 'timeouts' is neither \"{TimeoutRule.Default}\" nor a method ID (lower-case, dotted, as 'causal.ablation').");
+                return null;
+            }
+            if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out var seconds) && double.IsFinite(seconds) && seconds > 0 && seconds <= TimeoutRule.MaxSeconds)
+                return new TimeoutRule(method, at, seconds);
+            problems.Invalid(at, $"'{Describe(at)}' must be a number of seconds above 0 and at most {TimeoutRule.MaxSeconds:0}, not {Show(e)}.");
+            return null;
         }
 
         Severity? Severity(JsonElement e, string at)

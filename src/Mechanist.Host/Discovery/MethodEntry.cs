@@ -15,6 +15,9 @@ public sealed record MethodEntry(MethodDescriptor Descriptor, Type Type, string 
         Type.Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
         ?? Type.Assembly.GetName().Version?.ToString() ?? "";
 
-    /// <summary>"built-in", or the plugin assembly's path.</summary>
+    /// <summary>Whether the method is one of the host's own (<see cref="Source"/> is "built-in"; else a plugin assembly's path).</summary>
     public bool IsBuiltIn => Source == MethodRegistry.BuiltInSource;
+
+    /// <summary>Where the method came from: built-in, a plugin folder, or a plugin package with its ID and version.</summary>
+    public Plugins.PluginOrigin Origin => Plugins.PluginOrigin.Of(Source);
 }

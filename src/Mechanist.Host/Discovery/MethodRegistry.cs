@@ -58,7 +58,7 @@ public sealed class MethodRegistry
         {
             if (existing.Type != type)
                 _findings.Add(Finding.Create(InfrastructureChecks.DuplicateMethodId, new FindingLocation(Path: source, Method: descriptor.Id),
-                    [descriptor.Id, $"{type.FullName} ({source})", $"{existing.Type.FullName} ({existing.Source})"]));
+                    ["method ID", descriptor.Id, $"{type.FullName} ({source})", $"{existing.Type.FullName} ({existing.Source})", "the later one is ignored"]));
             return;
         }
         _entries.Add(new MethodEntry(descriptor, type, source));

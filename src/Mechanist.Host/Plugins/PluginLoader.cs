@@ -33,8 +33,10 @@ public static class PluginLoader
     }
 
     /// <summary>
-    /// The plugin assemblies a path names: a <c>.dll</c> file; a plugin folder holding <c>FOLDER/FOLDER.dll</c>;
-    /// or a folder of plugin folders (<c>DIR/NAME/NAME.dll</c>). Throws an input error when the path does not exist.
+    /// The plugin assemblies a path names: a <c>.dll</c> file; a plugin folder — <c>FOLDER/FOLDER.dll</c>, or the one
+    /// <c>NAME.dll</c> beside the folder's only <c>NAME.deps.json</c> (a plugin project's build output); a folder of plugin
+    /// folders (<c>DIR/NAME/NAME.dll</c>); or a plugin package's root (its <c>mechanist/plugins/</c> folders). Throws an
+    /// input error when the path does not exist.
     /// </summary>
     public static IReadOnlyList<string> ResolveAssemblies(string path)
     {
@@ -47,22 +49,52 @@ public static class PluginLoader
         }
         if (!Directory.Exists(full))
             throw new MechanistInputException($"{path}: plugin folder not found.");
-        var own = Path.Combine(full, Path.GetFileName(full.TrimEnd(Path.DirectorySeparatorChar)) + ".dll");
-        if (File.Exists(own)) return [own];
-        return Directory.GetDirectories(full).Order(StringComparer.Ordinal)
-            .Select(d => Path.Combine(d, Path.GetFileName(d) + ".dll"))
-            .Where(File.Exists).ToList();
+        if (PluginFolderAssembly(full) is { } own) return [own];
+        var packaged = Path.Combine(full, "mechanist", "plugins");
+        var parent = Directory.Exists(packaged) ? packaged : full;
+        return Directory.GetDirectories(parent).Order(StringComparer.Ordinal)
+            .Select(PluginFolderAssembly).OfType<string>().ToList();
+    }
+
+    /// <summary>The plugin assembly of a plugin folder: <c>FOLDER.dll</c>, else the assembly of its only <c>*.deps.json</c>.</summary>
+    static string? PluginFolderAssembly(string folder)
+    {
+        var own = Path.Combine(folder, Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar)) + ".dll");
+        if (File.Exists(own)) return own;
+        var deps = Directory.GetFiles(folder, "*.deps.json");
+        if (deps.Length != 1) return null;
+        var dll = deps[0][..^".deps.json".Length] + ".dll";
+        return File.Exists(dll) ? dll : null;
+    }
+
+    /// <summary>Whether a native file is this operating system's kind (by extension) and, under <c>runtimes/RID/</c>, this machine's RID.</summary>
+    static bool IsForThisPlatform(string file)
+    {
+        var name = Path.GetFileName(file);
+        bool kind = OperatingSystem.IsWindows() ? name.EndsWith(".dll", StringComparison.OrdinalIgnoreCase)
+            : OperatingSystem.IsMacOS() ? name.EndsWith(".dylib", StringComparison.Ordinal)
+            : name.Contains(".so", StringComparison.Ordinal);
+        var parts = file.Replace('\\', '/').Split('/');
+        int runtimes = Array.LastIndexOf(parts, "runtimes");
+        var os = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux";
+        var arch = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant();
+        bool thisRid = runtimes < 0 || runtimes + 1 >= parts.Length || parts[runtimes + 1] == $"{os}-{arch}";
+        return kind && thisRid;
     }
 
     /// <summary>Why the plugin must not be loaded, or null when it may. Reads files and metadata only.</summary>
     public static string? Preflight(string assemblyPath, Version hostContracts)
     {
         var folder = Path.GetDirectoryName(assemblyPath)!;
-        var native = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
-            .FirstOrDefault(f => IsNativeTorch(Path.GetFileName(f)));
-        if (native is not null)
-            return $"its folder carries its own native libtorch ('{Path.GetRelativePath(folder, native)}'), and a second libtorch in the process aborts it. " +
-                   "Reference TorchSharp with ExcludeAssets=\"runtime;native\" and no libtorch package";
+        var natives = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+            .Where(f => IsNativeTorch(Path.GetFileName(f))).ToList();
+        if (natives.Count > 0)
+        {
+            // Name the file this operating system would load (TorchSharp-cpu brings every platform's).
+            var native = natives.OrderBy(f => IsForThisPlatform(f) ? 0 : 1).ThenBy(f => f, StringComparer.Ordinal).First();
+            return $"its folder carries its own native libtorch ('{Path.GetRelativePath(folder, native)}'{(natives.Count > 1 ? $" and {natives.Count - 1} more native torch file(s)" : "")}), and a second libtorch in the process aborts it. " +
+                   "Reference only Mechanist.Abstractions (its build props keep TorchSharp's runtime and native assets out of a plugin), and no libtorch or TorchSharp-cpu package";
+        }
         try
         {
             using var stream = File.OpenRead(assemblyPath);
@@ -77,8 +109,10 @@ public static class PluginLoader
             }
             if (built is null)
                 return $"it does not reference {ContractsName}, so it defines no Mechanist methods";
+            // The compatibility rule (docs/plugins.md#versions): same major, and a minor no newer than the host's.
             if (built.Major != hostContracts.Major || built > hostContracts)
-                return $"it was built against {ContractsName} {built}, and this host provides {hostContracts}; rebuild it against {hostContracts.Major}.x up to {hostContracts}";
+                return $"it was built against {ContractsName} {built.ToString(2)}, and this host provides {hostContracts.ToString(2)}; " +
+                       $"reference Mechanist.Abstractions {hostContracts.Major}.x, at most {hostContracts.ToString(2)} (docs/plugins.md#versions)";
         }
         catch (BadImageFormatException e)
         {
