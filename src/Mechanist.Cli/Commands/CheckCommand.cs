@@ -1,5 +1,5 @@
 using Mechanist.Cli.CommandLine;
-using Mechanist.Host.Checking;
+using Mechanist.Host.Gate;
 using Mechanist.Host.Configuration;
 using Mechanist.Host.Reports;
 using Mechanist.IO;

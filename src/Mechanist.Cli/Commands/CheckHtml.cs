@@ -1,7 +1,7 @@
 using Mechanist.Cli.CommandLine;
 using Mechanist.Host;
 using Mechanist.Host.Models;
-using Mechanist.Host.Checking;
+using Mechanist.Host.Gate;
 using Mechanist.Host.Discovery;
 using Mechanist.Models;
 using Mechanist.Reports.Html;

@@ -9,7 +9,7 @@ using Mechanist.Models.Text;
 namespace Mechanist.Host.Activations;
 
 /// <summary>What to harvest: a model (from its folder), token sequences, one hook site.</summary>
-/// <param name="TokensHash">A content hash of the token sequences (<see cref="Checking.ModelInputs.ContentHash"/>).</param>
+/// <param name="TokensHash">A content hash of the token sequences (<see cref="Gate.ModelInputs.ContentHash"/>).</param>
 public sealed record HarvestRequest(ILanguageModel Model, string ModelFolder, TokenSequences Tokens, string TokensHash, string Site, string Dataset);
 
 /// <summary>A complete cache entry (an activation store) and whether this run made it.</summary>

@@ -5,7 +5,7 @@ using Mechanist.Models.Training;
 using Mechanist.Options;
 using static TorchSharp.torch;
 
-namespace Mechanist.Host.Checking;
+namespace Mechanist.Host.Gate;
 
 /// <summary>Model inputs a task generated: token sequences [n, T], their labels at the answer position, and how to label others.</summary>
 public sealed record GeneratedTask(string Description, long[][] Sequences, long[] Labels, int AnswerPosition, Func<long[], long> Label);

@@ -9,7 +9,7 @@ using Mechanist.Options;
 using Mechanist.Validators;
 using static TorchSharp.torch;
 
-namespace Mechanist.Host.Checking;
+namespace Mechanist.Host.Gate;
 
 /// <summary>A decomposition of the plan: trained with <see cref="Trainer"/> or loaded; its activations read from a file or harvested.</summary>
 public sealed record PlannedDecomposition(DecompositionConfig Config, BoundMethod? Trainer)

@@ -5,7 +5,7 @@ using Mechanist.Models;
 using Mechanist.Models.Text;
 using static TorchSharp.torch;
 
-namespace Mechanist.Host.Checking;
+namespace Mechanist.Host.Gate;
 
 /// <summary>A behaviour ready for validators: the contract's <see cref="Attribution.Behaviour"/> plus what reports say about it.</summary>
 public sealed record PreparedBehaviour(string Name, Behaviour Behaviour, string MetricKind, int Examples, string Inputs);

@@ -12,7 +12,7 @@ using Mechanist.Models;
 using Mechanist.Validators;
 using static TorchSharp.torch;
 
-namespace Mechanist.Host.Checking;
+namespace Mechanist.Host.Gate;
 
 /// <summary>What executing a plan produced, before severities, the baseline and <c>--fail-on</c> are applied.</summary>
 public sealed record CheckExecution

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace Mechanist.Host.Checking;
+namespace Mechanist.Host.Gate;
 
 /// <summary>
 /// The logger a check hands to every method it runs: each line goes into the report (<see cref="CheckResult.Log"/>;

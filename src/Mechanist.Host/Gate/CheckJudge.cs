@@ -2,7 +2,7 @@ using Mechanist.Host.Checks;
 using Mechanist.Host.Configuration;
 using Mechanist.Validators;
 
-namespace Mechanist.Host.Checking;
+namespace Mechanist.Host.Gate;
 
 /// <summary>
 /// The last pass of a check run, after everything has run: the host's own findings take their configured

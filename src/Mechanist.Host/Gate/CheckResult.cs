@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using Mechanist.Host.Configuration;
 using Mechanist.Validators;
 
-namespace Mechanist.Host.Checking;
+namespace Mechanist.Host.Gate;
 
 /// <summary>
 /// A finding of a check run with where it belongs in the configuration: the config file's line and column of the

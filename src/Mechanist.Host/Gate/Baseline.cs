@@ -7,7 +7,7 @@ using Mechanist.Host.Configuration;
 using Mechanist.IO;
 using Mechanist.Validators;
 
-namespace Mechanist.Host.Checking;
+namespace Mechanist.Host.Gate;
 
 /// <summary>A finding as a baseline records it.</summary>
 public sealed record BaselineFinding(string Id, string Severity, string? Validation, string? Decomposition, string? Behaviour, string? Site, int? Feature,

@@ -5,7 +5,7 @@ using Mechanist.Models;
 using Mechanist.Models.Text;
 using static TorchSharp.torch;
 
-namespace Mechanist.Host.Checking;
+namespace Mechanist.Host.Gate;
 
 /// <summary>
 /// Model inputs read from a <c>dataset</c> (or a behaviour's <c>inputs</c>): token sequences and, for a generated

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Mechanist.Host.Configuration;
 
-namespace Mechanist.Host.Checking;
+namespace Mechanist.Host.Gate;
 
 /// <summary>What the caller adds to a config: command-line plugins, a model folder, a device, a help-link base, the baseline mode.</summary>
 public sealed record CheckRunOptions

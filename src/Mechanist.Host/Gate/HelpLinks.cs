@@ -1,4 +1,4 @@
-namespace Mechanist.Host.Checking;
+namespace Mechanist.Host.Gate;
 
 /// <summary>
 /// Turns a check's help link into an absolute URI for reports (SARIF's <c>helpUri</c> must be one). A link that is
