@@ -139,17 +139,17 @@ public sealed class ModularAdditionTransformer : HookedModel, ITaskModel, IToken
 
     /// <summary>Loads a model folder (<c>config.json</c> + <c>model.safetensors</c>), validating both strictly.</summary>
     public static ModularAdditionTransformer Load(string folder, Device? device = null) =>
-        FromFolder(folder, ModelFiles.ReadConfig(folder), device);
+        FromFolder(folder, ModelFolderLayout.ReadConfig(folder), device);
 
     /// <summary>Builds the model from an already parsed <c>config.json</c> and loads the folder's weights.</summary>
     public static ModularAdditionTransformer FromFolder(string folder, JsonObject config, Device? device = null)
     {
-        var parsed = ModularAdditionConfig.FromJson(config, ModelFiles.ConfigPath(folder));
-        WeightFile.RequireRoomFor(ModelFiles.WeightsPath(folder), parsed.ParameterCount, 4, ModelFiles.ConfigPath(folder));
+        var parsed = ModularAdditionConfig.FromJson(config, ModelFolderLayout.ConfigPath(folder));
+        WeightFile.RequireRoomFor(ModelFolderLayout.WeightsPath(folder), parsed.ParameterCount, 4, ModelFolderLayout.ConfigPath(folder));
         var model = new ModularAdditionTransformer(parsed, device ?? CPU);
         try
         {
-            WeightFile.Load(ModelFiles.WeightsPath(folder), model._weights, IgnoredTensors);
+            WeightFile.Load(ModelFolderLayout.WeightsPath(folder), model._weights, IgnoredTensors);
             return model;
         }
         catch
@@ -160,10 +160,10 @@ public sealed class ModularAdditionTransformer : HookedModel, ITaskModel, IToken
     }
 
     /// <summary>Writes the model folder atomically.</summary>
-    public void Save(string folder) => ModelFiles.SaveFolder(folder, Config.ToJson(), Weights.Select(w => (w.Name, (Tensor)w.Value)));
+    public void Save(string folder) => ModelFolderLayout.SaveFolder(folder, Config.ToJson(), Weights.Select(w => (w.Name, (Tensor)w.Value)));
 
     /// <summary>Writes <c>config.json</c> and <c>model.safetensors</c> into an existing folder, each file atomically.</summary>
-    public void WriteInto(string folder) => ModelFiles.WriteInto(folder, Config.ToJson(), Weights.Select(w => (w.Name, (Tensor)w.Value)));
+    public void WriteInto(string folder) => ModelFolderLayout.WriteInto(folder, Config.ToJson(), Weights.Select(w => (w.Name, (Tensor)w.Value)));
 
     /// <summary>Copies weights by name from <paramref name="values"/> (same names and shapes as <see cref="Weights"/>).</summary>
     public void LoadWeights(IReadOnlyDictionary<string, Tensor> values)

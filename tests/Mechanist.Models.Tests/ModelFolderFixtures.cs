@@ -6,20 +6,20 @@ using static TorchSharp.torch;
 namespace Mechanist.Models.Tests;
 
 /// <summary>Helpers that damage a saved model folder in one specific way.</summary>
-static class ModelFolders
+static class ModelFolderFixtures
 {
     public static void EditConfig(string folder, Action<JsonObject> edit)
     {
-        var config = ModelFiles.ReadConfig(folder);
+        var config = ModelFolderLayout.ReadConfig(folder);
         edit(config);
-        File.WriteAllText(ModelFiles.ConfigPath(folder), config.ToJsonString());
+        File.WriteAllText(ModelFolderLayout.ConfigPath(folder), config.ToJsonString());
     }
 
     public static void EditWeights(string folder, Action<Dictionary<string, Tensor>> edit)
     {
-        var tensors = Safetensors.ReadAll(ModelFiles.WeightsPath(folder));
+        var tensors = Safetensors.ReadAll(ModelFolderLayout.WeightsPath(folder));
         edit(tensors);
-        Safetensors.Write(ModelFiles.WeightsPath(folder), tensors);
+        Safetensors.Write(ModelFolderLayout.WeightsPath(folder), tensors);
     }
 
     /// <summary>Asserts that loading throws an input error whose message contains every fragment.</summary>

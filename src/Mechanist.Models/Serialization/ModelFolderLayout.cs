@@ -5,10 +5,11 @@ using Mechanist.IO;
 namespace Mechanist.Models.Serialization;
 
 /// <summary>
-/// The model-folder layout of Mechanist's own architectures: <c>config.json</c> (with <c>model_type</c>) plus
-/// <c>model.safetensors</c>, the same pattern Hugging Face uses.
+/// The files of a model folder as Mechanist's own architectures write and read them: <c>config.json</c> (with
+/// <c>model_type</c>) plus <c>model.safetensors</c>, the same pattern Hugging Face uses. Loading a folder through the
+/// model loader its <c>model_type</c> names is the host's <c>ModelFolder</c>.
 /// </summary>
-public static class ModelFiles
+public static class ModelFolderLayout
 {
     public const string ConfigFile = "config.json";
     public const string WeightsFile = "model.safetensors";
