@@ -345,7 +345,12 @@ public static class SaeTrainer
         /// every scale of λ, and small, so the weights can follow (L0 answers a new λ over tens of steps). Looking
         /// ahead brakes before L0 arrives: a threshold that moves at the learning rate's pace keeps moving after λ
         /// changes, and reacting to the present error alone wound λ up past the value that holds L0 at K (L0 then
-        /// overshot and latents died). λ stays within a factor of 100 of its start. The buffer holds
+        /// overshot and latents died). λ stays within a factor of 100 of its start. A variant whose penalty counts firings
+        /// (JumpReLU's L0) lets λ change sign (down to −10 λ₀): below its start the step becomes additive (γ · e · λ₀), so λ can
+        /// turn into a small reward for firing. Its thresholds, once raised, learn only from pre-activations within the kernel
+        /// window, and as the dictionary improves the reconstruction alone pushes them up; a target above the L0 the
+        /// reconstruction wants was unreachable with λ ≥ 0 (L0 4.8 for a target of 6 on 512 features in 128 dimensions while λ
+        /// fell tenfold). The buffer holds
         /// [λ, smoothed log L0, smoothed slope], checkpointed, so a resumed run adapts exactly as an uninterrupted one.
         /// </summary>
         void AdaptCoefficient(double l0)
@@ -362,7 +367,10 @@ public static class SaeTrainer
             {
                 double predicted = Math.Log(Math.Max(l0, 1e-3) / penalized.TargetL0) + TargetL0Horizon * state[2];
                 double start = _variant.SparsityCoefficient(_options);
-                state[0] = Math.Clamp(state[0] * Math.Exp(TargetL0Gain * Math.Clamp(predicted, -1, 1)), start / 100, start * 100);
+                double push = TargetL0Gain * Math.Clamp(predicted, -1, 1);
+                state[0] = _variant.SignedSparsityCoefficient
+                    ? Math.Clamp(state[0] + push * Math.Max(Math.Abs(state[0]), start), -start * 10, start * 100)
+                    : Math.Clamp(state[0] * Math.Exp(push), start / 100, start * 100);
             }
             _p.SetBuffer(SparsityCoefficientBuffer, tensor(state, ScalarType.Float64, _device));
         }
