@@ -7,7 +7,8 @@ namespace Mechanist.Decomposers;
 /// every public static method marked <see cref="SaeArchitectureAttribute"/> in an assembly registered here. This
 /// assembly's architectures are registered on first use; the host registers each assembly it discovers methods in
 /// (built-ins and plugins the same way). The table is process-wide, like the plugins' shared load context: a name
-/// belongs to the first method that registers it. Saving needs no table: a decomposition writes its own name and tensors.
+/// belongs to the first method that registers it (the same plugin loaded again replaces its own loader). Saving needs
+/// no table: a decomposition writes its own name and tensors.
 /// </summary>
 public static class SaeArchitectures
 {
@@ -46,7 +47,7 @@ public static class SaeArchitectures
                         problems.Add(new(attribute.Name, where, null, "the loader must be a public static method taking a SaeLoadContext and returning a Decomposition"));
                     else if (string.IsNullOrWhiteSpace(attribute.Name))
                         problems.Add(new(attribute.Name, where, null, "the architecture name is empty"));
-                    else if (loaders.TryGetValue(attribute.Name, out var existing))
+                    else if (loaders.TryGetValue(attribute.Name, out var existing) && !SameLoader(existing, method))
                         problems.Add(new(attribute.Name, where, $"{existing.DeclaringType?.FullName}.{existing.Name} ({existing.DeclaringType?.Assembly.GetName().Name})",
                             "the name is already registered; the later loader is ignored"));
                     else
@@ -56,6 +57,11 @@ public static class SaeArchitectures
         }
         return problems;
     }
+
+    /// <summary>The same method of the same assembly, loaded again (another host in this process loaded the plugin again): the newer copy serves.</summary>
+    static bool SameLoader(MethodInfo a, MethodInfo b) =>
+        a.Name == b.Name && a.DeclaringType?.FullName == b.DeclaringType?.FullName
+        && a.DeclaringType?.Assembly.GetName().FullName == b.DeclaringType?.Assembly.GetName().FullName;
 
     static IEnumerable<Type> ExportedTypes(Assembly assembly, List<SaeArchitectureProblem> problems)
     {

@@ -45,20 +45,15 @@ public sealed class MethodRegistry
 
     /// <summary>
     /// Registers the SAELens architectures <paramref name="assembly"/> declares; a name another loader holds is MECH0004,
-    /// a loader with the wrong signature MECH0002. (The same plugin loaded again, by another host in this process, is
-    /// the same loader.)
+    /// a loader with the wrong signature MECH0002.
     /// </summary>
     void AddArchitectures(Assembly assembly, string source)
     {
-        var name = assembly.GetName().Name;
         foreach (var problem in SaeArchitectures.Register(assembly))
         {
             if (problem.RegisteredBy is { } holder)
-            {
-                if (holder.StartsWith(problem.Loader + " (", StringComparison.Ordinal) && holder.EndsWith($"({name})", StringComparison.Ordinal)) continue;
                 _findings.Add(Finding.Create(InfrastructureChecks.DuplicateMethodId, new FindingLocation(Path: source),
                     ["SAE architecture", problem.Name, $"{problem.Loader} ({source})", holder, "the later one is ignored"]));
-            }
             else
                 _findings.Add(PluginFailure(source, $"SAE architecture '{problem.Name}' of {problem.Loader}: {problem.Reason}"));
         }
