@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mechanist.Cli.CommandLine;
 using Mechanist.Decomposers;
+using Mechanist.Host;
 using Mechanist.Host.Formats;
 using Mechanist.Host.Models;
 using Mechanist.IO;
@@ -51,6 +52,8 @@ public sealed class EvaluateCommand : ICommand
                 if (args.Has(name)) throw new UsageException($"option '--{name}' needs --model.");
         var format = args.GetChoice("format", "text", "text", "json");
         var device = CommonOptions.ParseDevice(args);
+        // Plugins first: a plugin's SAE architecture loads once its plugin is loaded.
+        using var host = CommonOptions.CreateHost(args, env);
         using var decomposition = DecompositionFolder.Load(folder);
 
         var report = new JsonObject
@@ -76,7 +79,7 @@ public sealed class EvaluateCommand : ICommand
         }
         if (modelPath is not null)
         {
-            var splice = Splice(args, env, decomposition, modelPath, device);
+            var splice = Splice(args, host, decomposition, modelPath, device);
             var values = new JsonObject();
             var definitions = new JsonObject();
             foreach (var (name, value) in splice.Metrics.Values())
@@ -104,7 +107,7 @@ public sealed class EvaluateCommand : ICommand
 
     sealed record SpliceResult(SpliceMetrics Metrics, string Site, string? OutputSite);
 
-    static SpliceResult Splice(ParsedArguments args, CommandEnvironment env, Decomposition decomposition, string modelPath, Device device)
+    static SpliceResult Splice(ParsedArguments args, MechanistHost host, Decomposition decomposition, string modelPath, Device device)
     {
         var text = args.Get("text");
         var tokensFile = args.Get("tokens");
@@ -119,7 +122,6 @@ public sealed class EvaluateCommand : ICommand
         int batchSize = args.GetInt("batch-size", 8);
         if (batchSize < 1) throw new UsageException($"option '--batch-size' must be at least 1, got {batchSize}.");
 
-        using var host = CommonOptions.CreateHost(args, env);
         using var loaded = ModelFolder.Load(modelPath, host.Catalog, host.Services, device);
         if (loaded is not ILanguageModel model)
             throw new MechanistInputException($"{modelPath}: model type '{loaded.ModelType}' does not read token ids; the splice metrics need a language model.");
