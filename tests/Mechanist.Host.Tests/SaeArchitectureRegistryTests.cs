@@ -1,3 +1,5 @@
+using System.Reflection;
+using System.Reflection.Emit;
 using System.Text.Json.Nodes;
 using Mechanist.Decomposers;
 using Mechanist.Host.Checks;
@@ -11,7 +13,7 @@ namespace Mechanist.Host.Tests;
 /// <summary>
 /// SAELens architectures register by attribute, from any assembly the host discovers methods in (the built-ins through the
 /// same attribute): a folder naming a registered architecture loads through its loader; a name already held is MECH0004,
-/// a loader of the wrong shape MECH0002. This assembly declares the three below, and only this test registers it.
+/// a loader of the wrong shape MECH0002.
 /// </summary>
 public class SaeArchitectureRegistryTests
 {
@@ -23,13 +25,14 @@ public class SaeArchitectureRegistryTests
         Assert.Equal(nameof(TopKSae.Load), SaeArchitectures.LoaderOf("topk")!.Name);
         Assert.DoesNotContain(TestArchitectures.Name, SaeArchitectures.Names);
 
+        var emitted = TestArchitectures.Emit();
         var registry = new MethodRegistry();
-        registry.AddAssembly(typeof(TestArchitectures).Assembly, "tests");
+        registry.AddAssembly(emitted, "tests");
         var taken = Assert.Single(registry.Findings, f => f.Id == InfrastructureChecks.DuplicateMethodId.Id);
         Assert.Contains("SAE architecture 'standard'", taken.Message);
         Assert.Contains("StandardSae.Load", taken.Message);
         var bad = Assert.Single(registry.Findings, f => f.Id == InfrastructureChecks.PluginLoadFailed.Id);
-        Assert.Contains("SAE architecture 'test_instance' of Mechanist.Host.Tests.TestArchitectureHolder.NotStatic", bad.Message);
+        Assert.Contains("SAE architecture 'test_instance' of Architectures.NotStatic", bad.Message);
         Assert.Equal(2, registry.Findings.Count);
         // The built-in keeps its name; the registered one loads.
         Assert.Equal(nameof(StandardSae.Load), SaeArchitectures.LoaderOf("standard")!.Name);
@@ -43,38 +46,44 @@ public class SaeArchitectureRegistryTests
         var cfg = JsonNode.Parse(File.ReadAllText(cfgPath))!;
         cfg["architecture"] = TestArchitectures.Name;
         File.WriteAllText(cfgPath, cfg.ToJsonString());
-        TestArchitectures.Loads = 0;
         using var loaded = DecompositionFolder.Load(temp.File("sae"));
-        Assert.Equal(1, TestArchitectures.Loads);
+        Assert.IsType<StandardSae>(loaded);
         using var x = randn(3, 4, generator: g);
         Assert.True(TensorAssert.Identical(sae.Encode(x), loaded.Encode(x)));
 
         // Registering the assembly again changes nothing and reports nothing.
         var again = new MethodRegistry();
-        again.AddAssembly(typeof(TestArchitectures).Assembly, "tests");
+        again.AddAssembly(emitted, "tests");
         Assert.Empty(again.Findings);
     }
 }
 
-public static class TestArchitectures
+/// <summary>
+/// An assembly of its own per call (emitted, so no other test can have registered it), holding the loaders
+/// <c>Architectures.LoadRegistered</c> (<see cref="Name"/>, through <see cref="StandardSae.Load"/>), <c>Architectures.LoadTaken</c>
+/// ("standard") and the instance method <c>Architectures.NotStatic</c> ("test_instance").
+/// </summary>
+static class TestArchitectures
 {
-    public const string Name = "test_registered";
+    public static readonly string Name = "test_registered_" + Guid.NewGuid().ToString("N")[..8];
 
-    public static int Loads;
-
-    [SaeArchitecture(Name)]
-    public static Decomposition LoadRegistered(SaeLoadContext c)
+    public static Assembly Emit()
     {
-        Loads++;
-        return StandardSae.Load(c);
+        var assembly = AssemblyBuilder.DefineDynamicAssembly(new AssemblyName("Mechanist.Tests.Architectures" + Name), AssemblyBuilderAccess.Run);
+        var type = assembly.DefineDynamicModule("m").DefineType("Architectures", TypeAttributes.Public | TypeAttributes.Class);
+        var attribute = typeof(SaeArchitectureAttribute).GetConstructor([typeof(string)])!;
+        void Loader(string method, string name, bool isStatic, Action<ILGenerator> body)
+        {
+            var m = type.DefineMethod(method, MethodAttributes.Public | (isStatic ? MethodAttributes.Static : 0), typeof(Decomposition), [typeof(SaeLoadContext)]);
+            m.SetCustomAttribute(new CustomAttributeBuilder(attribute, [name]));
+            var il = m.GetILGenerator();
+            body(il);
+            il.Emit(OpCodes.Ret);
+        }
+        Loader("LoadRegistered", Name, true, il => { il.Emit(OpCodes.Ldarg_0); il.Emit(OpCodes.Call, typeof(StandardSae).GetMethod(nameof(StandardSae.Load))!); });
+        Loader("LoadTaken", "standard", true, il => il.Emit(OpCodes.Ldnull));
+        Loader("NotStatic", "test_instance", false, il => il.Emit(OpCodes.Ldnull));
+        type.CreateType();
+        return assembly;
     }
-
-    [SaeArchitecture("standard")]
-    public static Decomposition LoadTaken(SaeLoadContext c) => throw new InvalidOperationException("never registered");
-}
-
-public sealed class TestArchitectureHolder
-{
-    [SaeArchitecture("test_instance")]
-    public Decomposition NotStatic(SaeLoadContext c) => throw new InvalidOperationException("never registered");
 }

@@ -67,7 +67,8 @@ public static class SaeArchitectures
     {
         try
         {
-            return assembly.GetExportedTypes();
+            // A dynamic (emitted) assembly has no export table: its visible types are the exported ones.
+            return assembly.IsDynamic ? assembly.GetTypes().Where(t => t.IsVisible).ToArray() : assembly.GetExportedTypes();
         }
         catch (Exception e) when (e is ReflectionTypeLoadException or FileNotFoundException or FileLoadException or BadImageFormatException or TypeLoadException)
         {

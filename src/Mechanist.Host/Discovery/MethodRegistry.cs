@@ -31,7 +31,7 @@ public sealed class MethodRegistry
         Type[] types;
         try
         {
-            types = assembly.GetExportedTypes();
+            types = assembly.IsDynamic ? assembly.GetTypes().Where(t => t.IsVisible).ToArray() : assembly.GetExportedTypes();
         }
         catch (Exception e) when (e is ReflectionTypeLoadException or FileNotFoundException or FileLoadException or BadImageFormatException or TypeLoadException)
         {
