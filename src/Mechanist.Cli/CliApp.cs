@@ -1,12 +1,18 @@
+using System.CommandLine;
+using System.CommandLine.Help;
 using System.Reflection;
 using Mechanist.Cli.CommandLine;
+using Mechanist.Cli.Commands.Bench;
 using Mechanist.Cli.Commands;
 using Mechanist.Host.Discovery;
 using Mechanist.Options;
 
 namespace Mechanist.Cli;
 
-/// <summary>Dispatches a command line to its verb and maps failures to exit codes and one-line messages.</summary>
+/// <summary>
+/// Parses a command line with System.CommandLine (<see cref="CommandTree"/>), runs its verb, and maps failures to exit
+/// codes and one-line messages: bad usage or input 2, a method that threw 1 (MECH0001), stack traces only with --verbose.
+/// </summary>
 public static class CliApp
 {
     public static IReadOnlyList<ICommand> Commands { get; } =
@@ -29,42 +35,25 @@ public static class CliApp
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         bool verbose = args.Contains("--verbose");
+        var env = new CommandEnvironment(stdout, stderr, verbose);
+        var tree = new CommandTree(Commands, (command, parsed) => command.Run(parsed, env), Version);
+        var invocation = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         if (args.Length == 0)
         {
-            WriteHelp(stderr);
+            HelpLayout.Write(tree.Parse(["--help"]), tree, stderr);
             return ExitCodes.BadInput;
         }
-        if (args[0] is "--help" or "-h" or "help")
-        {
-            WriteHelp(stdout);
-            return ExitCodes.Ok;
-        }
-        if (args[0] == "--version")
-        {
-            stdout.WriteLine($"mechanist {Version}");
-            return ExitCodes.Ok;
-        }
-        var command = Commands.Where(c => Matches(c, args)).MaxBy(c => c.Name.Split(' ').Length);
-        if (command is null)
-        {
-            var verb = args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : string.Join(' ', args.TakeWhile(a => !a.StartsWith("--", StringComparison.Ordinal)).Take(2));
-            var closest = NameSuggester.Closest(verb, Commands.Select(c => c.Name));
-            stderr.WriteLine($"mechanist: error: unknown command '{verb}'.{(closest is null ? "" : $" Did you mean '{closest}'?")} Run 'mechanist --help' for the list.");
-            return ExitCodes.BadInput;
-        }
-        var rest = args.Skip(command.Name.Split(' ').Length).ToArray();
-        if (rest.Contains("--help"))
-        {
-            WriteCommandHelp(stdout, command);
-            return ExitCodes.Ok;
-        }
-        var env = new CommandEnvironment(stdout, stderr, verbose);
+        if (args is ["help"]) args = ["--help"];
         try
         {
-            var parsed = ParsedArguments.Parse(command.Name, rest, command.Options);
-            if (parsed.Positionals.Count > command.MaxPositionals)
-                throw new UsageException($"unexpected argument '{parsed.Positionals[command.MaxPositionals]}' for '{command.Name}'. See 'mechanist {command.Name} --help'.");
-            return command.Run(parsed, env);
+            var result = tree.Parse(args);
+            if (result.Action is HelpAction)
+            {
+                HelpLayout.Write(result, tree, stdout);
+                return ExitCodes.Ok;
+            }
+            if (UsageErrors.Find(result, tree, args) is { } usage) throw new UsageException(usage);
+            return result.Invoke(invocation);
         }
         catch (MechanistInputException e)
         {
@@ -87,36 +76,5 @@ public static class CliApp
             else stderr.WriteLine("(run with --verbose for the stack trace)");
             return ExitCodes.ErrorFinding;
         }
-    }
-
-    static bool Matches(ICommand command, string[] args)
-    {
-        var words = command.Name.Split(' ');
-        return args.Length >= words.Length && words.Select((w, i) => args[i] == w).All(x => x);
-    }
-
-    static void WriteHelp(TextWriter w)
-    {
-        w.WriteLine($"mechanist {Version}: mechanistic interpretability for .NET");
-        w.WriteLine();
-        w.WriteLine("usage: mechanist COMMAND [options]   (mechanist COMMAND --help for its options)");
-        w.WriteLine();
-        w.WriteLine("commands:");
-        int width = Commands.Max(c => c.Name.Length);
-        foreach (var c in Commands) w.WriteLine($"  {c.Name.PadRight(width)}  {c.Summary}");
-        w.WriteLine();
-        w.WriteLine("exit codes: 0 ok, 1 an error-severity finding (MECH0001: a method threw), 2 bad usage or input");
-    }
-
-    static void WriteCommandHelp(TextWriter w, ICommand command)
-    {
-        w.WriteLine($"usage: mechanist {command.Name} {command.Usage}");
-        w.WriteLine();
-        w.WriteLine(command.Summary);
-        w.WriteLine();
-        w.WriteLine("options:");
-        int width = command.Options.Max(o => o.Name.Length + (o.TakesValue ? (o.ValueName ?? "VALUE").Length + 1 : 0));
-        foreach (var o in command.Options)
-            w.WriteLine($"  --{(o.TakesValue ? $"{o.Name} {o.ValueName ?? "VALUE"}" : o.Name).PadRight(width)}  {o.Help}");
     }
 }

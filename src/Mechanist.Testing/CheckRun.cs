@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text;
-using Mechanist.Host.Checking;
+using Mechanist.Host.Gate;
 using Mechanist.Host.Configuration;
 
 namespace Mechanist.Testing;

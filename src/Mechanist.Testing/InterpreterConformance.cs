@@ -39,8 +39,8 @@ internal static class InterpreterConformance
         InterpretContext Context(IHookedModel m) => new()
         {
             Decomposition = decomposition, Activations = activations, Model = m, Features = [0, 1, 2], Site = TinyModel.MlpSite,
-            Tokens = tokens, TokenText = (model as ITokenizedModel)?.TokenText, Unembedding = ModelWeights.Unembedding(folder, TinyModel.MlpSite),
-            Embedding = ModelWeights.Embedding(folder), InputTemplate = tokens.narrow(0, 0, 1), Options = bound.Options, Seed = options.Seed,
+            Tokens = tokens, TokenText = (model as ITokenizedModel)?.TokenText, Unembedding = (model as IEmbeddingModel)?.Unembedding(TinyModel.MlpSite),
+            Embedding = (model as IEmbeddingModel)?.TokenEmbedding(), InputTemplate = tokens.narrow(0, 0, 1), Options = bound.Options, Seed = options.Seed,
         };
 
         string? first = null;

@@ -1,5 +1,5 @@
 using System.Text;
-using Mechanist.Host.Checking;
+using Mechanist.Host.Gate;
 using Mechanist.Host.Configuration;
 using Mechanist.Models.Architectures;
 using Mechanist.Testing;

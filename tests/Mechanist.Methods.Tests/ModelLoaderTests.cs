@@ -15,7 +15,7 @@ public class ModelLoaderTests
     static IHookedModel LoadThroughCatalog(string folder)
     {
         using var host = MechanistHost.Create([]);
-        var config = ModelFiles.ReadConfig(folder);
+        var config = ModelFolderLayout.ReadConfig(folder);
         Assert.True(host.Catalog.Resolve(ConfigReader.ModelTypeOf(config, folder), MethodKind.ModelLoader).IsBuiltIn);
         return ModelFolder.Load(folder, host.Catalog, host.Services);
     }
@@ -64,7 +64,7 @@ public class ModelLoaderTests
         using var temp = new TempDir();
         using var toy = ToySuperposition.Create(new ToySuperpositionConfig { NFeatures = 8, NHidden = 3 }, 2);
         toy.Save(temp.File("toy"));
-        var weights = ModelFiles.WeightsPath(temp.File("toy"));
+        var weights = ModelFolderLayout.WeightsPath(temp.File("toy"));
         File.WriteAllBytes(weights, File.ReadAllBytes(weights)[..^8]);
         var e = Assert.Throws<MechanistInputException>(() => LoadThroughCatalog(temp.File("toy")));
         Assert.Contains(weights, e.Message);

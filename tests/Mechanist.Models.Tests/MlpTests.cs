@@ -34,7 +34,7 @@ public class MlpTests
         var ablated = model.RunZeroAblated(x, "layers.1.hook_post");
         Assert.True(ablated.allclose(model.Weights.Single(p => p.Name == "layers.2.bias").Value.expand(4, 3)));
         Assert.Equal(0, model.ActiveHookCount);
-        ModelFolders.AssertRejected(() => model.Run(ones(4, 3)), "float inputs [batch, 5]");
+        ModelFolderFixtures.AssertRejected(() => model.Run(ones(4, 3)), "float inputs [batch, 5]");
     }
 
     [Fact]
@@ -59,14 +59,14 @@ public class MlpTests
         using var x = randn(2, 5);
         Assert.True(TensorAssert.Identical(model.Run(x), loaded.Run(x)));
 
-        ModelFolders.EditConfig(folder, c => c["activation"] = "gleu");
-        ModelFolders.AssertRejected(() => Mlp.Load(folder), "key 'activation' is 'gleu'", "Did you mean 'gelu'?");
-        ModelFolders.EditConfig(folder, c => { c["activation"] = "gelu"; c["layer_sizes"] = new System.Text.Json.Nodes.JsonArray(5); });
-        ModelFolders.AssertRejected(() => Mlp.Load(folder), "key 'layer_sizes' must hold at least 2 integers");
-        ModelFolders.EditConfig(folder, c => c["layer_sizes"] = new System.Text.Json.Nodes.JsonArray(5, 0, 3));
-        ModelFolders.AssertRejected(() => Mlp.Load(folder), "key 'layer_sizes[1]' is 0");
-        ModelFolders.EditConfig(folder, c => c["layer_sizes"] = new System.Text.Json.Nodes.JsonArray(5, 8, 6, 3));
-        ModelFolders.EditWeights(folder, t => t.Remove("layers.2.bias"));
-        ModelFolders.AssertRejected(() => Mlp.Load(folder), "missing tensor 'layers.2.bias'", "layer_sizes[3]");
+        ModelFolderFixtures.EditConfig(folder, c => c["activation"] = "gleu");
+        ModelFolderFixtures.AssertRejected(() => Mlp.Load(folder), "key 'activation' is 'gleu'", "Did you mean 'gelu'?");
+        ModelFolderFixtures.EditConfig(folder, c => { c["activation"] = "gelu"; c["layer_sizes"] = new System.Text.Json.Nodes.JsonArray(5); });
+        ModelFolderFixtures.AssertRejected(() => Mlp.Load(folder), "key 'layer_sizes' must hold at least 2 integers");
+        ModelFolderFixtures.EditConfig(folder, c => c["layer_sizes"] = new System.Text.Json.Nodes.JsonArray(5, 0, 3));
+        ModelFolderFixtures.AssertRejected(() => Mlp.Load(folder), "key 'layer_sizes[1]' is 0");
+        ModelFolderFixtures.EditConfig(folder, c => c["layer_sizes"] = new System.Text.Json.Nodes.JsonArray(5, 8, 6, 3));
+        ModelFolderFixtures.EditWeights(folder, t => t.Remove("layers.2.bias"));
+        ModelFolderFixtures.AssertRejected(() => Mlp.Load(folder), "missing tensor 'layers.2.bias'", "layer_sizes[3]");
     }
 }

@@ -68,7 +68,7 @@ public class ModularAdditionTrainerTests
         Assert.True(predictions.eq(labels).to(ScalarType.Float64).mean().item<double>() >= 0.99);
     }
 
-    static byte[] Weights(string folder) => File.ReadAllBytes(ModelFiles.WeightsPath(folder));
+    static byte[] Weights(string folder) => File.ReadAllBytes(ModelFolderLayout.WeightsPath(folder));
 
     static List<string> LogWithoutTimes(string folder) =>
         TrainingLog.Read(Path.Combine(folder, TrainingLog.FileName)).Select(r => { r.Remove("seconds"); return r.ToJsonString(); }).ToList();
@@ -93,7 +93,7 @@ public class ModularAdditionTrainerTests
         var killed = temp.File("killed");
         Assert.Throws<SimulatedKill>(() => ModularAdditionTrainer.Train(killed, Tiny,
             progress: new SyncProgress(r => { if (r.Step == 35) throw new SimulatedKill(); })));
-        Assert.False(File.Exists(ModelFiles.WeightsPath(killed)));
+        Assert.False(File.Exists(ModelFolderLayout.WeightsPath(killed)));
         Assert.Equal("20", ReadEpoch(killed));
         Assert.Contains(LogWithoutTimes(killed), r => r.Contains("\"epoch\":35"));
         var resumed = ModularAdditionTrainer.Train(killed, Tiny, resume: true);
@@ -139,25 +139,25 @@ public class ModularAdditionTrainerTests
         var run = temp.File("run");
         ModularAdditionTrainer.Train(run, Tiny with { Epochs = 10 });
 
-        ModelFolders.AssertRejected(() => ModularAdditionTrainer.Train(run, Tiny), "holds the checkpoint of an earlier run", "--resume");
-        ModelFolders.AssertRejected(() => ModularAdditionTrainer.Train(run, Tiny with { Lr = 0.02 }, resume: true),
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTrainer.Train(run, Tiny), "holds the checkpoint of an earlier run", "--resume");
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTrainer.Train(run, Tiny with { Lr = 0.02 }, resume: true),
             "--lr is 0.02", "started with 0.01", "--epochs");
-        ModelFolders.AssertRejected(() => ModularAdditionTrainer.Train(run, Tiny with { Model = Tiny.Model with { DMlp = 64 } }, resume: true),
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTrainer.Train(run, Tiny with { Model = Tiny.Model with { DMlp = 64 } }, resume: true),
             "--d-mlp is 64");
-        ModelFolders.AssertRejected(() => ModularAdditionTrainer.Train(run, Tiny with { Epochs = 5 }, resume: true),
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTrainer.Train(run, Tiny with { Epochs = 5 }, resume: true),
             "--epochs 5 is below the checkpoint's epoch 10");
-        ModelFolders.AssertRejected(() => ModularAdditionTrainer.Train(temp.File("none"), Tiny, resume: true),
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTrainer.Train(temp.File("none"), Tiny, resume: true),
             "checkpoint.safetensors: file not found", "--resume");
 
         var other = temp.File("other");
         Directory.CreateDirectory(other);
         File.WriteAllText(Path.Combine(other, "notes.txt"), "mine");
-        ModelFolders.AssertRejected(() => ModularAdditionTrainer.Train(other, Tiny), "exists and is not empty");
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTrainer.Train(other, Tiny), "exists and is not empty");
         Assert.Equal(["notes.txt"], Directory.EnumerateFileSystemEntries(other).Select(Path.GetFileName));
 
-        ModelFolders.AssertRejected(() => ModularAdditionTrainer.Train(temp.File("a"), Tiny with { TrainFraction = 1.0 }), "--train-fraction");
-        ModelFolders.AssertRejected(() => ModularAdditionTrainer.Train(temp.File("b"), Tiny with { Epochs = 0 }), "--epochs must be at least 1");
-        ModelFolders.AssertRejected(() => ModularAdditionTrainer.Train(temp.File("c"), Tiny with { Model = Tiny.Model with { P = 1 } }), "--p must be at least 2");
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTrainer.Train(temp.File("a"), Tiny with { TrainFraction = 1.0 }), "--train-fraction");
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTrainer.Train(temp.File("b"), Tiny with { Epochs = 0 }), "--epochs must be at least 1");
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTrainer.Train(temp.File("c"), Tiny with { Model = Tiny.Model with { P = 1 } }), "--p must be at least 2");
         Assert.False(Directory.Exists(temp.File("a")) || Directory.Exists(temp.File("b")) || Directory.Exists(temp.File("c")));
 
         // A damaged checkpoint is named, and nothing is changed.
@@ -165,7 +165,7 @@ public class ModularAdditionTrainerTests
         var bytes = File.ReadAllBytes(checkpoint);
         File.WriteAllBytes(checkpoint, bytes[..^100]);
         var before = Directory.EnumerateFiles(run).Select(f => (f, File.GetLastWriteTimeUtc(f))).ToList();
-        ModelFolders.AssertRejected(() => ModularAdditionTrainer.Train(run, Tiny, resume: true), checkpoint, "truncated");
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTrainer.Train(run, Tiny, resume: true), checkpoint, "truncated");
         Assert.Equal(before, Directory.EnumerateFiles(run).Select(f => (f, File.GetLastWriteTimeUtc(f))).ToList());
     }
 }

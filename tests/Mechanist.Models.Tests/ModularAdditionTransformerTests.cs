@@ -163,10 +163,10 @@ public class ModularAdditionTransformerTests
     public void Bad_token_inputs_are_input_errors()
     {
         using var model = ModularAdditionTransformer.Create(Small, 0);
-        ModelFolders.AssertRejected(() => model.Run(ones(2, 3)), "int64 tokens [batch, pos]", "Float32 [2, 3]");
-        ModelFolders.AssertRejected(() => model.Run(ones(2, 4, ScalarType.Int64)), "1 <= pos <= 3", "[2, 4]");
-        ModelFolders.AssertRejected(() => model.Run(full(2, 3, 12L)), "tokens 0 … 11", "got a token 12");
-        ModelFolders.AssertRejected(() => model.LastPositionLogits(full(2, 3, -1L)), "got a token -1");
+        ModelFolderFixtures.AssertRejected(() => model.Run(ones(2, 3)), "int64 tokens [batch, pos]", "Float32 [2, 3]");
+        ModelFolderFixtures.AssertRejected(() => model.Run(ones(2, 4, ScalarType.Int64)), "1 <= pos <= 3", "[2, 4]");
+        ModelFolderFixtures.AssertRejected(() => model.Run(full(2, 3, 12L)), "tokens 0 … 11", "got a token 12");
+        ModelFolderFixtures.AssertRejected(() => model.LastPositionLogits(full(2, 3, -1L)), "got a token -1");
     }
 
     [Fact]
@@ -177,7 +177,7 @@ public class ModularAdditionTransformerTests
         var folder = temp.File("model");
         model.Save(folder);
         Assert.Equal(["model", "model/config.json", "model/model.safetensors"], temp.Entries());
-        var config = ModelFiles.ReadConfig(folder);
+        var config = ModelFolderLayout.ReadConfig(folder);
         Assert.Equal("modular-addition", (string?)config["model_type"]);
         Assert.Equal(12, (int)config["d_vocab"]!);
         Assert.Equal(11, (int)config["d_vocab_out"]!);
@@ -187,7 +187,7 @@ public class ModularAdditionTransformerTests
         using var tokens = ModularAdditionData.Tokens(Small.P);
         Assert.True(TensorAssert.Identical(model.Run(tokens), loaded.Run(tokens)));
         // TransformerLens' saved buffers are accepted and skipped.
-        ModelFolders.EditWeights(folder, t => { t["blocks.0.attn.mask"] = ones(3, 3, ScalarType.Bool).tril(); t["blocks.0.attn.IGNORE"] = tensor(float.NegativeInfinity); });
+        ModelFolderFixtures.EditWeights(folder, t => { t["blocks.0.attn.mask"] = ones(3, 3, ScalarType.Bool).tril(); t["blocks.0.attn.IGNORE"] = tensor(float.NegativeInfinity); });
         ModularAdditionTransformer.Load(folder).Dispose();
     }
 
@@ -204,57 +204,57 @@ public class ModularAdditionTransformerTests
         }
 
         var f1 = Fresh("missing-key");
-        ModelFolders.EditConfig(f1, c => c.Remove("d_mlp"));
-        ModelFolders.AssertRejected(() => ModularAdditionTransformer.Load(f1), "config.json", "missing key 'd_mlp'");
+        ModelFolderFixtures.EditConfig(f1, c => c.Remove("d_mlp"));
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTransformer.Load(f1), "config.json", "missing key 'd_mlp'");
 
         var f2 = Fresh("unknown-key");
-        ModelFolders.EditConfig(f2, c => { c.Remove("d_model"); c["d_modle"] = 24; });
-        ModelFolders.AssertRejected(() => ModularAdditionTransformer.Load(f2), "config.json", "unknown key 'd_modle'", "Did you mean 'd_model'?");
+        ModelFolderFixtures.EditConfig(f2, c => { c.Remove("d_model"); c["d_modle"] = 24; });
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTransformer.Load(f2), "config.json", "unknown key 'd_modle'", "Did you mean 'd_model'?");
 
         var f3 = Fresh("wrong-type");
-        ModelFolders.EditConfig(f3, c => { c["model_type"] = "gpt2"; c["n_layer"] = 12; });
-        ModelFolders.AssertRejected(() => ModularAdditionTransformer.Load(f3), "'model_type' is 'gpt2', expected 'modular-addition'");
+        ModelFolderFixtures.EditConfig(f3, c => { c["model_type"] = "gpt2"; c["n_layer"] = 12; });
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTransformer.Load(f3), "'model_type' is 'gpt2', expected 'modular-addition'");
 
         var f4 = Fresh("implied");
-        ModelFolders.EditConfig(f4, c => c["d_vocab"] = 99);
-        ModelFolders.AssertRejected(() => ModularAdditionTransformer.Load(f4), "key 'd_vocab' is 99, expected 12");
+        ModelFolderFixtures.EditConfig(f4, c => c["d_vocab"] = 99);
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTransformer.Load(f4), "key 'd_vocab' is 99, expected 12");
 
         var f5 = Fresh("not-int");
-        ModelFolders.EditConfig(f5, c => c["n_heads"] = "three");
-        ModelFolders.AssertRejected(() => ModularAdditionTransformer.Load(f5), "key 'n_heads' must be an integer", "\"three\"");
+        ModelFolderFixtures.EditConfig(f5, c => c["n_heads"] = "three");
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTransformer.Load(f5), "key 'n_heads' must be an integer", "\"three\"");
 
         var f6 = Fresh("act");
-        ModelFolders.EditConfig(f6, c => c["act_fn"] = "rleu");
-        ModelFolders.AssertRejected(() => ModularAdditionTransformer.Load(f6), "key 'act_fn' is 'rleu'", "Did you mean 'relu'?");
+        ModelFolderFixtures.EditConfig(f6, c => c["act_fn"] = "rleu");
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTransformer.Load(f6), "key 'act_fn' is 'rleu'", "Did you mean 'relu'?");
 
         var f7 = Fresh("missing-tensor");
-        ModelFolders.EditWeights(f7, t => t.Remove("blocks.0.attn.W_K"));
-        ModelFolders.AssertRejected(() => ModularAdditionTransformer.Load(f7), "model.safetensors", "missing tensor 'blocks.0.attn.W_K'", "[3, 24, 8]", "n_heads, d_model, d_head");
+        ModelFolderFixtures.EditWeights(f7, t => t.Remove("blocks.0.attn.W_K"));
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTransformer.Load(f7), "model.safetensors", "missing tensor 'blocks.0.attn.W_K'", "[3, 24, 8]", "n_heads, d_model, d_head");
 
         var f8 = Fresh("shape");
-        ModelFolders.EditWeights(f8, t => t["blocks.0.mlp.W_in"] = zeros(24, 41));
-        ModelFolders.AssertRejected(() => ModularAdditionTransformer.Load(f8), "tensor 'blocks.0.mlp.W_in' has shape [24, 41], expected [24, 40]");
+        ModelFolderFixtures.EditWeights(f8, t => t["blocks.0.mlp.W_in"] = zeros(24, 41));
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTransformer.Load(f8), "tensor 'blocks.0.mlp.W_in' has shape [24, 41], expected [24, 40]");
 
         var f9 = Fresh("dtype");
-        ModelFolders.EditWeights(f9, t => t["unembed.W_U"] = t["unembed.W_U"].to(ScalarType.Float16));
-        ModelFolders.AssertRejected(() => ModularAdditionTransformer.Load(f9), "tensor 'unembed.W_U' has dtype F16, expected F32");
+        ModelFolderFixtures.EditWeights(f9, t => t["unembed.W_U"] = t["unembed.W_U"].to(ScalarType.Float16));
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTransformer.Load(f9), "tensor 'unembed.W_U' has dtype F16, expected F32");
 
         var f10 = Fresh("extra");
-        ModelFolders.EditWeights(f10, t => { t["blocks.0.attn.W_QQ"] = t["blocks.0.attn.W_Q"]; t.Remove("blocks.0.attn.W_Q"); });
-        ModelFolders.AssertRejected(() => ModularAdditionTransformer.Load(f10), "unexpected tensor 'blocks.0.attn.W_QQ'", "Did you mean 'blocks.0.attn.W_Q'?");
+        ModelFolderFixtures.EditWeights(f10, t => { t["blocks.0.attn.W_QQ"] = t["blocks.0.attn.W_Q"]; t.Remove("blocks.0.attn.W_Q"); });
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTransformer.Load(f10), "unexpected tensor 'blocks.0.attn.W_QQ'", "Did you mean 'blocks.0.attn.W_Q'?");
 
         var f11 = Fresh("nan");
-        ModelFolders.EditWeights(f11, t => t["embed.W_E"][0, 0] = float.NaN);
-        ModelFolders.AssertRejected(() => ModularAdditionTransformer.Load(f11), "tensor 'embed.W_E' contains NaN");
+        ModelFolderFixtures.EditWeights(f11, t => t["embed.W_E"][0, 0] = float.NaN);
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTransformer.Load(f11), "tensor 'embed.W_E' contains NaN");
 
         var f12 = Fresh("bad-json");
-        File.WriteAllText(ModelFiles.ConfigPath(f12), "{\"model_type\": ");
-        ModelFolders.AssertRejected(() => ModularAdditionTransformer.Load(f12), "config.json", "not valid JSON");
+        File.WriteAllText(ModelFolderLayout.ConfigPath(f12), "{\"model_type\": ");
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTransformer.Load(f12), "config.json", "not valid JSON");
 
         var f13 = Fresh("no-config");
-        File.Delete(ModelFiles.ConfigPath(f13));
-        ModelFolders.AssertRejected(() => ModularAdditionTransformer.Load(f13), "config.json", "not found");
+        File.Delete(ModelFolderLayout.ConfigPath(f13));
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTransformer.Load(f13), "config.json", "not found");
 
-        ModelFolders.AssertRejected(() => ModularAdditionTransformer.Load(temp.File("nowhere")), "nowhere", "model folder not found");
+        ModelFolderFixtures.AssertRejected(() => ModularAdditionTransformer.Load(temp.File("nowhere")), "nowhere", "model folder not found");
     }
 }

@@ -24,7 +24,7 @@ public class ToySuperpositionTests
         Assert.True(output.to(ScalarType.Float64).allclose(expected, atol: 1e-6));
         Assert.Equal([10, 3], cache["hook_hidden"].shape);
         Assert.Equal(0, model.ActiveHookCount);
-        ModelFolders.AssertRejected(() => model.Run(ones(4, 6)), "float inputs [batch, 7]", "[4, 6]");
+        ModelFolderFixtures.AssertRejected(() => model.Run(ones(4, 6)), "float inputs [batch, 7]", "[4, 6]");
     }
 
     static ToySuperpositionResult Train(double sparsity) =>
@@ -70,13 +70,13 @@ public class ToySuperpositionTests
         using var loaded = ToySuperposition.Load(folder);
         Assert.Equal(model.Config, loaded.Config);
         Assert.True(TensorAssert.Identical(model.W, loaded.W));
-        Assert.Equal("{\"model_type\":\"toy-superposition\",\"n_features\":6,\"n_hidden\":2}", ModelFiles.ReadConfig(folder).ToJsonString());
+        Assert.Equal("{\"model_type\":\"toy-superposition\",\"n_features\":6,\"n_hidden\":2}", ModelFolderLayout.ReadConfig(folder).ToJsonString());
 
-        ModelFolders.EditConfig(folder, c => { c.Remove("n_hidden"); c["hidden"] = 2; });
-        ModelFolders.AssertRejected(() => ToySuperposition.Load(folder), "unknown key 'hidden'", "Did you mean 'n_hidden'?");
-        ModelFolders.EditConfig(folder, c => c.Remove("hidden"));
-        ModelFolders.AssertRejected(() => ToySuperposition.Load(folder), "missing key 'n_hidden'");
-        ModelFolders.EditConfig(folder, c => c["n_hidden"] = 3);
-        ModelFolders.AssertRejected(() => ToySuperposition.Load(folder), "tensor 'W' has shape [2, 6], expected [3, 6]", "n_hidden, n_features");
+        ModelFolderFixtures.EditConfig(folder, c => { c.Remove("n_hidden"); c["hidden"] = 2; });
+        ModelFolderFixtures.AssertRejected(() => ToySuperposition.Load(folder), "unknown key 'hidden'", "Did you mean 'n_hidden'?");
+        ModelFolderFixtures.EditConfig(folder, c => c.Remove("hidden"));
+        ModelFolderFixtures.AssertRejected(() => ToySuperposition.Load(folder), "missing key 'n_hidden'");
+        ModelFolderFixtures.EditConfig(folder, c => c["n_hidden"] = 3);
+        ModelFolderFixtures.AssertRejected(() => ToySuperposition.Load(folder), "tensor 'W' has shape [2, 6], expected [3, 6]", "n_hidden, n_features");
     }
 }

@@ -3,63 +3,24 @@ using Mechanist.Options;
 
 namespace Mechanist.Cli.CommandLine;
 
-/// <summary>An option a command accepts.</summary>
-public sealed record OptionSpec(string Name, string Help, bool TakesValue = true, bool Repeatable = false, string? ValueName = null);
-
 /// <summary>
-/// Parsed <c>--name value</c> / <c>--name=value</c> options and positional arguments of one command, checked against
-/// the command's <see cref="OptionSpec"/>s: unknown options suggest the closest valid one.
+/// The options and positional arguments of one command as System.CommandLine parsed them, read with the project's
+/// messages: a missing required option, a number that is not one, a choice that is not offered — each one line naming
+/// the option and what was expected.
 /// </summary>
 public sealed class ParsedArguments
 {
-    readonly Dictionary<string, List<string>> _values = new();
+    readonly IReadOnlyDictionary<string, IReadOnlyList<string>> _values;
     readonly string _command;
 
     public IReadOnlyList<string> Positionals { get; }
 
-    ParsedArguments(string command, List<string> positionals)
+    /// <summary>The options as given (flags as "true") and the positional arguments of <paramref name="command"/>.</summary>
+    public ParsedArguments(string command, IReadOnlyDictionary<string, IReadOnlyList<string>> values, IReadOnlyList<string> positionals)
     {
         _command = command;
+        _values = values;
         Positionals = positionals;
-    }
-
-    public static ParsedArguments Parse(string command, IReadOnlyList<string> args, IReadOnlyList<OptionSpec> specs)
-    {
-        var positionals = new List<string>();
-        var result = new ParsedArguments(command, positionals);
-        for (int i = 0; i < args.Count; i++)
-        {
-            var arg = args[i];
-            if (!arg.StartsWith("--", StringComparison.Ordinal) || arg == "--")
-            {
-                positionals.Add(arg);
-                continue;
-            }
-            var name = arg[2..];
-            string? inline = null;
-            int eq = name.IndexOf('=');
-            if (eq >= 0) { inline = name[(eq + 1)..]; name = name[..eq]; }
-            var spec = specs.FirstOrDefault(s => s.Name == name);
-            if (spec is null)
-            {
-                var closest = NameSuggester.Closest(name, specs.Select(s => s.Name));
-                throw new UsageException($"unknown option '--{name}' for '{command}'.{(closest is null ? "" : $" Did you mean '--{closest}'?")} See 'mechanist {command} --help'.");
-            }
-            string value;
-            if (!spec.TakesValue)
-            {
-                if (inline is not null) throw new UsageException($"option '--{name}' of '{command}' takes no value.");
-                value = "true";
-            }
-            else if (inline is not null) value = inline;
-            else if (i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) value = args[++i];
-            else throw new UsageException($"option '--{name}' of '{command}' needs a value ({spec.ValueName ?? "VALUE"}).");
-            if (!result._values.TryGetValue(name, out var list)) result._values[name] = list = [];
-            if (list.Count > 0 && !spec.Repeatable)
-                throw new UsageException($"option '--{name}' of '{command}' is given more than once.");
-            list.Add(value);
-        }
-        return result;
     }
 
     public bool Has(string name) => _values.ContainsKey(name);
@@ -77,6 +38,13 @@ public sealed class ParsedArguments
         if (text is null) return fallback;
         return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v
             : throw new UsageException($"option '--{name}' expects an integer, got '{text}'.");
+    }
+
+    /// <summary>An integer of at least 1 (counts, sizes, repeats).</summary>
+    public int GetPositiveInt(string name, int fallback)
+    {
+        int value = GetInt(name, fallback);
+        return value >= 1 ? value : throw new UsageException($"option '--{name}' must be at least 1, got {value}.");
     }
 
     public long GetLong(string name, long fallback)

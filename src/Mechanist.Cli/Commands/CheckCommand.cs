@@ -1,5 +1,5 @@
 using Mechanist.Cli.CommandLine;
-using Mechanist.Host.Checking;
+using Mechanist.Host.Gate;
 using Mechanist.Host.Configuration;
 using Mechanist.Host.Reports;
 using Mechanist.IO;
@@ -20,14 +20,15 @@ public sealed class CheckCommand : ICommand
 
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
-        new("format", "report format: text|json|sarif|msbuild|html (default text; html: one offline page linking findings to docs and feature cards)", ValueName: "FORMAT"),
+        new("format", "report format: text|json|sarif|msbuild|html (default text; html: one offline page linking findings to docs and feature cards)", ValueName: "FORMAT",
+            Choices: [.. CheckReports.Formats, "html"]),
         new("out", "write the report to FILE (atomically); the findings are still printed as text", ValueName: "FILE"),
         new("model", "the model folder, replacing the config's 'model'", ValueName: "DIR"),
         CommonOptions.Plugins, CommonOptions.Device,
         new("help-uri-base", "absolute URI that relative help links (docs/checks/ID.md) resolve against in reports", ValueName: "URI"),
         new("cache", "keep activations harvested from the model in DIR between runs (keyed by a hash of the model's files, the inputs and the site); default: a temporary folder", ValueName: "DIR"),
         new("update-baseline", "accept this run: write the baseline (every measured value and finding) beside the config, then compare with it", TakesValue: false),
-        new("fail-on", "all (default): every error fails; new: only errors the baseline does not have (MECH5xxx regressions are always new)", ValueName: "new|all"),
+        new("fail-on", "all (default): every error fails; new: only errors the baseline does not have (MECH5xxx regressions are always new)", ValueName: "new|all", Choices: ["new", "all"]),
         new("dependencies", "write the list of every file the check read, one per line (for incremental builds)", ValueName: "FILE"),
         new("outputs", "write the list of every file the check keeps for later runs (harvest cache entries), one per line", ValueName: "FILE"),
         new("timeout", "time budget of each method run in seconds (default 600, or the config's 'timeouts'), or ID=SECONDS for one method (repeatable); a run over budget is MECH0005", Repeatable: true, ValueName: "SECONDS|ID=SECONDS"),

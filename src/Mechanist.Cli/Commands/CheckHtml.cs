@@ -1,6 +1,7 @@
 using Mechanist.Cli.CommandLine;
 using Mechanist.Host;
-using Mechanist.Host.Checking;
+using Mechanist.Host.Models;
+using Mechanist.Host.Gate;
 using Mechanist.Host.Discovery;
 using Mechanist.Models;
 using Mechanist.Reports.Html;
@@ -24,7 +25,7 @@ static class CheckHtml
         {
             try
             {
-                model = ModelFolders.Load(result.Model, host, CPU, result.Config.Seed);
+                model = ModelFolder.Load(result.Model, host.Catalog, host.Services, CPU, result.Config.Seed);
             }
             catch (Exception e) when (e is MechanistInputException or MethodFailedException)
             {
@@ -35,7 +36,7 @@ static class CheckHtml
         {
             var cards = wantsCards
                 ? CheckFeatureCards.Build(result, host.Catalog, host.Services, model,
-                    result.Model is null ? null : site => ModelFolders.Unembedding(result.Model, site), seed: result.Config.Seed)
+                    model is IEmbeddingModel embedding ? embedding.Unembedding : null, seed: result.Config.Seed)
                 : new CheckFeatureCards.Result([], []);
             gaps.AddRange(cards.Gaps);
             return CheckReportPage.Render(result, CliApp.Version, exitCode, cards.Dashboards, gaps);

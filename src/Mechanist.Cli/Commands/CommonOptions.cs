@@ -10,10 +10,11 @@ public static class CommonOptions
 {
     public static readonly OptionSpec Plugins = new("plugins", "a plugin folder or .dll (repeatable)", Repeatable: true, ValueName: "DIR");
     public static readonly OptionSpec Seed = new("seed", "random seed (default 0)", ValueName: "S");
-    public static readonly OptionSpec Device = new("device", "auto|cpu|cuda[:n] (default auto)", ValueName: "DEVICE");
+    public static readonly OptionSpec Device = new("device", "auto|cpu|cuda[:n] (default auto)", ValueName: "DEVICE", Choices: ["auto", "cpu", "cuda"]);
     public static readonly OptionSpec Set = new("set", "method option key=value (repeatable; method.key=value when several methods run)", Repeatable: true, ValueName: "KEY=VALUE");
     public static readonly OptionSpec Out = new("out", "output file or folder, written atomically", ValueName: "PATH");
-    public static readonly OptionSpec Format = new("format", "text|json", ValueName: "FORMAT");
+    public static readonly OptionSpec Format = new("format", "text|json", ValueName: "FORMAT", Choices: ["text", "json"]);
+    public static readonly OptionSpec Tokens = new("tokens", $"token ids: {TokenArgument.Forms}", ValueName: "IDS|FILE");
     public static readonly OptionSpec Verbose = new("verbose", "print stack traces and details", TakesValue: false);
     public static readonly OptionSpec Help = new("help", "show this help", TakesValue: false);
 

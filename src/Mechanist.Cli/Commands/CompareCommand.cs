@@ -8,6 +8,7 @@ using Mechanist.Host.Discovery;
 using Mechanist.Host.Formats;
 using Mechanist.Host.Reports;
 using Mechanist.Host.Running;
+using Mechanist.Host.Activations;
 using Mechanist.IO;
 using Mechanist.Methods.Evaluation;
 using Mechanist.Options;
@@ -137,7 +138,12 @@ public sealed class CompareCommand : ICommand
                 }
             }
 
-            var results = Results(rows, inputs, args, seed, steps, device, targetL0);
+            var results = ComparisonReport.Results(rows.Select(r => ComparisonReport.Row(r.Entry.Id, r.Entry.Source, r.Architecture, r.DSae,
+                    r.Entry.Descriptor.Options.ToDictionary(o => o.Name, o => OptionSchema.FormatValue(o.Property.GetValue(r.Options))),
+                    r.Metrics, r.FitSeconds, r.Peak.PeakBytes, r.Peak.Method, folder: r.Entry.Id,
+                    extra: targetL0 is double target ? ComparisonReport.TargetL0Columns(r.SparsityControl, r.Metrics.L0, target) : null)),
+                inputs.Description, inputs.Activations.Count, inputs.Activations.Dimension, seed, steps, device.ToString(), args.Get("targets"), args.Get("ground-truth"),
+                targetL0);
             var resultsText = results.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
             var figures = CompareFigures.Build(rows.Select(r => new CompareFigures.Method(r.Entry.Id,
                 r.Metrics.Values().ToDictionary(kv => kv.Key, kv => kv.Value),
@@ -174,44 +180,6 @@ public sealed class CompareCommand : ICommand
         {
             foreach (var r in rows) r.Decomposition.Dispose();
         }
-    }
-
-    static JsonObject Results(List<Row> rows, ActivationInputs inputs, ParsedArguments args, int seed, int steps, Device device, double? targetL0)
-    {
-        var methods = new JsonArray();
-        foreach (var r in rows)
-        {
-            var extra = new List<KeyValuePair<string, JsonNode?>>();
-            if (targetL0 is double target)
-            {
-                extra.Add(KeyValuePair.Create("sparsity_control", (JsonNode?)r.SparsityControl));
-                extra.Add(KeyValuePair.Create("l0_within_10_percent_of_target", (JsonNode?)(Math.Abs(r.Metrics.L0 - target) <= 0.1 * target)));
-            }
-            methods.Add(ComparisonReport.Row(r.Entry.Id, r.Entry.Source, r.Architecture, r.DSae,
-                r.Entry.Descriptor.Options.ToDictionary(o => o.Name, o => OptionSchema.FormatValue(o.Property.GetValue(r.Options))),
-                r.Metrics, r.FitSeconds, r.Peak.PeakBytes, r.Peak.Method, folder: r.Entry.Id, extra: extra));
-        }
-        var definitions = ComparisonReport.Definitions();
-        if (targetL0 is not null)
-        {
-            definitions["sparsity_control"] = "how --target-l0 reached the method: target_l0 (its sparsity coefficient adapted during training), k=K (TopK family), none (no sparsity knob)";
-            definitions["l0_within_10_percent_of_target"] = "whether the l0 measured on the activations is within 10% of target_l0";
-        }
-        var result = new JsonObject
-        {
-            ["activations"] = inputs.Description,
-            ["rows"] = inputs.Activations.Count,
-            ["d_in"] = inputs.Activations.Dimension,
-            ["seed"] = seed,
-            ["steps"] = steps,
-            ["device"] = device.ToString(),
-            ["methods"] = methods,
-            ["definitions"] = definitions,
-        };
-        if (targetL0 is double tl) result["target_l0"] = tl;
-        if (args.Get("targets") is { } t) result["targets"] = Path.GetFullPath(t);
-        if (args.Get("ground-truth") is { } g) result["ground_truth"] = Path.GetFullPath(g);
-        return result;
     }
 
     static void WriteTargetLines(TextWriter w, List<Row> rows, double target)

@@ -1,10 +1,8 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Mechanist.Cli.CommandLine;
 using Mechanist.Concepts;
 using Mechanist.Host;
 using Mechanist.Host.Discovery;
-using Mechanist.IO;
+using Mechanist.Host.Models;
 using Mechanist.Models;
 using Mechanist.Options;
 using static TorchSharp.torch;
@@ -20,7 +18,7 @@ internal static class ConceptCommandInputs
 {
     public static readonly OptionSpec Model = new("model", "model folder (config.json with model_type + model.safetensors)", ValueName: "DIR");
     public static readonly OptionSpec Labels = new("labels", "concept labels: .safetensors with concept.NAME [n_seq, seq_len] tensors (and the tokens, unless --tokens)", ValueName: "FILE");
-    public static readonly OptionSpec Tokens = new("tokens", "token ids the labels describe (default: the labels file's 'tokens')", ValueName: "IDS|FILE");
+    public static readonly OptionSpec Tokens = CommonOptions.Tokens with { Help = $"token ids the labels describe (default: the labels file's 'tokens'): {TokenArgument.Forms}" };
 
     public static IReadOnlyList<OptionSpec> Common { get; } =
     [
@@ -33,7 +31,7 @@ internal static class ConceptCommandInputs
     {
         var labels = ConceptLabels.Load(args.Require("labels"));
         Tensor tokens;
-        if (args.Get("tokens") is { } t) tokens = TensorArguments.Tokens("tokens", t);
+        if (TokenArgument.Get(args) is { } t) tokens = t.Matrix();
         else tokens = labels.Tokens ?? throw new MechanistInputException(
             $"{labels.Source}: holds no 'tokens' tensor; give the token ids the labels describe with --tokens.");
         labels.RequireRows(tokens.numel(), $"the token ids [{string.Join(", ", tokens.shape)}]");
@@ -41,7 +39,7 @@ internal static class ConceptCommandInputs
     }
 
     public static IHookedModel LoadModel(ParsedArguments args, MechanistHost host, Device device, int seed) =>
-        ModelFolders.Load(args.Require("model"), host, device, seed);
+        ModelFolder.Load(args.Require("model"), host.Catalog, host.Services, device, seed);
 
     /// <summary>The options of validator <paramref name="validatorId"/> bound from <c>--set</c> (unknown names and bad values are input errors).</summary>
     public static TOptions Options<TOptions>(ParsedArguments args, MechanistHost host, string validatorId) where TOptions : MethodOptions
@@ -52,13 +50,4 @@ internal static class ConceptCommandInputs
 
     public static IReadOnlyList<string> List(string? text) =>
         text is null ? [] : text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-
-    /// <summary>Writes the result to <c>--out</c> (atomically) and to stdout with <c>--format json</c>.</summary>
-    public static void Emit(ParsedArguments args, CommandEnvironment env, JsonObject result, Action<TextWriter> text)
-    {
-        var json = result.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
-        if (args.Get("out") is { } path) AtomicFile.WriteText(path, json);
-        if (args.GetChoice("format", "text", "text", "json") == "json") env.Out.Write(json);
-        else text(env.Out);
-    }
 }

@@ -62,7 +62,7 @@ public sealed class ConceptsAttributeCommand : ICommand
                 ["fraction"] = "effect / (M(clean) − mean log-odds over the other tokens)",
             },
         };
-        ConceptCommandInputs.Emit(args, env, result, o =>
+        ReportOutput.Emit(args, env, result, o =>
         {
             var inv = CultureInfo.InvariantCulture;
             o.WriteLine($"concept attribution of '{r.Concept}' = '{r.Class}' to the {r.Units} of {site} (probe at {probeSite}: accuracy {r.ProbeAccuracy.ToString("0.000", inv)}, log-odds {r.CleanLogOdds.ToString("0.00", inv)} on the class, {r.OtherLogOdds.ToString("0.00", inv)} elsewhere)");

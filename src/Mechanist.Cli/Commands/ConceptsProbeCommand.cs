@@ -48,7 +48,7 @@ public sealed class ConceptsProbeCommand : ICommand
                 ["majority"] = "held-out accuracy of predicting the training rows' most frequent class",
             },
         };
-        ConceptCommandInputs.Emit(args, env, result, o =>
+        ReportOutput.Emit(args, env, result, o =>
         {
             var inv = CultureInfo.InvariantCulture;
             o.WriteLine($"concept.probe: {scores.Count} probes (control: {options.Control}); accuracy / control / selectivity (majority)");

@@ -71,7 +71,7 @@ public sealed class ConceptsSparseProbingCommand : ICommand
                 ["raw_accuracy"] = "the same probe on all raw activation dimensions",
             },
         };
-        ConceptCommandInputs.Emit(args, env, result, o =>
+        ReportOutput.Emit(args, env, result, o =>
         {
             var inv = CultureInfo.InvariantCulture;
             o.WriteLine($"concept.sparse-probing at {site} ({decomposition.DSae} latents): best latent (r); accuracy at k = {string.Join(", ", ks)}; raw");

@@ -23,7 +23,7 @@ public sealed class ConceptsTcavCommand : ICommand
         new("class", "the concept's class (name or index)", ValueName: "K"),
         new("target", "the behaviour's metric: logit of this token at the last position", ValueName: "T"),
         new("contrast", "… minus the logit of this token", ValueName: "T2"),
-        new("inputs", "the behaviour's inputs (default: the labelled token sequences)", ValueName: "IDS|FILE"),
+        new("inputs", $"the behaviour's inputs (default: the labelled token sequences): {TokenArgument.Forms}", ValueName: "IDS|FILE"),
         new("shuffled", "permute the concept's labels first (a control that should not be significant)", TakesValue: false),
         .. ConceptCommandInputs.Common,
     ];
@@ -38,7 +38,7 @@ public sealed class ConceptsTcavCommand : ICommand
         if (args.Has("shuffled")) concept = concept.Shuffled(CommonOptions.ParseSeed(args) + 1);
         long target = Id("target", args.Require("target"));
         long? contrast = args.Get("contrast") is { } c ? Id("contrast", c) : null;
-        var inputs = args.Get("inputs") is { } i ? TensorArguments.Tokens("inputs", i) : tokens;
+        var inputs = TokenArgument.Get(args, "inputs") is { } i ? i.Matrix() : tokens;
         int seed = CommonOptions.ParseSeed(args);
         using var host = CommonOptions.CreateHost(args, env);
         var options = ConceptCommandInputs.Options<ConceptTcavOptions>(args, host, "concept.tcav");
@@ -66,7 +66,7 @@ public sealed class ConceptsTcavCommand : ICommand
                 ["significant"] = "p < 0.05",
             },
         };
-        ConceptCommandInputs.Emit(args, env, result, o =>
+        ReportOutput.Emit(args, env, result, o =>
         {
             var inv = CultureInfo.InvariantCulture;
             o.WriteLine($"concept.tcav: '{r.Concept}' = '{r.Class}' at {site} for {description}");

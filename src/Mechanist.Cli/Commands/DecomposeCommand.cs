@@ -5,6 +5,7 @@ using Mechanist.Host.Activations;
 using Mechanist.Host.Discovery;
 using Mechanist.Host.Formats;
 using Mechanist.Host.Running;
+using Mechanist.Host.Reports;
 using Mechanist.IO;
 using Mechanist.Methods.Evaluation;
 using Mechanist.Options;

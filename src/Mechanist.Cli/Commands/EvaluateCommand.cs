@@ -6,6 +6,8 @@ using Mechanist.Decomposers;
 using Mechanist.Host;
 using Mechanist.Host.Formats;
 using Mechanist.Host.Models;
+using Mechanist.Host.Reports;
+using Mechanist.Host.Activations;
 using Mechanist.IO;
 using Mechanist.Methods.Evaluation;
 using Mechanist.Models;
@@ -31,7 +33,7 @@ public sealed class EvaluateCommand : ICommand
         new("targets", "row-aligned targets (a transcoder's MLP output); metrics compare the reconstruction with them", ValueName: "FILE"),
         new("ground-truth", ".safetensors with tensor 'directions' [n, d]: adds mmcs", ValueName: "FILE"),
         new("model", "language-model folder (config.json + model.safetensors): adds the splice metrics (ce_loss_score, kl_score)", ValueName: "DIR"),
-        new("tokens", "with --model: JSONL file, one JSON list of token ids per line", ValueName: "FILE"),
+        CommonOptions.Tokens with { Help = $"with --model: {CommonOptions.Tokens.Help}" },
         new("text", "with --model: UTF-8 text, tokenised with GPT-2's BPE", ValueName: "FILE"),
         new("splice-site", "hook site whose activation is replaced (default: the decomposition's hook_name)", ValueName: "SITE"),
         new("output-site", "for a transcoder: the site it reconstructs (its input is read at --splice-site)", ValueName: "SITE"),
@@ -80,23 +82,10 @@ public sealed class EvaluateCommand : ICommand
         if (modelPath is not null)
         {
             var splice = Splice(args, host, decomposition, modelPath, device);
-            var values = new JsonObject();
-            var definitions = new JsonObject();
-            foreach (var (name, value) in splice.Metrics.Values())
-            {
-                values[name] = name == "tokens" ? JsonValue.Create((long)value) : JsonValue.Create(value);
-                definitions[name] = splice.Metrics.DefinitionsOf()[name];
-            }
-            values["loss"] = splice.Metrics.Loss;
-            values["model"] = Path.GetFullPath(modelPath);
-            values["site"] = splice.Site;
-            if (splice.OutputSite is not null) values["output_site"] = splice.OutputSite;
-            values["definitions"] = definitions;
-            report["splice"] = values;
-            lines.Add($"spliced into {Path.GetFullPath(modelPath)} at {splice.Site}{(splice.OutputSite is null ? "" : $" -> {splice.OutputSite}")} " +
-                      $"({(splice.Metrics.Loss == SpliceMetrics.TaskLoss ? "the task's loss at its answer positions" : "next-token loss")}):");
-            foreach (var (name, value) in splice.Metrics.Values())
-                lines.Add($"  {name,-20} {(name == "tokens" ? ((long)value).ToString(CultureInfo.InvariantCulture) : value.ToString("0.######", CultureInfo.InvariantCulture))}");
+            report["splice"] = MetricsReport.SpliceJson(splice.Metrics, modelPath, splice.Site, splice.OutputSite);
+            var text = new StringWriter();
+            MetricsReport.WriteSpliceText(text, splice.Metrics, modelPath, splice.Site, splice.OutputSite);
+            lines.Add(text.ToString().TrimEnd('\n'));
         }
         var json = report.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         if (args.Get("out") is { } outPath) AtomicFile.WriteText(outPath, json + "\n");
@@ -110,8 +99,8 @@ public sealed class EvaluateCommand : ICommand
     static SpliceResult Splice(ParsedArguments args, MechanistHost host, Decomposition decomposition, string modelPath, Device device)
     {
         var text = args.Get("text");
-        var tokensFile = args.Get("tokens");
-        if ((text is null) == (tokensFile is null))
+        var tokensArgument = TokenArgument.Get(args);
+        if ((text is null) == (tokensArgument is null))
             throw new UsageException("'evaluate --model' needs exactly one of --tokens FILE or --text FILE.");
         var site = args.Get("splice-site") ?? decomposition.Metadata.HookName;
         if (string.IsNullOrEmpty(site))
@@ -130,16 +119,8 @@ public sealed class EvaluateCommand : ICommand
             throw new UsageException($"option '--context' must be between 2 and the model's {model.ContextLength} positions, got {context}.");
         var tokens = text is not null
             ? TokenSequences.ReadText(text, model.VocabSize, context)
-            : TokenSequences.ReadJsonl(tokensFile!, model.VocabSize, context);
-        var metrics = SpliceMetrics.Compute(model, site, decomposition, Batches(tokens, batchSize, device, model is ITaskModel ? 1 : 2), outputSite);
+            : tokensArgument!.Sequences(model.VocabSize, context);
+        var metrics = SpliceMetrics.Compute(model, site, decomposition, tokens.Batches(batchSize, device, model is ITaskModel ? 1 : 2), outputSite);
         return new SpliceResult(metrics, site, outputSite);
-    }
-
-    /// <summary>Sequences of at least <paramref name="minLength"/> tokens (two for next-token loss), grouped by length into batches [b, length] on the device.</summary>
-    static IEnumerable<Tensor> Batches(TokenSequences tokens, int batchSize, Device device, int minLength)
-    {
-        foreach (var group in tokens.Sequences.Where(s => s.Length >= minLength).GroupBy(s => s.Length))
-            foreach (var chunk in group.Chunk(batchSize))
-                yield return tensor(chunk.SelectMany(s => s).ToArray()).view(chunk.Length, group.Key).to(device);
     }
 }

@@ -1,7 +1,5 @@
 using Mechanist.Cli.CommandLine;
-using Mechanist.Concepts;
 using Mechanist.Models.Tasks;
-using static TorchSharp.torch;
 
 namespace Mechanist.Cli.Commands;
 
@@ -30,27 +28,8 @@ public sealed class GenerateBracketsCommand : ICommand
         var settings = new BracketLanguageSettings(args.GetInt("length", 48), args.GetInt("max-depth", 4));
         settings.Validate();
         int seed = CommonOptions.ParseSeed(args);
-        Write(outPath, count, settings, seed);
+        BracketLanguage.WriteLabelled(outPath, count, settings, seed);
         env.Out.WriteLine($"wrote {count} sequences of {settings.Length} tokens with concepts depth, top, kind to {Path.GetFullPath(outPath)}");
         return ExitCodes.Ok;
-    }
-
-    /// <summary>Generates and writes the file (tokens + labels + the settings in the metadata).</summary>
-    internal static void Write(string path, int count, BracketLanguageSettings settings, int seed)
-    {
-        var sequences = BracketLanguage.Generate(count, settings, seed);
-        var concepts = BracketLanguage.Concepts(sequences, settings.MaxDepth);
-        var classes = BracketLanguage.ConceptClasses(settings.MaxDepth);
-        using var scope = NewDisposeScope();
-        var tokens = tensor(sequences.SelectMany(s => s).ToArray()).view(count, settings.Length);
-        ConceptLabels.Save(path, [count, settings.Length],
-            concepts.Select(kv => new Concept(kv.Key, kv.Value.SelectMany(r => r).ToArray(), classes[kv.Key])), tokens,
-            new Dictionary<string, string>
-            {
-                ["generator"] = "brackets", ["length"] = settings.Length.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["max_depth"] = settings.MaxDepth.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["seed"] = seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["vocabulary"] = System.Text.Json.JsonSerializer.Serialize(BracketLanguage.Vocabulary),
-            });
     }
 }

@@ -27,21 +27,7 @@ public sealed class GenerateSuperpositionCommand : ICommand
             Features: args.GetInt("features", 512), Dimension: args.GetInt("dim", 256),
             ActivePerSample: args.GetDouble("active", 5), Samples: args.GetLong("samples", 100_000),
             Correlated: args.Has("correlated"), Seed: CommonOptions.ParseSeed(args));
-        var (activations, directions) = SuperpositionData.Generate(settings);
-        using (activations)
-        using (directions)
-        {
-            Safetensors.Write(outPath, new Dictionary<string, TorchSharp.torch.Tensor>
-            {
-                [ActivationFiles.TensorName] = activations, [GroundTruth.TensorName] = directions,
-            }, new Dictionary<string, string>
-            {
-                ["generator"] = "superposition", ["features"] = settings.Features.ToString(), ["dim"] = settings.Dimension.ToString(),
-                ["active"] = settings.ActivePerSample.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["samples"] = settings.Samples.ToString(), ["correlated"] = settings.Correlated ? "true" : "false",
-                ["seed"] = settings.Seed.ToString(),
-            });
-        }
+        SuperpositionData.Write(outPath, settings);
         env.Out.WriteLine($"wrote {settings.Samples} x {settings.Dimension} activations and {settings.Features} directions to {Path.GetFullPath(outPath)}");
         return ExitCodes.Ok;
     }

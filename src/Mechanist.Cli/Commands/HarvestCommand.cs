@@ -20,7 +20,7 @@ public sealed class HarvestCommand : ICommand
     [
         new("model", "model folder (config.json + model.safetensors)", ValueName: "DIR"),
         new("text", "UTF-8 text file, tokenised with GPT-2's BPE and cut into sequences of the context length", ValueName: "FILE"),
-        new("tokens", "JSONL file (one JSON list of token ids per line), or a .safetensors/.npy integer tensor [n_seq, seq_len] (tensor 'tokens'); longer sequences are cut at the context length", ValueName: "FILE"),
+        CommonOptions.Tokens,
         new("sites", "comma-separated hook sites (TransformerLens names, e.g. blocks.0.hook_resid_post; unembed.hook_out = logits)", ValueName: "SITES"),
         new("batch-size", "sequences per forward pass (default 8)", ValueName: "B"),
         new("context", "tokens per sequence (default and maximum: the model's positions)", ValueName: "C"),
@@ -34,8 +34,8 @@ public sealed class HarvestCommand : ICommand
         var outPath = args.Require("out");
         var sitesText = args.Require("sites");
         var text = args.Get("text");
-        var tokensFile = args.Get("tokens");
-        if ((text is null) == (tokensFile is null))
+        var tokensArgument = TokenArgument.Get(args);
+        if ((text is null) == (tokensArgument is null))
             throw new UsageException("'harvest' needs exactly one of --text FILE or --tokens FILE.");
         int batchSize = args.GetInt("batch-size", 8);
         if (batchSize < 1) throw new UsageException($"option '--batch-size' must be at least 1, got {batchSize}.");
@@ -59,9 +59,7 @@ public sealed class HarvestCommand : ICommand
             throw new UsageException($"option '--context' must be between 1 and the model's {model.ContextLength} positions, got {context}.");
         var tokens = text is not null
             ? TokenSequences.ReadText(text, model.VocabSize, context)
-            : tokensFile!.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || tokensFile.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)
-                ? TokenSequences.ReadTensorFile(tokensFile, model.VocabSize, context)
-                : TokenSequences.ReadJsonl(tokensFile, model.VocabSize, context);
+            : tokensArgument!.Sequences(model.VocabSize, context);
 
         var metadata = Harvester.Metadata(modelPath, model.ModelType, tokens, resolved);
         var progress = new ThrottledProgress(env.Error, "harvest", "tokens");

@@ -2,10 +2,13 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using Mechanist.Cli.CommandLine;
+using Mechanist.Host.Activations;
 using Mechanist.Host.Discovery;
 using Mechanist.Host.Formats;
+using Mechanist.Host.Reports;
 using Mechanist.Host.Running;
 using Mechanist.Interpreters;
+using Mechanist.Host.Models;
 using Mechanist.IO;
 using Mechanist.Models;
 using Mechanist.Options;
@@ -28,7 +31,7 @@ public sealed class InterpretCommand : ICommand
         new("method", "interpreter ID: top-examples, output-effects, feature-synthesis, or a plugin's", ValueName: "ID"),
         new("model", "model folder (config.json with model_type + model.safetensors)", ValueName: "DIR"),
         new("site", "hook site the decomposition reads (default: its cfg.json hook_name)", ValueName: "SITE"),
-        new("tokens", "token ids [n_seq, seq_len] to harvest activations from, or synthesis template: \"1,2;3,4\" or a .safetensors/.npy file", ValueName: "IDS"),
+        CommonOptions.Tokens,
         new("activations", "precomputed activations [N, d_in] (.safetensors 'activations' or .npy), rows matching --tokens when given", ValueName: "FILE"),
         new("input", "template input [1, …] for feature-synthesis mode=input (.safetensors 'input' or .npy)", ValueName: "FILE"),
         new("features", "features to explain: \"0,5,17\" or \"0-31\" (default: all)", ValueName: "LIST"),
@@ -52,13 +55,13 @@ public sealed class InterpretCommand : ICommand
         var bound = runner.Bind(methodId, MethodKind.Interpreter, args.Settings(methodId));
         var (entry, options) = (bound.Entry, bound.Options);
         using var decomposition = DecompositionFolder.Load(decompositionDir);
-        var features = args.Get("features") is { } list ? ParseFeatures(list, decomposition.DSae) : null;
+        var features = args.Get("features") is { } list ? FeatureList.Parse(list, decomposition.DSae) : null;
         var site = args.Get("site") ?? (decomposition.Metadata.HookName is { Length: > 0 } h ? h : null);
-        var tokens = args.Get("tokens") is { } t ? TensorArguments.Tokens("tokens", t) : null;
-        var template = args.Get("input") is { } input ? TensorArguments.Input("input", input) : tokens?.narrow(0, 0, 1);
-
         var modelDir = args.Get("model");
-        using var model = modelDir is null ? null : ModelFolders.Load(modelDir, host, device, seed);
+        using var model = modelDir is null ? null : ModelFolder.Load(modelDir, host.Catalog, host.Services, device, seed);
+        // Rows to harvest activations from, and the first one as feature synthesis's template.
+        var tokens = TokenArgument.Get(args)?.Matrix(model as ILanguageModel);
+        var template = args.Get("input") is { } input ? TensorArguments.Input("input", input) : tokens?.narrow(0, 0, 1);
         if (model is not null && site is not null && !model.HookSites.Contains(site))
         {
             var closest = NameSuggester.Closest(site, model.HookSites);
@@ -73,7 +76,7 @@ public sealed class InterpretCommand : ICommand
         if (args.Get("activations") is { } actsPath) activations = ActivationFiles.Load(actsPath);
         else if (readsActivations && model is not null && tokens is not null && site is not null)
         {
-            activations = Harvest(model, tokens.to(device), site, harvestBatch, decomposition.DIn, out var perToken);
+            activations = Harvester.Matrix(model, tokens.to(device), site, harvestBatch, decomposition.DIn, out var perToken);
             if (!perToken) rowTokens = null;
         }
         else if (methodId == "top-examples")
@@ -86,24 +89,15 @@ public sealed class InterpretCommand : ICommand
         var context = new InterpretContext
         {
             Decomposition = decomposition, Activations = activations, Model = model, Features = features, Site = site,
-            Tokens = rowTokens, TokenText = (model as ITokenizedModel)?.TokenText, Unembedding = modelDir is null ? null : ModelFolders.Unembedding(modelDir, site),
-            Embedding = modelDir is null ? null : ModelFolders.Embedding(modelDir), InputTemplate = template?.to(device),
+            Tokens = rowTokens, TokenText = (model as ITokenizedModel)?.TokenText, Unembedding = (model as IEmbeddingModel)?.Unembedding(site),
+            Embedding = (model as IEmbeddingModel)?.TokenEmbedding(), InputTemplate = template?.to(device),
             Options = options, Seed = seed, Device = device,
         };
         var explanations = runner.Interpret(bound, context);
 
-        var lines = new StringBuilder();
-        foreach (var e in explanations)
-        {
-            var record = new JsonObject
-            {
-                ["feature"] = e.Feature, ["method"] = entry.Id, ["site"] = site, ["summary"] = e.Summary,
-                ["details"] = JsonNode.Parse(e.Details.ToJsonString()),
-            };
-            lines.Append(record.ToJsonString()).Append('\n');
-        }
-        if (args.Get("out") is { } outPath) AtomicFile.WriteText(outPath, lines.ToString());
-        if (format == "json") env.Out.Write(lines.ToString());
+        var lines = ExplanationRecords.ToJsonl(explanations, entry.Id, site);
+        if (args.Get("out") is { } outPath) AtomicFile.WriteText(outPath, lines);
+        if (format == "json") env.Out.Write(lines);
         else
         {
             env.Out.WriteLine($"{entry.Id}: {explanations.Count} feature(s) of {Path.GetFullPath(decompositionDir)}{(site is null ? "" : $" at {site}")}");
@@ -112,51 +106,4 @@ public sealed class InterpretCommand : ICommand
         return ExitCodes.Ok;
     }
 
-    internal static IReadOnlyList<int> ParseFeatures(string text, int dSae)
-    {
-        var result = new List<int>();
-        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            var bounds = part.Split('-');
-            bool ok = bounds.Length is 1 or 2 && bounds.All(b => int.TryParse(b, NumberStyles.None, CultureInfo.InvariantCulture, out _));
-            if (!ok) throw new UsageException($"--features: '{part}' is not a feature index or range (e.g. \"0,5,17\" or \"0-31\").");
-            int lo = int.Parse(bounds[0], CultureInfo.InvariantCulture), hi = int.Parse(bounds[^1], CultureInfo.InvariantCulture);
-            if (hi < lo) throw new UsageException($"--features: range '{part}' is empty.");
-            for (int f = lo; f <= hi; f++)
-            {
-                if (f >= dSae) throw new MechanistInputException($"--features: feature {f} is out of range: the decomposition has {dSae} features (0 … {dSae - 1}).");
-                result.Add(f);
-            }
-        }
-        return result.Distinct().ToList();
-    }
-
-    /// <summary>
-    /// Runs the model over the token sequences and keeps the site's activations as rows: [n_seq · seq_len, d] for a
-    /// [batch, pos, d] site (<paramref name="perToken"/> true), [n_seq, d] for a [batch, d] site.
-    /// </summary>
-    internal static ActivationMatrix Harvest(IHookedModel model, Tensor tokens, string site, int batchSize, int dIn, out bool perToken)
-    {
-        var rows = new List<Tensor>();
-        perToken = true;
-        using var noGrad = no_grad();
-        for (long start = 0; start < tokens.shape[0]; start += batchSize)
-        {
-            var batch = tokens.narrow(0, start, Math.Min(batchSize, tokens.shape[0] - start));
-            Tensor? activation = null;
-            using (var handle = model.AddHook(site, a => { activation = a.detach().clone(); return null; }))
-                model.Run(batch);
-            if (activation is null) throw new InvalidOperationException($"hook site {site} did not fire.");
-            if (activation.shape[^1] != dIn)
-                throw new MechanistInputException(
-                    $"the decomposition's d_in is {dIn} but the activation at '{site}' has width {activation.shape[^1]} (shape [{string.Join(", ", activation.shape)}]).");
-            if (activation.ndim == 3 && activation.shape[1] == batch.shape[1]) rows.Add(activation.reshape(-1, dIn).cpu());
-            else
-            {
-                perToken = false;
-                rows.Add(activation.reshape(batch.shape[0], -1).cpu());
-            }
-        }
-        return new ActivationMatrix($"{site} harvested from {tokens.shape[0]} sequences", cat(rows, 0));
-    }
 }

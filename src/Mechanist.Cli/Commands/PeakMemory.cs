@@ -40,6 +40,9 @@ public static class PeakMemory
         return (value, new Result(sampled, "RSS sampled every 20 ms (lower bound)"));
     }
 
+    /// <summary>The kernel's high-water mark of this process's RSS in bytes (VmHWM; 0 where there is none).</summary>
+    public static long PeakRss() => ReadStatusKb("VmHWM:") is long kb ? kb * 1024 : 0;
+
     /// <summary>The current RSS in bytes.</summary>
     public static long CurrentRss()
     {

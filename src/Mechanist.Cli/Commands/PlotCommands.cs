@@ -1,4 +1,5 @@
 using Mechanist.Cli.CommandLine;
+using Mechanist.Host.Activations;
 using Mechanist.Reports.Plots;
 
 namespace Mechanist.Cli.Commands;
@@ -128,7 +129,7 @@ public sealed class PlotAttributionCommand : ICommand
     public int MaxPositionals => 1;
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
-        new("by", "bars per token position (scores summed over inner axes), per unit, or per element (default auto)", ValueName: "HOW"),
+        new("by", "bars per token position (scores summed over inner axes), per unit, or per element (default auto)", ValueName: "HOW", Choices: AttributionScores.Groupings),
         new("top", "largest-magnitude bars shown (default 20)", ValueName: "N"),
         PlotOutput.Out, CommonOptions.Verbose, CommonOptions.Help,
     ];

@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mechanist.Cli.CommandLine;
+using Mechanist.Host.Activations;
 using Mechanist.Host.Formats;
+using Mechanist.Host.Models;
 using Mechanist.IO;
 using Mechanist.Models;
 using Mechanist.Models.Text;
@@ -28,7 +30,7 @@ public sealed class ReportCommand : ICommand
     [
         new("decomposition", "SAELens-layout folder whose features the dashboard shows", ValueName: "DIR"),
         new("model", "model folder: harvests activations from --tokens, supplies token text and output effects", ValueName: "DIR"),
-        new("tokens", "token ids the activations come from: .jsonl (one list per line, equal lengths), .safetensors/.npy, or \"1,2;3,4\"", ValueName: "FILE"),
+        CommonOptions.Tokens,
         new("activations", "precomputed activations [N, d_in] (rows matching --tokens when given)", ValueName: "FILE"),
         new("site", "hook site the decomposition reads (default: its cfg.json hook_name)", ValueName: "SITE"),
         new("features", "features to show: \"0,5,17\" or \"0-31\" (default: all)", ValueName: "LIST"),
@@ -55,13 +57,13 @@ public sealed class ReportCommand : ICommand
 
         using var host = CommonOptions.CreateHost(args, env);
         using var decomposition = DecompositionFolder.Load(decompositionDir);
-        var features = args.Get("features") is { } list ? InterpretCommand.ParseFeatures(list, decomposition.DSae) : null;
+        var features = args.Get("features") is { } list ? FeatureList.Parse(list, decomposition.DSae) : null;
         var site = args.Get("site") ?? (decomposition.Metadata.HookName is { Length: > 0 } h ? h : null);
         var name = args.Get("name") ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(decompositionDir)));
-        var findings = args.Get("check") is { } checkPath ? ReadFindings(checkPath, name) : null;
+        var findings = args.Get("check") is { } checkPath ? CheckFindingsFile.Read(checkPath, name) : null;
 
         var modelDir = args.Get("model");
-        using var model = modelDir is null ? null : ModelFolders.Load(modelDir, host, device, seed);
+        using var model = modelDir is null ? null : ModelFolder.Load(modelDir, host.Catalog, host.Services, device, seed);
         if (model is not null && site is not null && !model.HookSites.Contains(site))
         {
             var closest = NameSuggester.Closest(site, model.HookSites);
@@ -70,13 +72,13 @@ public sealed class ReportCommand : ICommand
         }
 
         using var scope = NewDisposeScope();
-        var tokens = args.Get("tokens") is { } t ? ReadTokens(t, model as ILanguageModel) : null;
+        var tokens = TokenArgument.Get(args)?.Matrix(model as ILanguageModel);
         ActivationMatrix? activations = null;
         var gaps = new List<string>();
         if (args.Get("activations") is { } actsPath) activations = ActivationFiles.Load(actsPath);
         else if (model is not null && tokens is not null && site is not null)
         {
-            activations = InterpretCommand.Harvest(model, tokens.to(device), site, harvestBatch, decomposition.DIn, out var perToken);
+            activations = Harvester.Matrix(model, tokens.to(device), site, harvestBatch, decomposition.DIn, out var perToken);
             if (!perToken)
             {
                 tokens = null;
@@ -97,7 +99,7 @@ public sealed class ReportCommand : ICommand
             // Paths as the user gave them: the page reads like the command that made it.
             Decomposition = decomposition, DecompositionPath = decompositionDir, Site = site, ModelPath = modelDir, Activations = activations, Tokens = tokens,
             TokenText = (model as ITokenizedModel)?.TokenText,
-            Unembedding = modelDir is null ? null : ModelFolders.Unembedding(modelDir, site), Features = features,
+            Unembedding = (model as IEmbeddingModel)?.Unembedding(site), Features = features,
             Settings = settings.ToDictionary(kv => kv.Key, kv => kv.Value), Findings = findings, Gaps = gaps, Seed = seed, Device = device,
         };
         var dashboard = FeatureDashboards.Build(request, host.Catalog, host.Services);
@@ -110,54 +112,4 @@ public sealed class ReportCommand : ICommand
         foreach (var gap in dashboard.Gaps) env.Out.WriteLine($"  not shown: {gap}");
         return ExitCodes.Ok;
     }
-
-    /// <summary>
-    /// Token ids [n_seq, seq_len]: a JSONL file (one list per line, as <c>harvest</c> reads, all lines the same length
-    /// here since rows map to positions), or any form <c>--tokens</c> takes elsewhere.
-    /// </summary>
-    internal static Tensor ReadTokens(string value, ILanguageModel? model)
-    {
-        if (!value.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)) return TensorArguments.Tokens("tokens", value);
-        var sequences = TokenSequences.ReadJsonl(value, model?.VocabSize ?? int.MaxValue, model?.ContextLength ?? int.MaxValue);
-        int length = sequences.Sequences[0].Length;
-        for (int i = 1; i < sequences.Sequences.Count; i++)
-            if (sequences.Sequences[i].Length != length)
-                throw new MechanistInputException(
-                    $"--tokens {value}: sequence {i + 1} has {sequences.Sequences[i].Length} tokens but the first has {length}; a dashboard maps activation rows to positions, so every sequence must have the same length.");
-        return tensor(sequences.Sequences.SelectMany(s => s).ToArray()).view(sequences.Sequences.Count, length);
-    }
-
-    /// <summary>The findings of a <c>mechanist check --format json</c> report about the decomposition called <paramref name="name"/>.</summary>
-    internal static IReadOnlyList<(FindingView Finding, int? Feature)> ReadFindings(string path, string name)
-    {
-        if (!File.Exists(path)) throw new MechanistInputException($"--check {path}: file not found.");
-        JsonObject report;
-        try
-        {
-            report = JsonNode.Parse(File.ReadAllText(path)) as JsonObject
-                ?? throw new MechanistInputException($"--check {path}: expected the JSON object 'mechanist check --format json' writes.");
-        }
-        catch (JsonException e)
-        {
-            throw new MechanistInputException($"--check {path}: not valid JSON ({e.Message}).");
-        }
-        if (report["findings"] is not JsonArray all)
-            throw new MechanistInputException($"--check {path}: no 'findings' list; expected the report of 'mechanist check --format json'.");
-        var names = all.OfType<JsonObject>().Select(f => (string?)f["decomposition"]).OfType<string>().Distinct().ToList();
-        if (names.Count > 0 && !names.Contains(name))
-            throw new MechanistInputException(
-                $"--check {path}: no finding names the decomposition '{name}'; its findings name {string.Join(", ", names.Select(n => $"'{n}'"))} (choose with --name).");
-        var titles = (report["rules"] as JsonArray ?? []).OfType<JsonObject>()
-            .Where(r => r["id"] is not null).GroupBy(r => (string)r["id"]!).ToDictionary(g => g.Key, g => (string?)g.First()["title"]);
-        return all.OfType<JsonObject>().Where(f => (string?)f["decomposition"] == name).Select(f =>
-        {
-            var id = (string?)f["id"] ?? "?";
-            var view = new FindingView(id, (string?)f["severity"] ?? "warning", (string?)f["message"] ?? "", titles.GetValueOrDefault(id),
-                (string?)f["help"], (string?)f["baseline_state"], Number(f["value"]), Number(f["threshold"]));
-            int? feature = f["feature"] is JsonValue v && v.TryGetValue<int>(out var i) ? i : null;
-            return (view, feature);
-        }).ToList();
-    }
-
-    static double? Number(JsonNode? n) => n is JsonValue v && v.TryGetValue<double>(out var d) ? d : null;
 }

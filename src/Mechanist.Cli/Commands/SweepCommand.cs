@@ -6,6 +6,7 @@ using Mechanist.Reports.Html;
 using Mechanist.Reports.Plots;
 using Mechanist.Host.Activations;
 using Mechanist.Host.Reports;
+using Mechanist.Host.Formats;
 using Mechanist.IO;
 using Mechanist.Sweeps;
 using Mechanist.Sweeps.Grains;

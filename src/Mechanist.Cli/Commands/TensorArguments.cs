@@ -1,43 +1,11 @@
-using System.Globalization;
 using Mechanist.IO;
 using static TorchSharp.torch;
 
 namespace Mechanist.Cli.Commands;
 
-/// <summary>Token ids and input tensors given on the command line: inline lists or files.</summary>
+/// <summary>Input tensors given on the command line as files (token ids: <see cref="CommandLine.TokenArgument"/>).</summary>
 internal static class TensorArguments
 {
-    /// <summary>
-    /// Token ids [batch, seq_len] (int64) from <c>"1,2,3;4,5,6"</c> (sequences separated by ';') or from a file: a
-    /// .safetensors file (tensor 'tokens', or its only tensor) or a .npy file, 1-D or 2-D integer.
-    /// </summary>
-    public static Tensor Tokens(string option, string value)
-    {
-        Tensor t;
-        if (File.Exists(value)) t = Read(option, value, "tokens");
-        else if (value.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || value.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
-            throw new MechanistInputException($"--{option} {value}: file not found.");
-        else
-        {
-            var rows = value.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            var parsed = rows.Select(r => r.Split(',', StringSplitOptions.TrimEntries).Select(x =>
-                long.TryParse(x, NumberStyles.Integer, CultureInfo.InvariantCulture, out var id) && id >= 0 ? id
-                    : throw new MechanistInputException($"--{option}: '{x}' is not a token id (non-negative integer); expected e.g. \"3,5,113\" or \"1,2;3,4\" or a file.")).ToArray()).ToArray();
-            if (parsed.Length == 0) throw new MechanistInputException($"--{option}: no token ids given.");
-            if (parsed.Any(r => r.Length != parsed[0].Length))
-                throw new MechanistInputException($"--{option}: sequences separated by ';' must have the same length.");
-            t = tensor(parsed.SelectMany(r => r).ToArray()).view(parsed.Length, parsed[0].Length);
-        }
-        if (t.is_floating_point() || t.dtype == ScalarType.Bool)
-            throw new MechanistInputException($"--{option} {value}: token ids must be integers, got {t.dtype}.");
-        if (t.ndim == 1) t = t.unsqueeze(0);
-        if (t.ndim != 2 || t.numel() == 0)
-            throw new MechanistInputException($"--{option} {value}: expected token ids [batch, seq_len], got shape [{string.Join(", ", t.shape)}].");
-        if (t.lt(0).any().item<bool>())
-            throw new MechanistInputException($"--{option} {value}: token ids must be non-negative.");
-        return t.to(ScalarType.Int64);
-    }
-
     /// <summary>A floating-point input [batch, …] from a .safetensors (tensor 'input' or its only tensor) or .npy file.</summary>
     public static Tensor Input(string option, string path)
     {
@@ -49,7 +17,8 @@ internal static class TensorArguments
         return t;
     }
 
-    static Tensor Read(string option, string path, string preferred)
+    /// <summary>The tensor <paramref name="preferred"/> (or the only one) of a .safetensors file, or a .npy file.</summary>
+    internal static Tensor Read(string option, string path, string preferred)
     {
         if (path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) return Npy.Read(path);
         var header = Safetensors.ReadHeader(path);

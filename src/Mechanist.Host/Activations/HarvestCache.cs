@@ -9,7 +9,7 @@ using Mechanist.Models.Text;
 namespace Mechanist.Host.Activations;
 
 /// <summary>What to harvest: a model (from its folder), token sequences, one hook site.</summary>
-/// <param name="TokensHash">A content hash of the token sequences (<see cref="Checking.ModelInputs.ContentHash"/>).</param>
+/// <param name="TokensHash">A content hash of the token sequences (<see cref="Gate.ModelInputs.ContentHash"/>).</param>
 public sealed record HarvestRequest(ILanguageModel Model, string ModelFolder, TokenSequences Tokens, string TokensHash, string Site, string Dataset);
 
 /// <summary>A complete cache entry (an activation store) and whether this run made it.</summary>
@@ -54,7 +54,7 @@ public sealed class HarvestCache : IDisposable
         var text = new StringBuilder();
         text.Append(KeyVersion).Append('\n');
         text.Append("model_type ").Append(request.Model.ModelType).Append('\n');
-        foreach (var file in ModelFiles(request.ModelFolder))
+        foreach (var file in ModelFolderLayout(request.ModelFolder))
             text.Append("file ").Append(Path.GetFileName(file)).Append(' ').Append(HashFile(file)).Append('\n');
         text.Append("tokens ").Append(request.TokensHash).Append('\n');
         text.Append("site ").Append(request.Site).Append('\n');
@@ -62,7 +62,7 @@ public sealed class HarvestCache : IDisposable
     }
 
     /// <summary>The files whose content decides what a model computes: <c>config.json</c> and every <c>.safetensors</c> file.</summary>
-    public static IReadOnlyList<string> ModelFiles(string folder) =>
+    public static IReadOnlyList<string> ModelFolderLayout(string folder) =>
         Directory.EnumerateFiles(folder).Where(f => Path.GetFileName(f) == "config.json" || f.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
             .Order(StringComparer.Ordinal).ToList();
 

@@ -205,4 +205,33 @@ public static class Harvester
         ActivationStore.Write(folder, shardBytes, metadata, writer =>
             Run(model, tokens, sites, batchSize, writer.Append, progress, cancellation));
     }
+
+    /// <summary>
+    /// In memory, for a few sequences (interpreters, dashboards): runs the model over the token sequences and keeps the site's activations as rows: [n_seq · seq_len, d] for a
+    /// [batch, pos, d] site (<paramref name="perToken"/> true), [n_seq, d] for a [batch, d] site.
+    /// </summary>
+    public static ActivationMatrix Matrix(IHookedModel model, Tensor tokens, string site, int batchSize, int dIn, out bool perToken)
+    {
+        var rows = new List<Tensor>();
+        perToken = true;
+        using var noGrad = no_grad();
+        for (long start = 0; start < tokens.shape[0]; start += batchSize)
+        {
+            var batch = tokens.narrow(0, start, Math.Min(batchSize, tokens.shape[0] - start));
+            Tensor? activation = null;
+            using (var handle = model.AddHook(site, a => { activation = a.detach().clone(); return null; }))
+                model.Run(batch);
+            if (activation is null) throw new InvalidOperationException($"hook site {site} did not fire.");
+            if (activation.shape[^1] != dIn)
+                throw new MechanistInputException(
+                    $"the decomposition's d_in is {dIn} but the activation at '{site}' has width {activation.shape[^1]} (shape [{string.Join(", ", activation.shape)}]).");
+            if (activation.ndim == 3 && activation.shape[1] == batch.shape[1]) rows.Add(activation.reshape(-1, dIn).cpu());
+            else
+            {
+                perToken = false;
+                rows.Add(activation.reshape(batch.shape[0], -1).cpu());
+            }
+        }
+        return new ActivationMatrix($"{site} harvested from {tokens.shape[0]} sequences", cat(rows, 0));
+    }
 }

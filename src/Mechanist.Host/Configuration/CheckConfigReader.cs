@@ -10,7 +10,7 @@ namespace Mechanist.Host.Configuration;
 /// error (MECH0010) that names the key, its line and, for a mistyped key, the closest valid one. Every problem in
 /// the file is reported at once. Paths resolve against the config file's folder. Comments and trailing commas are
 /// allowed. What the names refer to (methods, check IDs, files) is checked later, against the host
-/// (<see cref="Checking.CheckPlan"/>).
+/// (<see cref="Gate.CheckPlan"/>).
 /// </summary>
 public static class CheckConfigReader
 {

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Mechanist.Host.Checking;
+using Mechanist.Host.Gate;
 using Mechanist.Host.Configuration;
 using Mechanist.Validators;
 

@@ -34,6 +34,43 @@ public static class ComparisonReport
     }
 
     /// <summary>The metric values by name (<c>samples</c> as an integer).</summary>
+    /// <summary>
+    /// <c>results.json</c> of <c>mechanist compare</c>: the data (paths as given made absolute, rows, width), the shared
+    /// settings, one row per method (<see cref="Row"/>) and the definitions.
+    /// </summary>
+    public static JsonObject Results(IEnumerable<JsonObject> methods, string activations, long rows, int dIn, int seed, int steps, string device,
+        string? targets, string? groundTruth, double? targetL0 = null)
+    {
+        var definitions = Definitions();
+        if (targetL0 is not null)
+        {
+            definitions["sparsity_control"] = "how --target-l0 reached the method: target_l0 (its sparsity coefficient adapted during training), k=K (TopK family), none (no sparsity knob)";
+            definitions["l0_within_10_percent_of_target"] = "whether the l0 measured on the activations is within 10% of target_l0";
+        }
+        var result = new JsonObject
+        {
+            ["activations"] = activations,
+            ["rows"] = rows,
+            ["d_in"] = dIn,
+            ["seed"] = seed,
+            ["steps"] = steps,
+            ["device"] = device,
+            ["methods"] = new JsonArray(methods.Select(m => (JsonNode)m).ToArray()),
+            ["definitions"] = definitions,
+        };
+        if (targetL0 is double tl) result["target_l0"] = tl;
+        if (targets is not null) result["targets"] = Path.GetFullPath(targets);
+        if (groundTruth is not null) result["ground_truth"] = Path.GetFullPath(groundTruth);
+        return result;
+    }
+
+    /// <summary>The row columns of a run with a target L0: how the method reached it, and whether its l0 is within 10% of it.</summary>
+    public static IEnumerable<KeyValuePair<string, JsonNode?>> TargetL0Columns(string sparsityControl, double l0, double target) =>
+    [
+        KeyValuePair.Create("sparsity_control", (JsonNode?)sparsityControl),
+        KeyValuePair.Create("l0_within_10_percent_of_target", (JsonNode?)(Math.Abs(l0 - target) <= 0.1 * target)),
+    ];
+
     public static JsonObject Metrics(DecompositionMetrics metrics)
     {
         var o = new JsonObject();

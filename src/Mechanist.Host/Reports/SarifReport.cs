@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
-using Mechanist.Host.Checking;
+using Mechanist.Host.Gate;
 using Mechanist.Validators;
 
 namespace Mechanist.Host.Reports;

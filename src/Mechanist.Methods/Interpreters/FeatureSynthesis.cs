@@ -11,6 +11,9 @@ namespace Mechanist.Methods.Interpreters;
 /// <summary>What feature synthesis optimises.</summary>
 public enum SynthesisMode
 {
+    /// <summary>Chosen from the template: soft tokens for token ids (or a language model without a template), else input.</summary>
+    Auto,
+
     /// <summary>A continuous model input shaped like the template.</summary>
     Input,
 
@@ -36,6 +39,7 @@ public sealed class FeatureSynthesis : Interpreter<FeatureSynthesisOptions>
         if (string.IsNullOrEmpty(site))
             throw new MechanistInputException("feature-synthesis needs the decomposition's hook site (--site, or metadata.hook_name in cfg.json).");
         AttributionCore.RequireSite(model, site);
+        if (options.Mode == SynthesisMode.Auto) options = options with { Mode = InferMode(context.InputTemplate, model) };
         var template = context.InputTemplate ?? throw new MechanistInputException(
             options.Mode == SynthesisMode.SoftTokens
                 ? "feature-synthesis with mode=soft_tokens needs template tokens [1, seq_len] (--tokens)."
@@ -56,6 +60,11 @@ public sealed class FeatureSynthesis : Interpreter<FeatureSynthesisOptions>
         }
         return result;
     }
+
+    /// <summary>Token ids can only be optimised as soft tokens; a continuous input as itself.</summary>
+    static SynthesisMode InferMode(Tensor? template, IHookedModel model) => template is null
+        ? model is ILanguageModel ? SynthesisMode.SoftTokens : SynthesisMode.Input
+        : template.is_floating_point() ? SynthesisMode.Input : SynthesisMode.SoftTokens;
 
     FeatureExplanation Synthesise(InterpretContext context, IHookedModel model, string site, Tensor template, int feature, FeatureSynthesisOptions options)
     {
@@ -181,8 +190,8 @@ public sealed class FeatureSynthesis : Interpreter<FeatureSynthesisOptions>
 
 public sealed record FeatureSynthesisOptions : MethodOptions
 {
-    [Option("input (optimise a continuous input shaped like the template) or soft_tokens (optimise embeddings at embed_site)")]
-    public SynthesisMode Mode { get; init; } = SynthesisMode.Input;
+    [Option("auto (soft_tokens for a token-id template, input for a continuous one), input (optimise a continuous input shaped like the template) or soft_tokens (optimise embeddings at embed_site)")]
+    public SynthesisMode Mode { get; init; } = SynthesisMode.Auto;
 
     [Option("Adam steps")]
     public int Steps { get; init; } = 200;

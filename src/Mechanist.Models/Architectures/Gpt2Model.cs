@@ -16,7 +16,7 @@ namespace Mechanist.Models.Architectures;
 /// names: <c>hook_embed</c>, <c>hook_pos_embed</c>, per block <c>blocks.{i}.…</c>, <c>ln_final.hook_normalized</c>
 /// and <c>unembed.hook_out</c> (the logits).
 /// </summary>
-public sealed class Gpt2Model : HookedModel, ILanguageModel, ITokenizedModel
+public sealed class Gpt2Model : HookedModel, ILanguageModel, ITokenizedModel, IEmbeddingModel
 {
     public const string ConfigFile = ModelConfig.FileName;
     public const string WeightsFile = "model.safetensors";
@@ -60,6 +60,13 @@ public sealed class Gpt2Model : HookedModel, ILanguageModel, ITokenizedModel
     Text.TokenVocabulary? _vocabulary;
 
     public int ContextLength => Config.NPositions;
+
+    /// <summary><c>wte</c>.</summary>
+    public Tensor? TokenEmbedding() => Unembeddings.Copy(wte.Weight);
+
+    /// <summary><c>lm_head</c> (or the tied <c>wte</c>) transposed; for <c>blocks.L.mlp.hook_post</c>, <c>h.L.mlp.c_proj</c> (Conv1D [d_mlp, d_model]) first.</summary>
+    public Tensor? Unembedding(string? site) =>
+        Unembeddings.ForSite(site, (lm_head ?? wte).Weight.t(), layer => Weights().GetValueOrDefault($"h.{layer}.mlp.c_proj.weight"));
 
     /// <summary>The device the weights live on.</summary>
     public Device Device => wte.Weight.device;

@@ -65,18 +65,18 @@ public sealed class Mlp : HookedModel
         return model;
     }
 
-    public static Mlp Load(string folder, Device? device = null) => FromFolder(folder, ModelFiles.ReadConfig(folder), device);
+    public static Mlp Load(string folder, Device? device = null) => FromFolder(folder, ModelFolderLayout.ReadConfig(folder), device);
 
     public static Mlp FromFolder(string folder, JsonObject config, Device? device = null)
     {
-        var parsed = MlpConfig.FromJson(config, ModelFiles.ConfigPath(folder));
+        var parsed = MlpConfig.FromJson(config, ModelFolderLayout.ConfigPath(folder));
         var sizes = parsed.LayerSizes.Select(s => (long)s).ToList();
-        WeightFile.RequireRoomFor(ModelFiles.WeightsPath(folder),
-            WeightFile.CountElements(sizes.Zip(sizes.Skip(1), (a, b) => new[] { a + 1, b }).ToArray()), 4, ModelFiles.ConfigPath(folder));
+        WeightFile.RequireRoomFor(ModelFolderLayout.WeightsPath(folder),
+            WeightFile.CountElements(sizes.Zip(sizes.Skip(1), (a, b) => new[] { a + 1, b }).ToArray()), 4, ModelFolderLayout.ConfigPath(folder));
         var model = new Mlp(parsed, device ?? CPU);
         try
         {
-            WeightFile.Load(ModelFiles.WeightsPath(folder), model._weights);
+            WeightFile.Load(ModelFolderLayout.WeightsPath(folder), model._weights);
             return model;
         }
         catch
@@ -86,7 +86,7 @@ public sealed class Mlp : HookedModel
         }
     }
 
-    public void Save(string folder) => ModelFiles.SaveFolder(folder, Config.ToJson(), Weights.Select(w => (w.Name, (Tensor)w.Value)));
+    public void Save(string folder) => ModelFolderLayout.SaveFolder(folder, Config.ToJson(), Weights.Select(w => (w.Name, (Tensor)w.Value)));
 
     public override Tensor forward(Tensor x)
     {

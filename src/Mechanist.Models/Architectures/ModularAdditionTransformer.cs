@@ -16,7 +16,7 @@ namespace Mechanist.Models.Architectures;
 /// Input: int64 tokens [batch, pos] with pos ≤ 3; output: logits [batch, pos, p]. As an <see cref="ILanguageModel"/>
 /// it reads ids 0 … p (<see cref="VocabSize"/> = p + 1) over 3 positions, so <c>mechanist harvest</c> takes it.
 /// </summary>
-public sealed class ModularAdditionTransformer : HookedModel, ITaskModel, ITokenizedModel
+public sealed class ModularAdditionTransformer : HookedModel, ITaskModel, ITokenizedModel, IEmbeddingModel
 {
     public const string ModelTypeId = "modular-addition";
 
@@ -105,6 +105,12 @@ public sealed class ModularAdditionTransformer : HookedModel, ITaskModel, IToken
     }
 
     /// <summary>Every weight with its TransformerLens name, in a fixed order.</summary>
+    /// <summary><c>embed.W_E</c> [d_vocab, d_model] (the '=' token included).</summary>
+    public Tensor? TokenEmbedding() => Unembeddings.Copy(_wE);
+
+    /// <summary><c>unembed.W_U</c>; for <c>blocks.0.mlp.hook_post</c>, <c>blocks.0.mlp.W_out</c> first.</summary>
+    public Tensor? Unembedding(string? site) => Unembeddings.ForSite(site, _wU, layer => layer == 0 ? _wOut : null);
+
     public IReadOnlyList<(string Name, Parameter Value)> Weights => _weights.Select(w => (w.Name, (Parameter)w.Target)).ToList();
 
     /// <summary>Whether the weight named <paramref name="name"/> is a bias (<c>b_*</c>); the paper keeps them frozen at zero.</summary>
@@ -133,17 +139,17 @@ public sealed class ModularAdditionTransformer : HookedModel, ITaskModel, IToken
 
     /// <summary>Loads a model folder (<c>config.json</c> + <c>model.safetensors</c>), validating both strictly.</summary>
     public static ModularAdditionTransformer Load(string folder, Device? device = null) =>
-        FromFolder(folder, ModelFiles.ReadConfig(folder), device);
+        FromFolder(folder, ModelFolderLayout.ReadConfig(folder), device);
 
     /// <summary>Builds the model from an already parsed <c>config.json</c> and loads the folder's weights.</summary>
     public static ModularAdditionTransformer FromFolder(string folder, JsonObject config, Device? device = null)
     {
-        var parsed = ModularAdditionConfig.FromJson(config, ModelFiles.ConfigPath(folder));
-        WeightFile.RequireRoomFor(ModelFiles.WeightsPath(folder), parsed.ParameterCount, 4, ModelFiles.ConfigPath(folder));
+        var parsed = ModularAdditionConfig.FromJson(config, ModelFolderLayout.ConfigPath(folder));
+        WeightFile.RequireRoomFor(ModelFolderLayout.WeightsPath(folder), parsed.ParameterCount, 4, ModelFolderLayout.ConfigPath(folder));
         var model = new ModularAdditionTransformer(parsed, device ?? CPU);
         try
         {
-            WeightFile.Load(ModelFiles.WeightsPath(folder), model._weights, IgnoredTensors);
+            WeightFile.Load(ModelFolderLayout.WeightsPath(folder), model._weights, IgnoredTensors);
             return model;
         }
         catch
@@ -154,10 +160,10 @@ public sealed class ModularAdditionTransformer : HookedModel, ITaskModel, IToken
     }
 
     /// <summary>Writes the model folder atomically.</summary>
-    public void Save(string folder) => ModelFiles.SaveFolder(folder, Config.ToJson(), Weights.Select(w => (w.Name, (Tensor)w.Value)));
+    public void Save(string folder) => ModelFolderLayout.SaveFolder(folder, Config.ToJson(), Weights.Select(w => (w.Name, (Tensor)w.Value)));
 
     /// <summary>Writes <c>config.json</c> and <c>model.safetensors</c> into an existing folder, each file atomically.</summary>
-    public void WriteInto(string folder) => ModelFiles.WriteInto(folder, Config.ToJson(), Weights.Select(w => (w.Name, (Tensor)w.Value)));
+    public void WriteInto(string folder) => ModelFolderLayout.WriteInto(folder, Config.ToJson(), Weights.Select(w => (w.Name, (Tensor)w.Value)));
 
     /// <summary>Copies weights by name from <paramref name="values"/> (same names and shapes as <see cref="Weights"/>).</summary>
     public void LoadWeights(IReadOnlyDictionary<string, Tensor> values)

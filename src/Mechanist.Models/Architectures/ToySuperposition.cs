@@ -58,17 +58,17 @@ public sealed class ToySuperposition : HookedModel
         return model;
     }
 
-    public static ToySuperposition Load(string folder, Device? device = null) => FromFolder(folder, ModelFiles.ReadConfig(folder), device);
+    public static ToySuperposition Load(string folder, Device? device = null) => FromFolder(folder, ModelFolderLayout.ReadConfig(folder), device);
 
     public static ToySuperposition FromFolder(string folder, JsonObject config, Device? device = null)
     {
-        var parsed = ToySuperpositionConfig.FromJson(config, ModelFiles.ConfigPath(folder));
-        WeightFile.RequireRoomFor(ModelFiles.WeightsPath(folder),
-            WeightFile.CountElements([parsed.NHidden + 1L, parsed.NFeatures]), 4, ModelFiles.ConfigPath(folder));
+        var parsed = ToySuperpositionConfig.FromJson(config, ModelFolderLayout.ConfigPath(folder));
+        WeightFile.RequireRoomFor(ModelFolderLayout.WeightsPath(folder),
+            WeightFile.CountElements([parsed.NHidden + 1L, parsed.NFeatures]), 4, ModelFolderLayout.ConfigPath(folder));
         var model = new ToySuperposition(parsed, device ?? CPU);
         try
         {
-            WeightFile.Load(ModelFiles.WeightsPath(folder), model._weights);
+            WeightFile.Load(ModelFolderLayout.WeightsPath(folder), model._weights);
             return model;
         }
         catch
@@ -78,10 +78,10 @@ public sealed class ToySuperposition : HookedModel
         }
     }
 
-    public void Save(string folder) => ModelFiles.SaveFolder(folder, Config.ToJson(), Weights.Select(w => (w.Name, (Tensor)w.Value)));
+    public void Save(string folder) => ModelFolderLayout.SaveFolder(folder, Config.ToJson(), Weights.Select(w => (w.Name, (Tensor)w.Value)));
 
     /// <summary>Writes the model files into an existing (temporary) folder.</summary>
-    public void WriteInto(string folder) => ModelFiles.WriteInto(folder, Config.ToJson(), Weights.Select(w => (w.Name, (Tensor)w.Value)));
+    public void WriteInto(string folder) => ModelFolderLayout.WriteInto(folder, Config.ToJson(), Weights.Select(w => (w.Name, (Tensor)w.Value)));
 
     public override Tensor forward(Tensor x)
     {

@@ -1,3 +1,6 @@
+using Mechanist.Concepts;
+using static TorchSharp.torch;
+
 namespace Mechanist.Models.Tasks;
 
 /// <summary>
@@ -173,5 +176,27 @@ public static class BracketLanguage
                 count++;
             }
         return count == 0 ? 0 : sum / count;
+    }
+
+    /// <summary>
+    /// Generates <paramref name="count"/> sequences and writes them with their per-token concept labels (depth, top,
+    /// kind) as one concept-labels file, the settings and the vocabulary in its metadata.
+    /// </summary>
+    public static void WriteLabelled(string path, int count, BracketLanguageSettings settings, int seed)
+    {
+        var sequences = BracketLanguage.Generate(count, settings, seed);
+        var concepts = BracketLanguage.Concepts(sequences, settings.MaxDepth);
+        var classes = BracketLanguage.ConceptClasses(settings.MaxDepth);
+        using var scope = NewDisposeScope();
+        var tokens = tensor(sequences.SelectMany(s => s).ToArray()).view(count, settings.Length);
+        ConceptLabels.Save(path, [count, settings.Length],
+            concepts.Select(kv => new Concept(kv.Key, kv.Value.SelectMany(r => r).ToArray(), classes[kv.Key])), tokens,
+            new Dictionary<string, string>
+            {
+                ["generator"] = "brackets", ["length"] = settings.Length.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["max_depth"] = settings.MaxDepth.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["seed"] = seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["vocabulary"] = System.Text.Json.JsonSerializer.Serialize(BracketLanguage.Vocabulary),
+            });
     }
 }

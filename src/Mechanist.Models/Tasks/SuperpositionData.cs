@@ -1,3 +1,5 @@
+using System.Globalization;
+using Mechanist.IO;
 using static TorchSharp.torch;
 
 namespace Mechanist.Models.Tasks;
@@ -33,6 +35,33 @@ public sealed record SuperpositionSettings(
 /// </summary>
 public static class SuperpositionData
 {
+    /// <summary>The tensor of ground-truth directions [n, d] in a generated file (read back as ground truth).</summary>
+    public const string DirectionsTensorName = "directions";
+
+    /// <summary>
+    /// Generates the data and writes one <c>.safetensors</c> file, atomically: tensors <c>activations</c> and
+    /// <c>directions</c>, and the settings as metadata (generator, features, dim, active, samples, correlated, seed).
+    /// </summary>
+    public static void Write(string path, SuperpositionSettings s)
+    {
+        var (activations, directions) = Generate(s);
+        using (activations)
+        using (directions)
+        {
+            Safetensors.Write(path, new Dictionary<string, Tensor>
+            {
+                [ActivationFiles.TensorName] = activations, [DirectionsTensorName] = directions,
+            }, new Dictionary<string, string>
+            {
+                ["generator"] = "superposition", ["features"] = s.Features.ToString(CultureInfo.InvariantCulture),
+                ["dim"] = s.Dimension.ToString(CultureInfo.InvariantCulture),
+                ["active"] = s.ActivePerSample.ToString(CultureInfo.InvariantCulture),
+                ["samples"] = s.Samples.ToString(CultureInfo.InvariantCulture), ["correlated"] = s.Correlated ? "true" : "false",
+                ["seed"] = s.Seed.ToString(CultureInfo.InvariantCulture),
+            });
+        }
+    }
+
     /// <summary>Returns activations [Samples, Dimension] and directions [Features, Dimension], float32 on CPU.</summary>
     public static (Tensor Activations, Tensor Directions) Generate(SuperpositionSettings s)
     {

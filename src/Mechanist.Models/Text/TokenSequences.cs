@@ -23,6 +23,17 @@ public sealed class TokenSequences
 
     public long TotalTokens { get; }
 
+    /// <summary>
+    /// The sequences of at least <paramref name="minLength"/> tokens, grouped by length into batches [b, length] on
+    /// <paramref name="device"/> (at most <paramref name="batchSize"/> rows each).
+    /// </summary>
+    public IEnumerable<TorchSharp.torch.Tensor> Batches(int batchSize, TorchSharp.torch.Device device, int minLength = 1)
+    {
+        foreach (var group in Sequences.Where(s => s.Length >= minLength).GroupBy(s => s.Length))
+            foreach (var chunk in group.Chunk(batchSize))
+                yield return TorchSharp.torch.tensor(chunk.SelectMany(s => s).ToArray()).view(chunk.Length, group.Key).to(device);
+    }
+
     public static TokenSequences FromSequences(string source, IEnumerable<long[]> sequences) => new(source, sequences.ToList());
 
     /// <summary>

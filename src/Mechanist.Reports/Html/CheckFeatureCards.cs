@@ -1,4 +1,4 @@
-using Mechanist.Host.Checking;
+using Mechanist.Host.Gate;
 using Mechanist.Host.Discovery;
 using Mechanist.Host.Formats;
 using Mechanist.IO;

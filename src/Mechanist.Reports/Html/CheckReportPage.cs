@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Mechanist.Host.Checking;
+using Mechanist.Host.Gate;
 using Mechanist.Host.Reports;
 using Mechanist.Validators;
 

@@ -22,7 +22,7 @@ public sealed class TinyLmLoader : ModelLoader
 }
 
 /// <summary>An <see cref="IHookedModel"/> written without the framework's runtime: hooks kept in a dictionary.</summary>
-public sealed class TinyLm : nn.Module<Tensor, Tensor>, IHookedModel
+public sealed class TinyLm : nn.Module<Tensor, Tensor>, IHookedModel, IEmbeddingModel
 {
     static readonly string[] Sites =
         ["hook_embed", "hook_pos_embed", "blocks.0.hook_resid_pre", "blocks.0.hook_attn_out", "blocks.0.mlp.hook_pre",
@@ -43,6 +43,10 @@ public sealed class TinyLm : nn.Module<Tensor, Tensor>, IHookedModel
     }
 
     public string ModelType => "test-tiny-lm";
+
+    public Tensor? TokenEmbedding() => wE.detach().clone();
+
+    public Tensor? Unembedding(string? site) => site == "blocks.0.mlp.hook_post" ? wOut.detach().matmul(wU.detach()) : wU.detach().clone();
 
     public IReadOnlyList<string> HookSites => Sites;
 
