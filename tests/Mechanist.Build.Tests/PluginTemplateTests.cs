@@ -30,7 +30,7 @@ public sealed class PluginTemplateTests(PackageFeed feed, ITestOutputHelper outp
         var version = $"0.1.0-tpl.t{Guid.NewGuid().ToString("N")[..10]}";
         var work = Path.Combine(feed.Root, "third-party");
         Directory.CreateDirectory(work);
-        foreach (var project in new[] { "src/Mechanist.Abstractions", "src/Mechanist.Testing", "templates/Mechanist.Templates" })
+        foreach (var project in new[] { "src/Mechanist.Abstractions", "src/Mechanist.Sae", "src/Mechanist.Testing", "templates/Mechanist.Templates" })
         {
             var pack = Dotnet.Run(Repo.Root, feed.Environment, "pack", Path.Combine(Repo.Root, project), "-c", Dotnet.Configuration, "--no-build",
                 "-o", feed.Feed, $"-p:Version={version}", $"-p:NuspecOutputPath={Path.Combine(feed.Root, "nuspec-" + Path.GetFileName(project))}/");

@@ -1,5 +1,5 @@
-using Mechanist.Methods.Training;
-using Mechanist.Methods.Training.CpuKernels;
+using Mechanist.Sae;
+using Mechanist.Sae.CpuKernels;
 using static TorchSharp.torch;
 
 namespace Mechanist.Methods.Tests;

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Mechanist.Decomposers;
 using Mechanist.Host.Formats;
-using Mechanist.Methods.Training;
+using Mechanist.Sae;
 using Mechanist.Models.Tasks;
 using Mechanist.Testing;
 using static TorchSharp.torch;

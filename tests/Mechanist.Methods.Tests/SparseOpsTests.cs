@@ -1,5 +1,5 @@
 using Mechanist.Methods.Decomposers;
-using Mechanist.Methods.Training;
+using Mechanist.Sae;
 using static TorchSharp.torch;
 
 namespace Mechanist.Methods.Tests;

@@ -65,6 +65,7 @@ public sealed class Crosscoder : SparseAutoencoder
     };
 
     /// <summary>Reads the per-site layout; <c>d_in</c> is one site's width, <c>n_sites</c> the number of sites.</summary>
+    [SaeArchitecture(ArchitectureName)]
     public static Crosscoder Load(SaeLoadContext c)
     {
         int n = c.RequireInt("n_sites");

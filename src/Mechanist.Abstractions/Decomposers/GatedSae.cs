@@ -44,6 +44,7 @@ public sealed class GatedSae : SparseAutoencoder
         new Dictionary<string, Tensor>(base.StateDict()) { ["b_gate"] = BGate, ["r_mag"] = RMag, ["b_mag"] = BMag };
 
     /// <summary>Reads <c>W_enc</c>, <c>b_gate</c>, <c>r_mag</c>, <c>b_mag</c>, <c>W_dec</c>, <c>b_dec</c>.</summary>
+    [SaeArchitecture(ArchitectureName)]
     public static GatedSae Load(SaeLoadContext c) =>
         new(c.Read("W_enc", c.DIn, c.DSae), c.Read("b_gate", c.DSae), c.Read("r_mag", c.DSae), c.Read("b_mag", c.DSae),
             c.Read("W_dec", c.DSae, c.DIn), c.Read("b_dec", c.DIn), c.ApplyBDecToInput);

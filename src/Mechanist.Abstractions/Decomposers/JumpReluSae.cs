@@ -40,6 +40,7 @@ public sealed class JumpReluSae : SparseAutoencoder
         new Dictionary<string, Tensor>(base.StateDict()) { ["b_enc"] = BEnc, ["threshold"] = Threshold };
 
     /// <summary>Reads <c>W_enc</c>, <c>b_enc</c>, <c>W_dec</c>, <c>b_dec</c>, <c>threshold</c>.</summary>
+    [SaeArchitecture(ArchitectureName)]
     public static JumpReluSae Load(SaeLoadContext c) =>
         new(c.Read("W_enc", c.DIn, c.DSae), c.Read("b_enc", c.DSae), c.Read("W_dec", c.DSae, c.DIn), c.Read("b_dec", c.DIn),
             c.Read("threshold", c.DSae), c.ApplyBDecToInput);

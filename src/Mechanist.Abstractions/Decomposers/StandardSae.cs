@@ -35,6 +35,7 @@ public sealed class StandardSae : SparseAutoencoder
         new Dictionary<string, Tensor>(base.StateDict()) { ["b_enc"] = BEnc };
 
     /// <summary>Reads <c>W_enc</c>, <c>b_enc</c>, <c>W_dec</c>, <c>b_dec</c>.</summary>
+    [SaeArchitecture(ArchitectureName)]
     public static StandardSae Load(SaeLoadContext c) =>
         new(c.Read("W_enc", c.DIn, c.DSae), c.Read("b_enc", c.DSae), c.Read("W_dec", c.DSae, c.DIn), c.Read("b_dec", c.DIn),
             c.ApplyBDecToInput);

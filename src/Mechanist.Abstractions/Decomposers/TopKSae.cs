@@ -64,6 +64,7 @@ public sealed class TopKSae : SparseAutoencoder
     /// Reads <c>W_enc</c>, <c>b_enc</c>, <c>W_dec</c>, <c>b_dec</c>; k from <c>k</c> or (before SAELens 6)
     /// <c>activation_fn_kwargs.k</c>.
     /// </summary>
+    [SaeArchitecture(ArchitectureName)]
     public static TopKSae Load(SaeLoadContext c)
     {
         int k = c.TopK();

@@ -61,6 +61,14 @@ public sealed class Transcoder : SparseAutoencoder
         ["d_out"] = DOut,
     };
 
+    /// <summary>Loads a <c>transcoder</c> folder.</summary>
+    [SaeArchitecture(ArchitectureName)]
+    public static Transcoder LoadTranscoder(SaeLoadContext c) => Load(c, skip: false);
+
+    /// <summary>Loads a <c>skip_transcoder</c> folder (with <c>W_skip</c>).</summary>
+    [SaeArchitecture(SkipArchitectureName)]
+    public static Transcoder LoadSkipTranscoder(SaeLoadContext c) => Load(c, skip: true);
+
     /// <summary>Reads <c>W_enc</c>, <c>b_enc</c>, <c>W_dec</c>, <c>b_dec</c> (d_out from <c>d_out</c>) and, for a skip transcoder, <c>W_skip</c>.</summary>
     public static Transcoder Load(SaeLoadContext c, bool skip)
     {

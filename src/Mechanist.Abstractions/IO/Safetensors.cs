@@ -32,6 +32,10 @@ public static class Safetensors
 
     public static int ElementSize(string dtype) => DTypes[dtype].Size;
 
+    /// <summary>The header's name for a dtype (<c>F32</c>, <c>I64</c>, …); the dtype's own name when the format has none.</summary>
+    public static string DTypeName(ScalarType type) =>
+        DTypes.Where(kv => kv.Value.Type == type).Select(kv => kv.Key).FirstOrDefault() ?? type.ToString();
+
     /// <summary>A parsed file: validated header, metadata, and the offset where data starts.</summary>
     public sealed class Header
     {

@@ -40,8 +40,8 @@ public sealed class ConceptsAttributeCommand : ICommand
         concept.RequireTwoClasses(labels.Source);
         int cls = concept.ClassIndex(args.Require("class"));
         int seed = CommonOptions.ParseSeed(args);
-        using var decomposition = args.Get("decomposition") is { } dir ? DecompositionFolder.Load(dir) : null;
         using var host = CommonOptions.CreateHost(args, env);
+        using var decomposition = args.Get("decomposition") is { } dir ? DecompositionFolder.Load(dir) : null;
         using var model = ConceptCommandInputs.LoadModel(args, host, CommonOptions.ParseDevice(args), seed);
         var r = ConceptAttribution.Run(model, tokens, concept, cls, site, probeSite, decomposition,
             new ConceptAttribution.Settings { Ablation = ablation, Units = units.Count == 0 ? null : units }, seed);

@@ -31,10 +31,10 @@ public sealed class ConceptsSparseProbingCommand : ICommand
         var (labels, tokens) = ConceptCommandInputs.Load(args);
         var concepts = labels.Select(ConceptCommandInputs.List(args.Get("concepts")));
         int seed = CommonOptions.ParseSeed(args);
+        using var host = CommonOptions.CreateHost(args, env);
         using var decomposition = DecompositionFolder.Load(args.Require("decomposition"));
         var site = args.Get("site") ?? (decomposition.Metadata.HookName is { Length: > 0 } h ? h
             : throw new UsageException("the decomposition's cfg.json names no hook_name; give --site."));
-        using var host = CommonOptions.CreateHost(args, env);
         var options = ConceptCommandInputs.Options<ConceptSparseProbingOptions>(args, host, "concept.sparse-probing");
         using var model = ConceptCommandInputs.LoadModel(args, host, CommonOptions.ParseDevice(args), seed);
         using var scope = NewDisposeScope();

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mechanist.Cli.CommandLine;
 using Mechanist.Decomposers;
+using Mechanist.Host;
 using Mechanist.Host.Formats;
 using Mechanist.Host.Models;
 using Mechanist.Host.Reports;
@@ -53,6 +54,8 @@ public sealed class EvaluateCommand : ICommand
                 if (args.Has(name)) throw new UsageException($"option '--{name}' needs --model.");
         var format = args.GetChoice("format", "text", "text", "json");
         var device = CommonOptions.ParseDevice(args);
+        // Plugins first: a plugin's SAE architecture loads once its plugin is loaded.
+        using var host = CommonOptions.CreateHost(args, env);
         using var decomposition = DecompositionFolder.Load(folder);
 
         var report = new JsonObject
@@ -78,7 +81,7 @@ public sealed class EvaluateCommand : ICommand
         }
         if (modelPath is not null)
         {
-            var splice = Splice(args, env, decomposition, modelPath, device);
+            var splice = Splice(args, host, decomposition, modelPath, device);
             report["splice"] = MetricsReport.SpliceJson(splice.Metrics, modelPath, splice.Site, splice.OutputSite);
             var text = new StringWriter();
             MetricsReport.WriteSpliceText(text, splice.Metrics, modelPath, splice.Site, splice.OutputSite);
@@ -93,7 +96,7 @@ public sealed class EvaluateCommand : ICommand
 
     sealed record SpliceResult(SpliceMetrics Metrics, string Site, string? OutputSite);
 
-    static SpliceResult Splice(ParsedArguments args, CommandEnvironment env, Decomposition decomposition, string modelPath, Device device)
+    static SpliceResult Splice(ParsedArguments args, MechanistHost host, Decomposition decomposition, string modelPath, Device device)
     {
         var text = args.Get("text");
         var tokensArgument = TokenArgument.Get(args);
@@ -108,7 +111,6 @@ public sealed class EvaluateCommand : ICommand
         int batchSize = args.GetInt("batch-size", 8);
         if (batchSize < 1) throw new UsageException($"option '--batch-size' must be at least 1, got {batchSize}.");
 
-        using var host = CommonOptions.CreateHost(args, env);
         using var loaded = ModelFolder.Load(modelPath, host.Catalog, host.Services, device);
         if (loaded is not ILanguageModel model)
             throw new MechanistInputException($"{modelPath}: model type '{loaded.ModelType}' does not read token ids; the splice metrics need a language model.");

@@ -1,4 +1,5 @@
 using System.Reflection;
+using Mechanist.Decomposers;
 using Mechanist.Discovery;
 using Mechanist.Host.Checks;
 using Mechanist.Validators;
@@ -7,7 +8,8 @@ namespace Mechanist.Host.Discovery;
 
 /// <summary>
 /// Collects methods from assemblies by their attributes (built-ins and plugins the same way) and the findings of
-/// that discovery. First registration of an ID wins; a later one is finding MECH0004.
+/// that discovery. First registration of an ID wins; a later one is finding MECH0004. The SAELens architectures an
+/// assembly declares (<see cref="SaeArchitectureAttribute"/>) are registered with it, the same way.
 /// </summary>
 public sealed class MethodRegistry
 {
@@ -29,7 +31,7 @@ public sealed class MethodRegistry
         Type[] types;
         try
         {
-            types = assembly.GetExportedTypes();
+            types = assembly.IsDynamic ? assembly.GetTypes().Where(t => t.IsVisible).ToArray() : assembly.GetExportedTypes();
         }
         catch (Exception e) when (e is ReflectionTypeLoadException or FileNotFoundException or FileLoadException or BadImageFormatException or TypeLoadException)
         {
@@ -38,6 +40,23 @@ public sealed class MethodRegistry
         }
         foreach (var type in types.Where(t => t.IsClass && Attribute.IsDefined(t, typeof(MethodAttribute), inherit: false)))
             AddType(type, source);
+        AddArchitectures(assembly, source);
+    }
+
+    /// <summary>
+    /// Registers the SAELens architectures <paramref name="assembly"/> declares; a name another loader holds is MECH0004,
+    /// a loader with the wrong signature MECH0002.
+    /// </summary>
+    void AddArchitectures(Assembly assembly, string source)
+    {
+        foreach (var problem in SaeArchitectures.Register(assembly))
+        {
+            if (problem.RegisteredBy is { } holder)
+                _findings.Add(Finding.Create(InfrastructureChecks.DuplicateMethodId, new FindingLocation(Path: source),
+                    ["SAE architecture", problem.Name, $"{problem.Loader} ({source})", holder, "the later one is ignored"]));
+            else
+                _findings.Add(PluginFailure(source, $"SAE architecture '{problem.Name}' of {problem.Loader}: {problem.Reason}"));
+        }
     }
 
     /// <summary>Registers one method type.</summary>
@@ -62,6 +81,7 @@ public sealed class MethodRegistry
             return;
         }
         _entries.Add(new MethodEntry(descriptor, type, source));
+        AddArchitectures(type.Assembly, source);
     }
 
     internal static Finding PluginFailure(string path, string why) =>

@@ -3,6 +3,7 @@ using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
 using Mechanist.Decomposers;
 using Mechanist.Host.Discovery;
+using Mechanist.Sae;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using TorchSharp;
@@ -19,8 +20,15 @@ public static class PluginLoader
 {
     const string ContractsName = "Mechanist.Abstractions";
 
-    /// <summary>Types whose assemblies the host shares with every plugin.</summary>
-    static readonly Type[] SharedTypes = [typeof(Decomposer), typeof(torch), typeof(IServiceCollection), typeof(ILogger)];
+    /// <summary>The SAE variant contract (its base class and trainer), shared and versioned like the contract.</summary>
+    const string SaeContractName = "Mechanist.Sae";
+
+    /// <summary>
+    /// Types whose assemblies the host shares with every plugin: the contract, the SAE variant contract (a plugin's
+    /// variant derives from the host's <see cref="SaeDecomposer{TOptions}"/> and trains through its trainer), TorchSharp,
+    /// DI and logging.
+    /// </summary>
+    static readonly Type[] SharedTypes = [typeof(Decomposer), typeof(SaeTrainer), typeof(torch), typeof(IServiceCollection), typeof(ILogger)];
 
     /// <summary>Whether a file name is a native libtorch or TorchSharp library (a second copy in the process aborts it).</summary>
     public static bool IsNativeTorch(string fileName)
@@ -101,18 +109,24 @@ public static class PluginLoader
             using var pe = new PEReader(stream);
             if (!pe.HasMetadata) return "it is not a .NET assembly (no metadata)";
             var md = pe.GetMetadataReader();
-            Version? built = null;
+            Version? built = null, builtSae = null;
             foreach (var handle in md.AssemblyReferences)
             {
                 var reference = md.GetAssemblyReference(handle);
-                if (md.GetString(reference.Name) == ContractsName) built = reference.Version;
+                var name = md.GetString(reference.Name);
+                if (name == ContractsName) built = reference.Version;
+                else if (name == SaeContractName) builtSae = reference.Version;
             }
             if (built is null)
                 return $"it does not reference {ContractsName}, so it defines no Mechanist methods";
             // The compatibility rule (docs/plugins.md#versions): same major, and a minor no newer than the host's.
-            if (built.Major != hostContracts.Major || built > hostContracts)
-                return $"it was built against {ContractsName} {built.ToString(2)}, and this host provides {hostContracts.ToString(2)}; " +
-                       $"reference Mechanist.Abstractions {hostContracts.Major}.x, at most {hostContracts.ToString(2)} (docs/plugins.md#versions)";
+            foreach (var (name, version) in new[] { (ContractsName, built), (SaeContractName, builtSae) })
+            {
+                var host = name == ContractsName ? hostContracts : typeof(SaeTrainer).Assembly.GetName().Version!;
+                if (version is not null && (version.Major != host.Major || version > host))
+                    return $"it was built against {name} {version.ToString(2)}, and this host provides {host.ToString(2)}; " +
+                           $"reference {name} {host.Major}.x, at most {host.ToString(2)} (docs/plugins.md#versions)";
+            }
         }
         catch (BadImageFormatException e)
         {

@@ -1,6 +1,6 @@
 using Mechanist.Decomposers;
 using Mechanist.Discovery;
-using Mechanist.Methods.Training;
+using Mechanist.Sae;
 using Mechanist.Options;
 using static TorchSharp.torch;
 

@@ -1,6 +1,7 @@
 using Mechanist.Decomposers;
 using Mechanist.Discovery;
-using Mechanist.Methods.Training;
+using Mechanist.Sae;
+using Mechanist.Sae.CpuKernels;
 using static TorchSharp.torch;
 
 namespace Mechanist.Methods.Decomposers;
@@ -69,9 +70,9 @@ public sealed class GatedSaeDecomposer : SaeDecomposer<GatedSaeOptions>
             var bMag = (Tensor)vars[3];
             ctx.save_for_backward([shared, bGate, rMag, bMag]);
             var expR = rMag.exp();
-            if (Training.CpuKernels.DenseKernels.Apply(shared, bGate, rMag, bMag))
+            if (DenseKernels.Apply(shared, bGate, rMag, bMag))
             {
-                var (f, pi) = Training.CpuKernels.DenseKernels.GatedForward(shared, bGate, expR, bMag);
+                var (f, pi) = DenseKernels.GatedForward(shared, bGate, expR, bMag);
                 return [f, pi];
             }
             var gate = shared + bGate;
@@ -86,10 +87,10 @@ public sealed class GatedSaeDecomposer : SaeDecomposer<GatedSaeOptions>
             Tensor shared = saved[0], bGate = saved[1], rMag = saved[2], bMag = saved[3];
             var expR = rMag.exp();
             Tensor? gradF = grads.Count > 0 ? grads[0] : null, gradPi = grads.Count > 1 ? grads[1] : null;
-            if (Training.CpuKernels.DenseKernels.Apply(shared, bGate, rMag, bMag)
-                && (gradF is null || Training.CpuKernels.DenseKernels.Apply(gradF)) && (gradPi is null || Training.CpuKernels.DenseKernels.Apply(gradPi)))
+            if (DenseKernels.Apply(shared, bGate, rMag, bMag)
+                && (gradF is null || DenseKernels.Apply(gradF)) && (gradPi is null || DenseKernels.Apply(gradPi)))
             {
-                var (gs, gr, gm, gg) = Training.CpuKernels.DenseKernels.GatedBackward(shared, bGate, expR, bMag, gradF, gradPi);
+                var (gs, gr, gm, gg) = DenseKernels.GatedBackward(shared, bGate, expR, bMag, gradF, gradPi);
                 return [gs, gg, gr, gm];
             }
             var gate = shared + bGate;

@@ -1,6 +1,7 @@
 using Mechanist.Decomposers;
 using Mechanist.Discovery;
-using Mechanist.Methods.Training;
+using Mechanist.Sae;
+using Mechanist.Sae.CpuKernels;
 using Mechanist.Options;
 using static TorchSharp.torch;
 
@@ -64,7 +65,7 @@ public sealed class JumpReluSaeDecomposer : SaeDecomposer<JumpReluSaeOptions>
             var theta = (Tensor)vars[1];
             ctx.save_for_backward([pre, theta]);
             ctx.save_data("bandwidth", (double)vars[2]);
-            if (Training.CpuKernels.DenseKernels.Apply(pre, theta)) return Training.CpuKernels.DenseKernels.JumpReluForward(pre, theta);
+            if (DenseKernels.Apply(pre, theta)) return DenseKernels.JumpReluForward(pre, theta);
             return pre * (pre > theta).to(pre.dtype);
         }
 
@@ -73,9 +74,9 @@ public sealed class JumpReluSaeDecomposer : SaeDecomposer<JumpReluSaeOptions>
             var saved = ctx.get_saved_variables();
             Tensor pre = saved[0], theta = saved[1];
             double bandwidth = (double)ctx.get_data("bandwidth");
-            if (Training.CpuKernels.DenseKernels.Apply(pre, theta, grad))
+            if (DenseKernels.Apply(pre, theta, grad))
             {
-                var (gradPre, gradTheta) = Training.CpuKernels.DenseKernels.JumpReluBackward(pre, theta, grad, bandwidth);
+                var (gradPre, gradTheta) = DenseKernels.JumpReluBackward(pre, theta, grad, bandwidth);
                 return [gradPre, gradTheta, null!];
             }
             var torchGradPre = grad * (pre > theta).to(grad.dtype);
@@ -95,8 +96,8 @@ public sealed class JumpReluSaeDecomposer : SaeDecomposer<JumpReluSaeOptions>
             var theta = (Tensor)vars[1];
             ctx.save_for_backward([pre, theta]);
             ctx.save_data("bandwidth", (double)vars[2]);
-            if (Training.CpuKernels.DenseKernels.Apply(pre, theta))
-                return tensor((float)Training.CpuKernels.DenseKernels.CountAbove(pre, theta));
+            if (DenseKernels.Apply(pre, theta))
+                return tensor((float)DenseKernels.CountAbove(pre, theta));
             return (pre > theta).sum().to(pre.dtype) / pre.shape[0];
         }
 
@@ -105,8 +106,8 @@ public sealed class JumpReluSaeDecomposer : SaeDecomposer<JumpReluSaeOptions>
             var saved = ctx.get_saved_variables();
             Tensor pre = saved[0], theta = saved[1];
             double bandwidth = (double)ctx.get_data("bandwidth");
-            if (Training.CpuKernels.DenseKernels.Apply(pre, theta))
-                return [null!, Training.CpuKernels.DenseKernels.CountAboveBackward(pre, theta, grad.item<float>(), bandwidth), null!];
+            if (DenseKernels.Apply(pre, theta))
+                return [null!, DenseKernels.CountAboveBackward(pre, theta, grad.item<float>(), bandwidth), null!];
             var gradTheta = Kernel(pre, theta, bandwidth).sum(dim: 0).mul_(grad / (-bandwidth * pre.shape[0]));
             return [null!, gradTheta, null!];
         }

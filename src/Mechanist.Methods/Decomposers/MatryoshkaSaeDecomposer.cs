@@ -1,7 +1,7 @@
 using System.Globalization;
 using Mechanist.Decomposers;
 using Mechanist.Discovery;
-using Mechanist.Methods.Training;
+using Mechanist.Sae;
 using Mechanist.Options;
 using static TorchSharp.torch;
 

@@ -1,6 +1,6 @@
 using Mechanist.Decomposers;
 using Mechanist.Discovery;
-using Mechanist.Methods.Training;
+using Mechanist.Sae;
 using static TorchSharp.torch;
 
 namespace Mechanist.Methods.Decomposers;

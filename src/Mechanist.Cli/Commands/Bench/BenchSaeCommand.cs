@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mechanist.Cli.CommandLine;
 using Mechanist.IO;
-using Mechanist.Methods.Training;
+using Mechanist.Sae;
 using static TorchSharp.torch;
 
 namespace Mechanist.Cli.Commands.Bench;

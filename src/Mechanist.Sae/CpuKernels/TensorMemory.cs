@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Mechanist.Methods.Training.CpuKernels;
+namespace Mechanist.Sae.CpuKernels;
 
 /// <summary>
 /// Raw access to the memory of contiguous CPU tensors for the trainer's hand-written kernels. A pointer is valid

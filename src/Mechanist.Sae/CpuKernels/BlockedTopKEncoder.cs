@@ -2,7 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using static TorchSharp.torch;
 
-namespace Mechanist.Methods.Training.CpuKernels;
+namespace Mechanist.Sae.CpuKernels;
 
 /// <summary>
 /// The TopK family's encoder without the [B, d_sae] pre-activation matrix. The pre-activations z = x_c W_encᵀ are

@@ -1,7 +1,7 @@
 using Mechanist.Decomposers;
 using static TorchSharp.torch;
 
-namespace Mechanist.Methods.Training;
+namespace Mechanist.Sae;
 
 /// <summary>
 /// Base of every SAE-family decomposer. There is one training loop (<see cref="SaeTrainer"/>); a variant only says

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Mechanist.Methods.Training;
+namespace Mechanist.Sae;
 
 /// <summary>
 /// The encode, decode and AuxK terms the TopK variants share, each with a sparse path (gather the active decoder

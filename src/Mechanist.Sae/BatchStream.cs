@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Mechanist.Methods.Training;
+namespace Mechanist.Sae;
 
 /// <summary>
 /// An endless, seeded stream of training batches from one or more row-aligned activation sources (input sites,

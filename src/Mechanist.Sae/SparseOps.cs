@@ -1,7 +1,7 @@
 using static TorchSharp.torch;
 using static TorchSharp.torch.autograd;
 
-namespace Mechanist.Methods.Training;
+namespace Mechanist.Sae;
 
 /// <summary>
 /// Sparse building blocks of the TopK-family training step, with hand-written gradients that touch only the active

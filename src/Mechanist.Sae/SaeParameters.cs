@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Mechanist.Methods.Training;
+namespace Mechanist.Sae;
 
 /// <summary>
 /// The trainable tensors of an SAE during training, in training orientation: the encoder as rows W_encᵀ [d_sae, d_in]

@@ -2,7 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using static TorchSharp.torch;
 
-namespace Mechanist.Methods.Training.CpuKernels;
+namespace Mechanist.Sae.CpuKernels;
 
 /// <summary>
 /// Element-wise activations of the dense SAE variants on [B, d_sae] matrices, each forward and backward in one pass

@@ -6,7 +6,7 @@ using Mechanist.Options;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
 
-namespace Mechanist.Methods.Training;
+namespace Mechanist.Sae;
 
 /// <summary>
 /// The one training loop of every SAE variant. Per step: a shuffled batch from the stream, normalised; the variant's

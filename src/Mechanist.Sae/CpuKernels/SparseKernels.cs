@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
 using static TorchSharp.torch;
 
-namespace Mechanist.Methods.Training.CpuKernels;
+namespace Mechanist.Sae.CpuKernels;
 
 /// <summary>
 /// The sparse products of a TopK step on the CPU, with vector instructions and without materialising gathered rows:

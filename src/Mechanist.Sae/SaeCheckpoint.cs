@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using Mechanist.IO;
 using static TorchSharp.torch;
 
-namespace Mechanist.Methods.Training;
+namespace Mechanist.Sae;
 
 /// <summary>
 /// A training checkpoint: a folder <c>step-NNNNNNNNN</c> in the checkpoint directory with <c>trainer.json</c>
@@ -83,7 +83,7 @@ public static class SaeCheckpoint
         {
             var entry = header.Entries.TryGetValue(name, out var e) ? e
                 : throw new MechanistInputException($"{statePath}: missing tensor '{name}' (the checkpoint of this run holds {string.Join(", ", expected.State.Keys.Order(StringComparer.Ordinal))}).");
-            string dtype = Models.Serialization.WeightFile.DTypeName(type);
+            string dtype = Safetensors.DTypeName(type);
             if (entry.DType != dtype || !entry.Shape.SequenceEqual(shape))
                 throw new MechanistInputException(
                     $"{statePath}: tensor '{name}' is {entry.DType} [{string.Join(", ", entry.Shape)}]; this run needs {dtype} [{string.Join(", ", shape)}].");

@@ -1,7 +1,7 @@
 using Mechanist.Decomposers;
 using static TorchSharp.torch;
 
-namespace Mechanist.Methods.Training;
+namespace Mechanist.Sae;
 
 /// <summary>The BatchTopK training step (shared by BatchTopK and Matryoshka SAEs) and its export as JumpReLU.</summary>
 public static class BatchTopKTraining

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Mechanist.Methods.Training;
+namespace Mechanist.Sae;
 
 /// <summary>
 /// The active latents of a batch in coordinate form: entry n is latent <see cref="Columns"/>[n] of row

@@ -2,7 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using static TorchSharp.torch;
 
-namespace Mechanist.Methods.Training.CpuKernels;
+namespace Mechanist.Sae.CpuKernels;
 
 /// <summary>
 /// The trainer's optimiser step on the CPU in two passes over each parameter instead of a dozen: the first removes

@@ -1,4 +1,4 @@
-namespace Mechanist.Methods.Training;
+namespace Mechanist.Sae;
 
 /// <summary>
 /// Whether the SAE trainer uses its CPU kernels (blocked TopK encoder, sparse gather/scatter, fused optimiser step)

@@ -1,6 +1,6 @@
 using Mechanist.Options;
 
-namespace Mechanist.Methods.Training;
+namespace Mechanist.Sae;
 
 /// <summary>How activations are scaled before training (the factor is folded into the saved weights).</summary>
 public enum ActivationNormalization

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace Mechanist.Methods.Training;
+namespace Mechanist.Sae;
 
 /// <summary>The geometric median argmin_y Σ_i ‖x_i − y‖ of a set of rows, by Weiszfeld's iteration in float64.</summary>
 public static class GeometricMedian
