@@ -41,6 +41,12 @@ public abstract class SaeDecomposer<TOptions> : Decomposer<TOptions> where TOpti
     protected internal virtual double SparsityCoefficient(TOptions options) =>
         options is PenalizedSaeOptions p ? p.SparsityCoefficient : 0;
 
+    /// <summary>
+    /// Whether target_l0 may drive the sparsity coefficient below zero (a reward for firing). Only for a penalty that
+    /// counts firings (bounded, so a negative coefficient cannot blow activations up); an L1 penalty stays positive.
+    /// </summary>
+    protected internal virtual bool SignedSparsityCoefficient => false;
+
     /// <summary>Resampling period for dead latents (0 = off).</summary>
     protected internal virtual int ResampleEvery(TOptions options) => options is PenalizedSaeOptions p ? p.ResampleEvery : 0;
 

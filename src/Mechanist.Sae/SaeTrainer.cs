@@ -172,7 +172,7 @@ public static class SaeTrainer
                 _ => zeros(_shape.DOut),
             };
 
-            var g = new Generator((ulong)_context.Seed);
+            var g = new Generator(InitializationSeed(_context.Seed));
             int n = _shape.DSae;
             var decoder = nn.functional.normalize(randn(n, _shape.DOut, generator: g), dim: 1) * _variant.DecoderInitNorm;
             Tensor encoder;
@@ -183,8 +183,8 @@ public static class SaeTrainer
             }
             else
             {
-                encoder = nn.functional.normalize(randn(n, _shape.DIn, generator: g), dim: 1);
-                decoder = zeros(n, _shape.DOut);
+                encoder = nn.functional.normalize(randn(n, _shape.DIn, generator: g), dim: 1) * _variant.DecoderInitNorm;
+                decoder = MappedDecoder(encoder, sample * _inputScale, (sampleY ?? sample) * _outputScale, decoder);
             }
             var extra = _variant.ExtraParameters(_shape, _options).ToDictionary(e => e.Name, e => e.Initial(_shape));
             _p = new SaeParameters(encoder.to(_device), _variant.HasEncoderBias ? zeros(n, device: _device) : null,
@@ -197,6 +197,46 @@ public static class SaeTrainer
             _rowsSinceFired = Own(zeros(n, ScalarType.Int64, _device));
             foreach (var (name, t) in _p.Trainable)
                 _adam[name] = (Own(zeros_like(t).detach()), Own(zeros_like(t).detach()));
+        }
+
+        /// <summary>
+        /// The decoder of an untied start (input and output spaces differ, a transcoder): row i is encoder row i carried
+        /// into the output space by the least-squares map M from the (normalised) inputs to the centred targets,
+        /// ŷ ≈ x M, at the decoder's initial norm. For an autoencoder M is the identity and this is the tied start.
+        /// Latent i then writes where its input direction leads, so the MSE gives its encoder a useful gradient from the
+        /// first step. A zero decoder does not: with the L1 weighted by decoder norms a row at zero stays there unless the
+        /// error it could explain beats the penalty (a group lasso), while Adam drives b_enc down on the penalty's tiny
+        /// gradient and every latent stops firing before the decoder grows (FVU 1.0 at any L0). Rows the map sends to
+        /// (near) zero keep their random start.
+        /// </summary>
+        Tensor MappedDecoder(Tensor encoder, Tensor x, Tensor y, Tensor random)
+        {
+            var x64 = x.to(ScalarType.Float64);
+            var y64 = y.to(ScalarType.Float64);
+            var xc = x64 - x64.mean([0], keepdim: true);
+            var yc = y64 - y64.mean([0], keepdim: true);
+            var gram = xc.t().matmul(xc);
+            double ridge = 1e-4 * gram.diagonal().mean().item<double>() + 1e-12;
+            var map = linalg.solve(gram + eye(_shape.DIn, dtype: ScalarType.Float64) * ridge, xc.t().matmul(yc));
+            var carried = encoder.to(ScalarType.Float64).matmul(map);
+            var norms = carried.norm(dim: 1, keepdim: true);
+            var usable = norms > 1e-6 * norms.max().clamp_min(1e-30);
+            var mapped = (carried / norms.clamp_min(1e-30) * _variant.DecoderInitNorm).to(ScalarType.Float32);
+            return where(usable, mapped, random);
+        }
+
+        /// <summary>
+        /// The seed of the initial weights: the run's seed mixed (SplitMix64), not the seed itself. A generator seeded
+        /// with the bare seed draws the very numbers that <c>generate superposition</c> (and any other randn from the
+        /// same seed) drew for its data's directions, so an SAE trained with the data's seed started with the true
+        /// features as its decoder rows and scored MMCS 1.0 before its first step.
+        /// </summary>
+        static ulong InitializationSeed(int seed)
+        {
+            ulong z = unchecked((ulong)seed + 0x5AE1_4171_7C0D_E5EDUL);
+            z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+            z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+            return z ^ (z >> 31);
         }
 
         /// <summary>The first rows of the training stream (the batches step 0 onwards will see), on the CPU.</summary>
@@ -305,7 +345,12 @@ public static class SaeTrainer
         /// every scale of λ, and small, so the weights can follow (L0 answers a new λ over tens of steps). Looking
         /// ahead brakes before L0 arrives: a threshold that moves at the learning rate's pace keeps moving after λ
         /// changes, and reacting to the present error alone wound λ up past the value that holds L0 at K (L0 then
-        /// overshot and latents died). λ stays within a factor of 100 of its start. The buffer holds
+        /// overshot and latents died). λ stays within a factor of 100 of its start. A variant whose penalty counts firings
+        /// (JumpReLU's L0) lets λ change sign (down to −10 λ₀): below its start the step becomes additive (γ · e · λ₀), so λ can
+        /// turn into a small reward for firing. Its thresholds, once raised, learn only from pre-activations within the kernel
+        /// window, and as the dictionary improves the reconstruction alone pushes them up; a target above the L0 the
+        /// reconstruction wants was unreachable with λ ≥ 0 (L0 4.8 for a target of 6 on 512 features in 128 dimensions while λ
+        /// fell tenfold). The buffer holds
         /// [λ, smoothed log L0, smoothed slope], checkpointed, so a resumed run adapts exactly as an uninterrupted one.
         /// </summary>
         void AdaptCoefficient(double l0)
@@ -322,7 +367,10 @@ public static class SaeTrainer
             {
                 double predicted = Math.Log(Math.Max(l0, 1e-3) / penalized.TargetL0) + TargetL0Horizon * state[2];
                 double start = _variant.SparsityCoefficient(_options);
-                state[0] = Math.Clamp(state[0] * Math.Exp(TargetL0Gain * Math.Clamp(predicted, -1, 1)), start / 100, start * 100);
+                double push = TargetL0Gain * Math.Clamp(predicted, -1, 1);
+                state[0] = _variant.SignedSparsityCoefficient
+                    ? Math.Clamp(state[0] + push * Math.Max(Math.Abs(state[0]), start), -start * 10, start * 100)
+                    : Math.Clamp(state[0] * Math.Exp(push), start / 100, start * 100);
             }
             _p.SetBuffer(SparsityCoefficientBuffer, tensor(state, ScalarType.Float64, _device));
         }

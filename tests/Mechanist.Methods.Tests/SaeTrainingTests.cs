@@ -60,6 +60,21 @@ public class SaeTrainingTests
         Assert.True(sae.Training.ContainsKey("activation_scale"));
     }
 
+    /// <summary>
+    /// Data generated with a seed and an SAE trained with the same seed: the SAE must not start at the answer. Its
+    /// initial decoder was once randn(d_sae, d) from a generator seeded with the seed, the same stream the data's
+    /// directions are drawn from, so the first rows were the true features and MMCS was 1.0 before any training.
+    /// </summary>
+    [Fact]
+    public void An_sae_does_not_start_from_the_directions_of_data_generated_with_its_seed()
+    {
+        var (x, directions) = SuperpositionData.Generate(new SuperpositionSettings(Features: 64, Dimension: 32, Samples: 512, Seed: 5));
+        using var data = new ActivationMatrix("seed-5", x);
+        using var sae = SaeTraining.Fit("sae.topk", data, Settings("d_sae=128", "steps=1", "batch_size=64", "k=4"), seed: 5);
+        var mmcs = DecompositionMetrics.ComputeMmcs(directions, sae.DecoderDirections);
+        Assert.True(mmcs < 0.8, $"MMCS {mmcs} after one step: the initial decoder holds the data's directions");
+    }
+
     /// <summary>Same data, options and seed: the same weights, bit for bit.</summary>
     [Fact]
     public void Training_is_deterministic_for_a_seed()

@@ -28,6 +28,8 @@ public sealed class JumpReluSaeDecomposer : SaeDecomposer<JumpReluSaeOptions>
 
     protected internal override string ThresholdParameter => LogThreshold;
 
+    protected internal override bool SignedSparsityCoefficient => true;
+
     protected internal override StepOutput Loss(SaeParameters p, TrainingBatch batch, StepState state, JumpReluSaeOptions options)
     {
         var pre = nn.functional.linear(Centered(p, batch.X), p.EncoderRows, p.EncoderBias);
