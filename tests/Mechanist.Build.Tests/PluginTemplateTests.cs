@@ -94,6 +94,17 @@ public sealed class PluginTemplateTests(PackageFeed feed, ITestOutputHelper outp
         }
         output.WriteLine($"{Path.GetFileName(pluginPackage)}: {new FileInfo(pluginPackage).Length / 1024.0:0} KiB");
 
+        // A deliberately broken method: the same verifiers fail it, naming the method, the check and what is wrong.
+        var kmeans = Path.Combine(plugin, "src", "Acme.Methods", "SphericalKMeans.cs");
+        var source = File.ReadAllText(kmeans);
+        Assert.Contains("new StandardSae(centroids.t(),", source);
+        File.WriteAllText(kmeans, source.Replace("new StandardSae(centroids.t(),", "new StandardSae(centroids.t() * double.NaN,"));
+        var broken = Dotnet.Run(plugin, feed.Environment, "test", "--disable-build-servers", "-nodeReuse:false", "-p:UseSharedCompilation=false");
+        Assert.True(broken.ExitCode != 0, broken.ToString());
+        Assert.Contains("Failed!  - Failed:     1, Passed:     2", broken.Output);
+        Assert.Contains("holds NaN or infinity", broken.Output);
+        File.WriteAllText(kmeans, source);
+
         // A gated consumer: the plugin package in a PackageReference is all it takes. The threshold -1 makes every
         // latent after the first a "duplicate" (a cosine is never below -1): ACME1001 is certain, and configured as an error.
         var consumer = Path.Combine(work, "consumer");
