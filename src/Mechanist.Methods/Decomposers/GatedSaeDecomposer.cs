@@ -37,6 +37,9 @@ public sealed class GatedSaeDecomposer : SaeDecomposer<GatedSaeOptions>
     {
         var shared = Centered(p, batch.X).matmul(p.EncoderRows.t());
         var (latents, gateActivity) = GatedActivation(shared, p.Extra["b_gate"], p.Extra["r_mag"], p.Extra["b_mag"]);
+        // Nothing keeps the shared product for the backward pass (the activation works from its outputs, the product's
+        // backward from its inputs): free its [B, d_sae] buffer now rather than at the end of the step.
+        shared.Dispose();
         var reconstruction = DecodeDense(p, latents);
         var mse = SquaredError(batch.Y, reconstruction);
         var l1 = WeightedL1(gateActivity, p.DecoderRows.norm(dim: 1));
@@ -49,8 +52,10 @@ public sealed class GatedSaeDecomposer : SaeDecomposer<GatedSaeOptions>
 
     /// <summary>
     /// f = 1[π_gate &gt; 0] ReLU(π_mag) and ReLU(π_gate) from the shared product s = x' W_enc, with π_gate = s + b_gate
-    /// and π_mag = s e^r_mag + b_mag, as one autograd function that keeps only s for its backward pass (the
-    /// composition of libtorch ops keeps half a dozen [B, d_sae] tensors). The gate's step passes no gradient.
+    /// and π_mag = s e^r_mag + b_mag, as one autograd function (the composition of libtorch ops keeps half a dozen
+    /// [B, d_sae] tensors). Its backward pass needs only its own outputs, which the loss keeps anyway: the gate is open
+    /// where ReLU(π_gate) &gt; 0, the magnitude path passes gradient where f &gt; 0, and there s e^r_mag = f − b_mag; so s
+    /// is not kept and is freed once the encoder's product has been used. The gate's step passes no gradient.
     /// </summary>
     internal static (Tensor Latents, Tensor GateActivity) GatedActivation(Tensor shared, Tensor bGate, Tensor rMag, Tensor bMag)
     {
@@ -68,53 +73,62 @@ public sealed class GatedSaeDecomposer : SaeDecomposer<GatedSaeOptions>
             var bGate = (Tensor)vars[1];
             var rMag = (Tensor)vars[2];
             var bMag = (Tensor)vars[3];
-            ctx.save_for_backward([shared, bGate, rMag, bMag]);
             var expR = rMag.exp();
+            Tensor latents, gateActivity;
             if (DenseKernels.Apply(shared, bGate, rMag, bMag))
+                (latents, gateActivity) = DenseKernels.GatedForward(shared, bGate, expR, bMag);
+            else
             {
-                var (f, pi) = DenseKernels.GatedForward(shared, bGate, expR, bMag);
-                return [f, pi];
+                var gate = shared + bGate;
+                latents = where(gate > 0, nn.functional.relu(shared * expR + bMag), zeros_like(gate));
+                gateActivity = nn.functional.relu(gate);
             }
-            var gate = shared + bGate;
-            var open = gate > 0;
-            var latents = where(open, nn.functional.relu(shared * expR + bMag), zeros_like(gate));
-            return [latents, nn.functional.relu(gate)];
+            ctx.save_for_backward([latents, gateActivity, rMag, bMag]);
+            return [latents, gateActivity];
         }
 
         public override List<Tensor> backward(TorchSharp.torch.autograd.AutogradContext ctx, List<Tensor> grads)
         {
             var saved = ctx.get_saved_variables();
-            Tensor shared = saved[0], bGate = saved[1], rMag = saved[2], bMag = saved[3];
+            Tensor latents = saved[0], gateActivity = saved[1], rMag = saved[2], bMag = saved[3];
             var expR = rMag.exp();
             Tensor? gradF = grads.Count > 0 ? grads[0] : null, gradPi = grads.Count > 1 ? grads[1] : null;
-            if (DenseKernels.Apply(shared, bGate, rMag, bMag)
+            if (DenseKernels.Apply(latents, gateActivity, rMag, bMag)
                 && (gradF is null || DenseKernels.Apply(gradF)) && (gradPi is null || DenseKernels.Apply(gradPi)))
             {
-                var (gs, gr, gm, gg) = DenseKernels.GatedBackward(shared, bGate, expR, bMag, gradF, gradPi);
+                var (gs, gr, gm, gg) = DenseKernels.GatedBackward(latents, gateActivity, expR, bMag, gradF, gradPi);
+                Release(gradF, gradPi);
                 return [gs, gg, gr, gm];
             }
-            var gate = shared + bGate;
-            var open = (gate > 0).to(shared.dtype);
-            var magnitude = shared * expR + bMag;
-            var active = open * (magnitude > 0).to(shared.dtype);
-            var gradShared = zeros_like(shared);
+            var gradShared = zeros_like(latents);
             var gradR = zeros_like(rMag);
             var gradMag = zeros_like(bMag);
-            var gradGate = zeros_like(bGate);
+            var gradGate = zeros_like(bMag);
             if (gradF is not null)
             {
-                var through = gradF * active;
+                var through = gradF * (latents > 0).to(latents.dtype);
                 gradShared.add_(through * expR);
-                gradR.add_((through * shared).sum([0]) * expR);
+                gradR.add_((through * (latents - bMag)).sum([0]));
                 gradMag.add_(through.sum([0]));
             }
             if (gradPi is not null)
             {
-                var through = gradPi * open;
+                var through = gradPi * (gateActivity > 0).to(latents.dtype);
                 gradShared.add_(through);
                 gradGate.add_(through.sum([0]));
             }
+            Release(gradF, gradPi);
             return [gradShared, gradGate, gradR, gradMag];
+        }
+
+        /// <summary>
+        /// Drops this function's handles on the incoming [B, d_sae] gradients once they are used, so autograd frees them
+        /// as soon as it is done with them instead of the step's dispose scope keeping them through the rest of backward.
+        /// </summary>
+        static void Release(Tensor? gradF, Tensor? gradPi)
+        {
+            gradF?.Dispose();
+            gradPi?.Dispose();
         }
     }
 
