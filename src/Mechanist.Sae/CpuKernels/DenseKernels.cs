@@ -59,20 +59,27 @@ internal static unsafe class DenseKernels
     /// The gated activation's backward pass from its outputs f and π: the gate is open where π &gt; 0 and the magnitude
     /// path active where f &gt; 0 (f &gt; 0 implies π &gt; 0), and there s e^r = f − b_mag. ∂s = 1[π &gt; 0] g_π + 1[f &gt; 0] e^r g_f;
     /// per latent, ∂r = Σ_b 1[f &gt; 0] g_f (f − b_mag), ∂b_mag = Σ_b 1[f &gt; 0] g_f, ∂b_gate = Σ_b 1[π &gt; 0] g_π (the
-    /// gate's step passes no gradient). A missing output gradient counts as zero.
+    /// gate's step passes no gradient). g_π is the incoming gradient plus, when given, a per-latent term added to every
+    /// row (a penalty on π's column sums, such as the decoder-norm-weighted L1). A missing gradient counts as zero.
+    /// With <paramref name="overwriteGradF"/>, ∂s is written over g_f (each element is read before it is written), for a
+    /// caller that owns g_f and has no further use for it: one [B, d_sae] buffer less.
     /// </summary>
     public static (Tensor Shared, Tensor R, Tensor BMag, Tensor BGate) GatedBackward(Tensor latents, Tensor gateActivity, Tensor expR, Tensor bMag,
-        Tensor? gradF, Tensor? gradPi)
+        Tensor? gradF, Tensor? gradPi, Tensor? gradPiPerLatent = null, bool overwriteGradF = false)
     {
         var f = latents.contiguous();
         var pi = gateActivity.contiguous();
         long rows = f.shape[0], cols = f.shape[1];
         var gf = gradF?.contiguous();
         var gp = gradPi?.contiguous();
-        var gs = empty(rows, cols, ScalarType.Float32);
+        if (overwriteGradF && (gradF is null || !gradF.is_contiguous()))
+            throw new ArgumentException("only a contiguous gradient of f can be overwritten", nameof(overwriteGradF));
+        var gs = overwriteGradF ? gradF! : empty(rows, cols, ScalarType.Float32);
         float* fp = TensorMemory.Floats(f), pp = TensorMemory.Floats(pi), gsp = TensorMemory.Floats(gs);
         float* gfp = gf is null ? null : TensorMemory.Floats(gf), gpp = gp is null ? null : TensorMemory.Floats(gp);
         float* er = TensorMemory.Floats(expR.contiguous()), bm = TensorMemory.Floats(bMag.contiguous());
+        var column = gradPiPerLatent?.contiguous();
+        float* cp = column is null ? null : TensorMemory.Floats(column);
         int parts = PartsFor(rows);
         var sums = new float[parts, 3, cols];
         CpuParallel.For(rows, parts, (part, from, to) =>
@@ -100,10 +107,11 @@ internal static unsafe class DenseKernels
                             sumR[i] += gfv * (fv - bm[i]);
                             sumMag[i] += gfv;
                         }
-                        if (gprow != null)
+                        if (gprow != null || cp != null)
                         {
-                            g += gprow[i];
-                            sumGate[i] += gprow[i];
+                            float gpv = (gprow != null ? gprow[i] : 0) + (cp != null ? cp[i] : 0);
+                            g += gpv;
+                            sumGate[i] += gpv;
                         }
                         grow[i] = g;
                     }
