@@ -91,6 +91,7 @@ public abstract class SaeDecomposer<TOptions> : Decomposer<TOptions> where TOpti
     {
         using var _ = no_grad();
         var active = latents.detach() > 0;
-        return (active.any(0), active.sum().to(ScalarType.Float32) / latents.shape[0]);
+        // count_nonzero, not sum: summing a bool tensor first widens it to int64, a [B, d_sae] temporary 8× its size.
+        return (active.any(0), active.count_nonzero().to(ScalarType.Float32) / latents.shape[0]);
     }
 }

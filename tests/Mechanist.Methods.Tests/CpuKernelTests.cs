@@ -67,28 +67,34 @@ public class CpuKernelTests
 
     /// <summary>
     /// The gated activation as one function (CPU kernels, and libtorch ops) against autograd through the plain
-    /// composition it replaces: same outputs, same gradients for the shared product and the three gate parameters.
+    /// composition it replaces: same outputs (with the decoder-norm-weighted L1), same gradients for the shared product,
+    /// the three gate parameters and the decoder norms.
     /// </summary>
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void Gated_activation_matches_autograd_of_its_composition(bool cpuKernels)
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    public void Gated_activation_matches_autograd_of_its_composition(bool cpuKernels, bool gradientOfLatentsIsPrivate)
     {
         var g = new Generator(5);
         var shared0 = randn(33, 70, generator: g);
         var parameters0 = new[] { randn(70, generator: g) * 0.5, randn(70, generator: g) * 0.3, randn(70, generator: g) * 0.5 };
         var weightsF = randn(33, 70, generator: g);
         var weightsPi = randn(33, 70, generator: g);
+        var norms0 = rand(70, generator: g) + 0.5;
+        const double l1Weight = 1.7;
         (Tensor[] Outputs, Tensor[] Grads) Run(bool fused)
         {
             var shared = shared0.clone().requires_grad_(true);
             var ps = parameters0.Select(t => t.clone().requires_grad_(true)).ToArray();
-            Tensor f, pi;
+            var norms = norms0.clone().requires_grad_(true);
+            Tensor f, pi, l1;
             if (fused)
             {
                 using var torchOps = cpuKernels ? null : TrainingKernels.TorchOpsOnly();
-                (f, pi) = Mechanist.Methods.Decomposers.GatedSaeDecomposer.GatedActivation(shared, ps[0], ps[1], ps[2]);
-                ((f * weightsF).sum() + (pi * weightsPi).sum()).backward();
+                (f, pi, l1) = Mechanist.Methods.Decomposers.GatedSaeDecomposer.GatedActivation(shared, ps[0], ps[1], ps[2], norms,
+                    gradientOfLatentsIsPrivate);
+                ((f * weightsF).sum() + (pi * weightsPi).sum() + l1Weight * l1).backward();
             }
             else
             {
@@ -96,15 +102,16 @@ public class CpuKernelTests
                 var open = (gate > 0).to(gate.dtype).detach();
                 f = open * nn.functional.relu(shared * ps[1].exp() + ps[2]);
                 pi = nn.functional.relu(gate);
-                ((f * weightsF).sum() + (pi * weightsPi).sum()).backward();
+                l1 = (pi * norms).sum() / pi.shape[0];
+                ((f * weightsF).sum() + (pi * weightsPi).sum() + l1Weight * l1).backward();
             }
-            return ([f.detach(), pi.detach()], [shared.grad!, .. ps.Select(p => p.grad!)]);
+            return ([f.detach(), pi.detach(), l1.detach()], [shared.grad!, .. ps.Select(p => p.grad!), norms.grad!]);
         }
         var (fusedOut, fusedGrads) = Run(true);
         var (plainOut, plainGrads) = Run(false);
-        for (int i = 0; i < 2; i++) Assert.True((fusedOut[i] - plainOut[i]).abs().max().item<float>() <= 1e-5f, $"output {i}");
-        string[] names = ["shared", "b_gate", "r_mag", "b_mag"];
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < 3; i++) Assert.True((fusedOut[i] - plainOut[i]).abs().max().item<float>() <= 1e-5f, $"output {i}");
+        string[] names = ["shared", "b_gate", "r_mag", "b_mag", "decoder norms"];
+        for (int i = 0; i < 5; i++)
         {
             var scale = Math.Max(1, plainGrads[i].abs().max().item<float>());
             Assert.True((fusedGrads[i] - plainGrads[i]).abs().max().item<float>() <= 1e-4f * scale, names[i]);

@@ -56,21 +56,30 @@ internal static unsafe class DenseKernels
     }
 
     /// <summary>
-    /// The gated activation's backward pass: ∂s = 1[gate &gt; 0] (1[mag &gt; 0] e^r g_f + g_π); per latent,
-    /// ∂r = Σ_b 1[f active] g_f s e^r, ∂b_mag = Σ_b 1[f active] g_f, ∂b_gate = Σ_b 1[gate &gt; 0] g_π (the gate's step
-    /// passes no gradient). A missing output gradient counts as zero.
+    /// The gated activation's backward pass from its outputs f and π: the gate is open where π &gt; 0 and the magnitude
+    /// path active where f &gt; 0 (f &gt; 0 implies π &gt; 0), and there s e^r = f − b_mag. ∂s = 1[π &gt; 0] g_π + 1[f &gt; 0] e^r g_f;
+    /// per latent, ∂r = Σ_b 1[f &gt; 0] g_f (f − b_mag), ∂b_mag = Σ_b 1[f &gt; 0] g_f, ∂b_gate = Σ_b 1[π &gt; 0] g_π (the
+    /// gate's step passes no gradient). g_π is the incoming gradient plus, when given, a per-latent term added to every
+    /// row (a penalty on π's column sums, such as the decoder-norm-weighted L1). A missing gradient counts as zero.
+    /// With <paramref name="overwriteGradF"/>, ∂s is written over g_f (each element is read before it is written), for a
+    /// caller that owns g_f and has no further use for it: one [B, d_sae] buffer less.
     /// </summary>
-    public static (Tensor Shared, Tensor R, Tensor BMag, Tensor BGate) GatedBackward(Tensor shared, Tensor bGate, Tensor expR, Tensor bMag,
-        Tensor? gradF, Tensor? gradPi)
+    public static (Tensor Shared, Tensor R, Tensor BMag, Tensor BGate) GatedBackward(Tensor latents, Tensor gateActivity, Tensor expR, Tensor bMag,
+        Tensor? gradF, Tensor? gradPi, Tensor? gradPiPerLatent = null, bool overwriteGradF = false)
     {
-        var s = shared.contiguous();
-        long rows = s.shape[0], cols = s.shape[1];
+        var f = latents.contiguous();
+        var pi = gateActivity.contiguous();
+        long rows = f.shape[0], cols = f.shape[1];
         var gf = gradF?.contiguous();
         var gp = gradPi?.contiguous();
-        var gs = empty(rows, cols, ScalarType.Float32);
-        float* sp = TensorMemory.Floats(s), gsp = TensorMemory.Floats(gs);
+        if (overwriteGradF && (gradF is null || !gradF.is_contiguous()))
+            throw new ArgumentException("only a contiguous gradient of f can be overwritten", nameof(overwriteGradF));
+        var gs = overwriteGradF ? gradF! : empty(rows, cols, ScalarType.Float32);
+        float* fp = TensorMemory.Floats(f), pp = TensorMemory.Floats(pi), gsp = TensorMemory.Floats(gs);
         float* gfp = gf is null ? null : TensorMemory.Floats(gf), gpp = gp is null ? null : TensorMemory.Floats(gp);
-        float* bg = TensorMemory.Floats(bGate.contiguous()), er = TensorMemory.Floats(expR.contiguous()), bm = TensorMemory.Floats(bMag.contiguous());
+        float* er = TensorMemory.Floats(expR.contiguous()), bm = TensorMemory.Floats(bMag.contiguous());
+        var column = gradPiPerLatent?.contiguous();
+        float* cp = column is null ? null : TensorMemory.Floats(column);
         int parts = PartsFor(rows);
         var sums = new float[parts, 3, cols];
         CpuParallel.For(rows, parts, (part, from, to) =>
@@ -80,29 +89,29 @@ internal static unsafe class DenseKernels
                 float* sumR = partSums, sumMag = partSums + cols, sumGate = partSums + 2 * cols;
                 for (long r = from; r < to; r++)
                 {
-                    float* srow = sp + r * cols, grow = gsp + r * cols;
-                    float* frow = gfp == null ? null : gfp + r * cols, prow = gpp == null ? null : gpp + r * cols;
+                    float* frow = fp + r * cols, prow = pp + r * cols, grow = gsp + r * cols;
+                    float* gfrow = gfp == null ? null : gfp + r * cols, gprow = gpp == null ? null : gpp + r * cols;
                     for (long i = 0; i < cols; i++)
                     {
-                        float sv = srow[i];
-                        float gate = sv + bg[i];
-                        if (!(gate > 0))
+                        if (!(prow[i] > 0))
                         {
                             grow[i] = 0;
                             continue;
                         }
                         float g = 0;
-                        if (frow != null && sv * er[i] + bm[i] > 0)
+                        float fv = frow[i];
+                        if (gfrow != null && fv > 0)
                         {
-                            float gfv = frow[i];
+                            float gfv = gfrow[i];
                             g = gfv * er[i];
-                            sumR[i] += gfv * sv * er[i];
+                            sumR[i] += gfv * (fv - bm[i]);
                             sumMag[i] += gfv;
                         }
-                        if (prow != null)
+                        if (gprow != null || cp != null)
                         {
-                            g += prow[i];
-                            sumGate[i] += prow[i];
+                            float gpv = (gprow != null ? gprow[i] : 0) + (cp != null ? cp[i] : 0);
+                            g += gpv;
+                            sumGate[i] += gpv;
                         }
                         grow[i] = g;
                     }
