@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Mechanist.Cli.CommandLine;
 using Mechanist.Models.Tasks;
 using Mechanist.Models.Training;
@@ -49,27 +47,19 @@ public sealed class TrainBracketsCommand : ICommand
         if (resume) BracketTrainer.CheckResume(folder, options);
 
         MallocTuning.ConfigureForTraining();
-        using var cancel = new CancellationTokenSource();
-        void OnSignal(PosixSignalContext context)
-        {
-            if (cancel.IsCancellationRequested) return;
-            context.Cancel = true;
-            cancel.Cancel();
-        }
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var stop = new StopSignals();
         try
         {
             env.Error.WriteLine(
                 $"{(resume ? "resuming" : "training")} brackets (length {options.Language.Length}, max depth {options.Language.MaxDepth}): " +
                 $"{options.Layers} layers, d_model {options.DModel}, {options.Heads} heads, d_mlp {options.DMlp}; {options.Steps} steps of {options.BatchSize} sequences into {Path.GetFullPath(folder)}");
-            var r = BracketTrainer.Train(folder, options, resume, device, new StderrProgress(env.Error), cancel.Token);
+            var r = BracketTrainer.Train(folder, options, resume, device, Progress(env.Error), stop.Token);
             env.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"step {r.Steps}: held-out loss {r.Final.Loss:F4} nats (generator entropy {r.EntropyFloor:F4}, KL {r.Final.Kl:F4}), closing-bracket accuracy {r.Final.CloserAccuracy:P2}"));
             env.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.TrainSeconds:F1} s; wrote {Path.GetFullPath(folder)}"));
             return ExitCodes.Ok;
         }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.Requested)
         {
             env.Error.WriteLine($"mechanist: interrupted; checkpoint written to {Path.Combine(Path.GetFullPath(folder), BracketTrainer.CheckpointFile)} (continue with --resume).");
             return 130;
@@ -94,18 +84,7 @@ public sealed class TrainBracketsCommand : ICommand
         EvalEvery = args.GetInt("eval-every", o.EvalEvery),
     };
 
-    sealed class StderrProgress(TextWriter error) : IProgress<ProgressReport>
-    {
-        readonly Stopwatch _clock = Stopwatch.StartNew();
-        TimeSpan? _last;
-
-        public void Report(ProgressReport r)
-        {
-            if (r.Step != r.Total && _last is { } last && _clock.Elapsed - last < TimeSpan.FromSeconds(5)) return;
-            _last = _clock.Elapsed;
-            var v = r.Values;
-            error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"step {r.Step}/{r.Total}  train loss {v["train_loss"]:F4}  held-out loss {v["eval_loss"]:F4} (floor {v["entropy_floor"]:F4}, KL {v["eval_kl"]:F4})  closer acc {v["closer_accuracy"]:F4}  {v["seconds"]:F0} s"));
-        }
-    }
+    /// <summary>Progress lines on stderr, at most one every few seconds (and the last).</summary>
+    static IntervalProgress Progress(TextWriter error) => new(error, TimeSpan.FromSeconds(5), r => string.Create(CultureInfo.InvariantCulture,
+        $"step {r.Step}/{r.Total}  train loss {r.Values["train_loss"]:F4}  held-out loss {r.Values["eval_loss"]:F4} (floor {r.Values["entropy_floor"]:F4}, KL {r.Values["eval_kl"]:F4})  closer acc {r.Values["closer_accuracy"]:F4}  {r.Values["seconds"]:F0} s"));
 }

@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Mechanist.Cli.CommandLine;
 using Mechanist.Models.Architectures;
 using Mechanist.Models.Training;
@@ -47,22 +45,14 @@ public sealed class TrainModularAdditionCommand : ICommand
 
         MallocTuning.ConfigureForTraining();
         // Ctrl-C and SIGTERM stop at the next epoch boundary after writing a checkpoint (a second signal is not intercepted).
-        using var cancel = new CancellationTokenSource();
-        void OnSignal(PosixSignalContext context)
-        {
-            if (cancel.IsCancellationRequested) return;
-            context.Cancel = true;
-            cancel.Cancel();
-        }
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var stop = new StopSignals();
         try
         {
             var m = options.Model;
             env.Error.WriteLine(
                 $"{(resume ? "resuming" : "training")} modular addition mod {m.P}: d_model {m.DModel}, {m.NHeads} heads of {m.DHead}, d_mlp {m.DMlp}; " +
                 $"{ModularAdditionData.TrainCount(m.P, options.TrainFraction)} of {m.P * m.P} pairs train; {options.Epochs} epochs into {Path.GetFullPath(folder)}");
-            var result = ModularAdditionTrainer.Train(folder, options, resume, device, new StderrProgress(env.Error), cancel.Token);
+            var result = ModularAdditionTrainer.Train(folder, options, resume, device, Progress(env.Error), stop.Token);
             var f = result.Final;
             env.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"epoch {result.Epochs}: train loss {f.TrainLoss:G4} accuracy {f.TrainAccuracy:P2}, test loss {f.TestLoss:G4} accuracy {f.TestAccuracy:P2}"));
@@ -72,7 +62,7 @@ public sealed class TrainModularAdditionCommand : ICommand
             env.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.TrainSeconds:F1} s; wrote {Path.GetFullPath(folder)}"));
             return ExitCodes.Ok;
         }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.Requested)
         {
             env.Error.WriteLine($"mechanist: interrupted; checkpoint written to {Path.Combine(Path.GetFullPath(folder), ModularAdditionTrainer.CheckpointFile)} (continue with --resume).");
             return 130;
@@ -107,18 +97,6 @@ public sealed class TrainModularAdditionCommand : ICommand
     }
 
     /// <summary>Progress lines on stderr, at most one every few seconds (and the last).</summary>
-    sealed class StderrProgress(TextWriter error) : IProgress<ProgressReport>
-    {
-        readonly Stopwatch _clock = Stopwatch.StartNew();
-        TimeSpan? _last;
-
-        public void Report(ProgressReport r)
-        {
-            if (r.Step != r.Total && _last is { } last && _clock.Elapsed - last < TimeSpan.FromSeconds(5)) return;
-            _last = _clock.Elapsed;
-            var v = r.Values;
-            error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"epoch {r.Step}/{r.Total}  train loss {v["train_loss"]:G4} acc {v["train_accuracy"]:F4}  test loss {v["test_loss"]:G4} acc {v["test_accuracy"]:F4}  {v["seconds"]:F0} s"));
-        }
-    }
+    static IntervalProgress Progress(TextWriter error) => new(error, TimeSpan.FromSeconds(5), r => string.Create(CultureInfo.InvariantCulture,
+        $"epoch {r.Step}/{r.Total}  train loss {r.Values["train_loss"]:G4} acc {r.Values["train_accuracy"]:F4}  test loss {r.Values["test_loss"]:G4} acc {r.Values["test_accuracy"]:F4}  {r.Values["seconds"]:F0} s"));
 }
