@@ -37,11 +37,7 @@ public sealed class ConceptAblation : Validator<ConceptAblationOptions>
             context.CannotRun("it needs concept labels (the entry's 'labels'), a model, a decomposition and its site.");
             return;
         }
-        if (ConceptInputs.Tokens(context, labels) is not { } tokens)
-        {
-            context.CannotRun($"it needs the token ids the labels describe: {labels.Source} holds no 'tokens' tensor and the activations were not harvested from token ids.");
-            return;
-        }
+        if (ConceptInputs.RequiredTokens(context, labels) is not { } tokens) return;
         if (context.ThresholdOf(AblationDoesNotReduceProbe) is not double threshold) return;
         var (concept, cls) = ConceptInputs.Claim(labels, options, "concept.ablation");
         using var scope = NewDisposeScope();

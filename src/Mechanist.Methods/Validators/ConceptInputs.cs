@@ -20,6 +20,16 @@ internal static class ConceptInputs
         return tokens;
     }
 
+    /// <summary>
+    /// <see cref="Tokens"/>, or null after telling the context the validator cannot run without them (MECH0013).
+    /// </summary>
+    public static Tensor? RequiredTokens(ValidationContext context, ConceptLabels labels)
+    {
+        if (Tokens(context, labels) is { } tokens) return tokens;
+        context.CannotRun($"it needs the token ids the labels describe: {labels.Source} holds no 'tokens' tensor and the activations were not harvested from token ids.");
+        return null;
+    }
+
     /// <summary>The concept and class named by the options (the class may be omitted when <paramref name="classRequired"/> is false).</summary>
     public static (Concept Concept, int Class) Claim(ConceptLabels labels, ConceptOptions options, string validator, bool classRequired = true)
     {

@@ -37,11 +37,7 @@ public sealed class ConceptProbe : Validator<ConceptProbeOptions>
             context.CannotRun("it needs concept labels (the entry's 'labels') and a site.");
             return;
         }
-        if (ConceptInputs.Tokens(context, labels) is not { } tokens)
-        {
-            context.CannotRun($"it needs the token ids the labels describe: {labels.Source} holds no 'tokens' tensor and the activations were not harvested from token ids.");
-            return;
-        }
+        if (ConceptInputs.RequiredTokens(context, labels) is not { } tokens) return;
         if (context.ThresholdOf(LowSelectivity) is not double threshold) return;
         var concepts = labels.Select(ConceptOptions.List(options.Concept));
         using var scope = NewDisposeScope();

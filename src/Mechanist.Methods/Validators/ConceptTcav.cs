@@ -36,11 +36,7 @@ public sealed class ConceptTcav : Validator<ConceptTcavOptions>
             context.CannotRun("it needs concept labels (the entry's 'labels'), a model, a site and a behaviour.");
             return;
         }
-        if (ConceptInputs.Tokens(context, labels) is not { } tokens)
-        {
-            context.CannotRun($"it needs the token ids the labels describe: {labels.Source} holds no 'tokens' tensor and the activations were not harvested from token ids.");
-            return;
-        }
+        if (ConceptInputs.RequiredTokens(context, labels) is not { } tokens) return;
         if (context.ThresholdOf(NotSignificant) is not double alpha) return;
         var (concept, cls) = ConceptInputs.Claim(labels, options, "concept.tcav");
         using var scope = NewDisposeScope();
