@@ -66,52 +66,71 @@ public class CpuKernelTests
     }
 
     /// <summary>
-    /// The gated activation as one function (CPU kernels, and libtorch ops) against autograd through the plain
-    /// composition it replaces: same outputs (with the decoder-norm-weighted L1), same gradients for the shared product,
-    /// the three gate parameters and the decoder norms.
+    /// The gated SAE's fused function (CPU kernels, and libtorch ops) against autograd through the plain composition it
+    /// replaces: the same outputs (both decodes, the decoder-norm-weighted L1, which latents fired, L0) and the same
+    /// gradients for the shared product, the three gate parameters, W_dec (through the decode and through the norms)
+    /// and b_dec, with every output used and with the auxiliary decode or the L1 left out (a missing incoming gradient).
     /// </summary>
     [Theory]
-    [InlineData(true, false)]
-    [InlineData(true, true)]
-    [InlineData(false, false)]
-    public void Gated_activation_matches_autograd_of_its_composition(bool cpuKernels, bool gradientOfLatentsIsPrivate)
+    [InlineData(true, true, true)]
+    [InlineData(false, true, true)]
+    [InlineData(true, false, true)]
+    [InlineData(false, false, true)]
+    [InlineData(true, true, false)]
+    [InlineData(false, true, false)]
+    public void Gated_function_matches_autograd_of_its_composition(bool cpuKernels, bool useViaGate, bool useL1)
     {
         var g = new Generator(5);
-        var shared0 = randn(33, 70, generator: g);
-        var parameters0 = new[] { randn(70, generator: g) * 0.5, randn(70, generator: g) * 0.3, randn(70, generator: g) * 0.5 };
-        var weightsF = randn(33, 70, generator: g);
-        var weightsPi = randn(33, 70, generator: g);
-        var norms0 = rand(70, generator: g) + 0.5;
+        const int rows = 33, latents = 70, dIn = 9;
+        var shared0 = randn(rows, latents, generator: g);
+        var parameters0 = new[] { randn(latents, generator: g) * 0.5, randn(latents, generator: g) * 0.3, randn(latents, generator: g) * 0.5 };
+        var decoder0 = randn(latents, dIn, generator: g) * 0.4;
+        var bias0 = randn(dIn, generator: g);
+        var weightsX = randn(rows, dIn, generator: g);
+        var weightsViaGate = randn(rows, dIn, generator: g);
         const double l1Weight = 1.7;
         (Tensor[] Outputs, Tensor[] Grads) Run(bool fused)
         {
             var shared = shared0.clone().requires_grad_(true);
             var ps = parameters0.Select(t => t.clone().requires_grad_(true)).ToArray();
-            var norms = norms0.clone().requires_grad_(true);
-            Tensor f, pi, l1;
+            var decoder = decoder0.clone().requires_grad_(true);
+            var bias = bias0.clone().requires_grad_(true);
+            var norms = decoder.norm(dim: 1);
+            Tensor x, viaGate, l1, fired, l0;
             if (fused)
             {
                 using var torchOps = cpuKernels ? null : TrainingKernels.TorchOpsOnly();
-                (f, pi, l1) = Mechanist.Methods.Decomposers.GatedSaeDecomposer.GatedActivation(shared, ps[0], ps[1], ps[2], norms,
-                    gradientOfLatentsIsPrivate);
-                ((f * weightsF).sum() + (pi * weightsPi).sum() + l1Weight * l1).backward();
+                var o = Mechanist.Methods.Decomposers.GatedSaeDecomposer.GatedDecode(shared, ps[0], ps[1], ps[2], decoder, bias, norms);
+                (x, viaGate, l1, fired, l0) = (o.Reconstruction, o.ViaGate, o.L1, o.Fired, o.L0);
+                Assert.False(fired.requires_grad || l0.requires_grad);
+                Loss().backward();
             }
             else
             {
                 var gate = shared + ps[0];
                 var open = (gate > 0).to(gate.dtype).detach();
-                f = open * nn.functional.relu(shared * ps[1].exp() + ps[2]);
-                pi = nn.functional.relu(gate);
+                var f = open * nn.functional.relu(shared * ps[1].exp() + ps[2]);
+                var pi = nn.functional.relu(gate);
+                x = addmm(bias, f, decoder, 1, 1);
+                viaGate = addmm(bias.detach(), pi, decoder.detach(), 1, 1);
                 l1 = (pi * norms).sum() / pi.shape[0];
-                ((f * weightsF).sum() + (pi * weightsPi).sum() + l1Weight * l1).backward();
+                fired = (f > 0).any(0);
+                l0 = (f > 0).sum().to(ScalarType.Float32) / rows;
+                Loss().backward();
             }
-            return ([f.detach(), pi.detach(), l1.detach()], [shared.grad!, .. ps.Select(p => p.grad!), norms.grad!]);
+            Tensor Loss() => (x * weightsX).sum() + (useViaGate ? (viaGate * weightsViaGate).sum() : tensor(0f)) + (useL1 ? l1Weight * l1 : tensor(0f));
+            return ([x.detach(), viaGate.detach(), l1.detach(), fired.to(ScalarType.Float32), l0],
+                [shared.grad!, .. ps.Select(p => p.grad!), decoder.grad!, bias.grad!]);
         }
         var (fusedOut, fusedGrads) = Run(true);
         var (plainOut, plainGrads) = Run(false);
-        for (int i = 0; i < 3; i++) Assert.True((fusedOut[i] - plainOut[i]).abs().max().item<float>() <= 1e-5f, $"output {i}");
-        string[] names = ["shared", "b_gate", "r_mag", "b_mag", "decoder norms"];
-        for (int i = 0; i < 5; i++)
+        string[] outputs = ["reconstruction", "via gate", "l1", "fired", "l0"];
+        for (int i = 0; i < outputs.Length; i++)
+            Assert.True((fusedOut[i] - plainOut[i]).abs().max().item<float>() <= 1e-5f * Math.Max(1, plainOut[i].abs().max().item<float>()), outputs[i]);
+        // Some latents fire, some do not: both branches of the masks are exercised.
+        Assert.InRange(plainOut[3].sum().item<float>(), 1, latents - 1);
+        string[] names = ["shared", "b_gate", "r_mag", "b_mag", "W_dec", "b_dec"];
+        for (int i = 0; i < names.Length; i++)
         {
             var scale = Math.Max(1, plainGrads[i].abs().max().item<float>());
             Assert.True((fusedGrads[i] - plainGrads[i]).abs().max().item<float>() <= 1e-4f * scale, names[i]);

@@ -36,53 +36,88 @@ public sealed class GatedSaeDecomposer : SaeDecomposer<GatedSaeOptions>
     protected internal override StepOutput Loss(SaeParameters p, TrainingBatch batch, StepState state, GatedSaeOptions options)
     {
         var shared = Centered(p, batch.X).matmul(p.EncoderRows.t());
-        var (latents, gateActivity, l1) = GatedActivation(shared, p.Extra["b_gate"], p.Extra["r_mag"], p.Extra["b_mag"],
-            p.DecoderRows.norm(dim: 1), gradientOfLatentsIsPrivate: true);
-        // Nothing keeps the shared product for the backward pass (the activation works from its outputs, the product's
-        // backward from its inputs): free its [B, d_sae] buffer now rather than at the end of the step.
+        var gated = GatedDecode(shared, p.Extra["b_gate"], p.Extra["r_mag"], p.Extra["b_mag"], p.DecoderRows, p.DecoderBias,
+            p.DecoderRows.norm(dim: 1));
+        // Nothing keeps the shared product for the backward pass (the function works from its own activations, the
+        // product's backward from its inputs): free its [B, d_sae] buffer now rather than at the end of the step.
         shared.Dispose();
-        var reconstruction = DecodeDense(p, latents);
-        var mse = SquaredError(batch.Y, reconstruction);
-        var viaGate = addmm(p.DecoderBias.detach(), gateActivity, p.DecoderRows.detach(), 1, 1);
-        var auxiliary = SquaredError(batch.Y, viaGate);
-        var (fired, l0) = NonNegativeActivity(latents);
-        return new StepOutput(mse + state.SparsityCoefficient * l1 + auxiliary, reconstruction.detach(), fired, l0,
-            new Dictionary<string, Tensor> { ["mse"] = mse.detach(), ["l1"] = l1.detach(), ["aux"] = auxiliary.detach() });
+        var mse = SquaredError(batch.Y, gated.Reconstruction);
+        var auxiliary = SquaredError(batch.Y, gated.ViaGate);
+        return new StepOutput(mse + state.SparsityCoefficient * gated.L1 + auxiliary, gated.Reconstruction.detach(), gated.Fired, gated.L0,
+            new Dictionary<string, Tensor> { ["mse"] = mse.detach(), ["l1"] = gated.L1.detach(), ["aux"] = auxiliary.detach() });
     }
 
-    /// <summary>
-    /// <see cref="SaeDecomposer{TOptions}.Activity"/> for latents that are never negative (f is 0 or a positive
-    /// magnitude), from reductions alone: no [B, d_sae] mask is made, whose buffer would split a freed [B, d_sae] block
-    /// that the backward pass's gradients could otherwise reuse.
-    /// </summary>
-    static (Tensor Fired, Tensor L0) NonNegativeActivity(Tensor latents)
-    {
-        using var _ = no_grad();
-        var f = latents.detach();
-        return (f.amax([0]) > 0, f.count_nonzero().to(ScalarType.Float32) / f.shape[0]);
-    }
+    /// <summary>What <see cref="GatedDecode"/> returns: everything [B, d_in] or smaller.</summary>
+    /// <param name="Reconstruction">x̂ = f W_dec + b_dec.</param>
+    /// <param name="ViaGate">ReLU(π_gate) W_dec + b_dec through gradient-stopped W_dec and b_dec (the auxiliary term's decode).</param>
+    /// <param name="L1">Σ_bi ReLU(π_gate)_bi ‖W_dec,i‖ / B.</param>
+    /// <param name="Fired">Which latents fired (f &gt; 0) in some row ([d_sae] bool; no gradient).</param>
+    /// <param name="L0">The mean number of non-zero latents per row (no gradient).</param>
+    internal readonly record struct GatedOutputs(Tensor Reconstruction, Tensor ViaGate, Tensor L1, Tensor Fired, Tensor L0);
 
     /// <summary>
-    /// f = 1[π_gate &gt; 0] ReLU(π_mag) and ReLU(π_gate) from the shared product s = x' W_enc, with π_gate = s + b_gate
-    /// and π_mag = s e^r_mag + b_mag, as one autograd function (the composition of libtorch ops keeps half a dozen
-    /// [B, d_sae] tensors). Its backward pass needs only its own outputs, which the loss keeps anyway: the gate is open
-    /// where ReLU(π_gate) &gt; 0, the magnitude path passes gradient where f &gt; 0, and there s e^r_mag = f − b_mag; so s
-    /// is not kept and is freed once the encoder's product has been used. The gate's step passes no gradient. The
-    /// function also returns the gate's decoder-norm-weighted L1, Σ_bi ReLU(π_gate)_bi ‖W_dec,i‖ / B, so that its
-    /// gradient ‖W_dec,i‖ / B is added to the gate's inside the backward pass instead of autograd broadcasting it to a
-    /// [B, d_sae] tensor and adding that to the auxiliary term's gradient. With <paramref name="gradientOfLatentsIsPrivate"/>
-    /// the caller promises that f feeds a single product whose backward makes a fresh gradient for f alone (the decoder);
-    /// the CPU kernel then writes ∂s over that gradient instead of into another [B, d_sae] buffer.
+    /// The gated SAE from the shared product s = x' W_enc to its decodes, as one autograd function: π_gate = s + b_gate,
+    /// π_mag = s e^r_mag + b_mag, f = 1[π_gate &gt; 0] ReLU(π_mag), both decodes, the decoder-norm-weighted L1 and the
+    /// activity statistics. Its outputs are [B, d_in] or smaller, so no [B, d_sae] tensor outlives the call except f and
+    /// ReLU(π_gate), which the function keeps for its own backward pass and frees there (the composition of libtorch ops
+    /// keeps half a dozen [B, d_sae] tensors, and autograd would keep the incoming gradients of f and π besides).
+    /// The backward pass orders its work so that three [B, d_sae] buffers suffice: ∂s = g_x̂ W_decᵀ is made, ∂W_dec = fᵀ g_x̂
+    /// taken, the magnitude path applied to ∂s in place (active where f &gt; 0, and there s e^r_mag = f − b_mag, so s is
+    /// not kept); f is then dead and its buffer takes g_π = g_x̃ W_decᵀ, to which the L1's gradient ‖W_dec,i‖ / B is added
+    /// per latent before the gate's mask adds it to ∂s. The gate's step passes no gradient. The backward pass frees the
+    /// activations it kept, so it can run once (training never retains the graph).
     /// </summary>
-    internal static (Tensor Latents, Tensor GateActivity, Tensor L1) GatedActivation(Tensor shared, Tensor bGate, Tensor rMag, Tensor bMag,
-        Tensor decoderNorms, bool gradientOfLatentsIsPrivate = false)
+    internal static GatedOutputs GatedDecode(Tensor shared, Tensor bGate, Tensor rMag, Tensor bMag, Tensor decoderRows, Tensor decoderBias,
+        Tensor decoderNorms)
     {
-        // TorchSharp's function node keeps an uninitialised copy of each output (two [B, d_sae] buffers) to fill in
-        // zeros for a missing output gradient. The backward pass takes a missing gradient as zero itself, so that copy
-        // is not needed: it is made in a scope of its own and freed at once, the outputs moved out of that scope.
+        // TorchSharp's function node keeps an uninitialised copy of each output to fill in zeros for a missing output
+        // gradient. The backward pass takes a missing gradient as zero itself, so that copy is not needed: it is made in a
+        // scope of its own and freed at once, the outputs moved out of that scope.
         using var scope = NewDisposeScope();
-        var outputs = GatedFunction.apply(shared, bGate, rMag, bMag, decoderNorms, gradientOfLatentsIsPrivate);
-        return (outputs[0].MoveToOuterDisposeScope(), outputs[1].MoveToOuterDisposeScope(), outputs[2].MoveToOuterDisposeScope());
+        var activations = new KeptActivations();
+        var outputs = GatedFunction.apply(shared, bGate, rMag, bMag, decoderRows, decoderBias, decoderNorms, activations);
+        if (outputs[0].requires_grad)
+            activations.MoveToOuterDisposeScope();
+        else
+            activations.Dispose(); // no backward pass will come for them
+        return new GatedOutputs(outputs[0].MoveToOuterDisposeScope(), outputs[1].MoveToOuterDisposeScope(),
+            outputs[2].MoveToOuterDisposeScope(), outputs[3].MoveToOuterDisposeScope(), outputs[4].MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// f and ReLU(π_gate), kept by the forward pass for the backward pass outside autograd's saved variables, so that the
+    /// backward pass can reuse f's buffer and free both as soon as it is done with them. The step's dispose scope also
+    /// holds them, in case no backward pass comes.
+    /// </summary>
+    sealed class KeptActivations : IDisposable
+    {
+        Tensor? _latents, _gateActivity;
+
+        public void Keep(Tensor latents, Tensor gateActivity) => (_latents, _gateActivity) = (latents, gateActivity);
+
+        public void MoveToOuterDisposeScope()
+        {
+            _latents?.MoveToOuterDisposeScope();
+            _gateActivity?.MoveToOuterDisposeScope();
+        }
+
+        /// <summary>Hands the activations over to the backward pass, which frees them.</summary>
+        public (Tensor Latents, Tensor GateActivity) Take()
+        {
+            if (_latents is null || _gateActivity is null || _latents.IsInvalid || _gateActivity.IsInvalid)
+                throw new InvalidOperationException(
+                    "the gated SAE's backward pass frees the activations it keeps, so it runs once per forward pass (do not retain the graph)");
+            var taken = (_latents, _gateActivity);
+            (_latents, _gateActivity) = (null, null);
+            return taken;
+        }
+
+        public void Dispose()
+        {
+            _latents?.Dispose();
+            _gateActivity?.Dispose();
+            (_latents, _gateActivity) = (null, null);
+        }
     }
 
     sealed class GatedFunction : TorchSharp.torch.autograd.MultiTensorFunction<GatedFunction>
@@ -95,83 +130,104 @@ public sealed class GatedSaeDecomposer : SaeDecomposer<GatedSaeOptions>
             var bGate = (Tensor)vars[1];
             var rMag = (Tensor)vars[2];
             var bMag = (Tensor)vars[3];
-            var norms = (Tensor)vars[4];
-            ctx.save_data("private", (bool)vars[5]);
+            var decoderRows = (Tensor)vars[4];
+            var decoderBias = (Tensor)vars[5];
+            var norms = (Tensor)vars[6];
+            var kept = (KeptActivations)vars[7];
             ctx.set_materialize_grads(false);
+            long rows = shared.shape[0];
             var expR = rMag.exp();
-            Tensor latents, gateActivity;
+            Tensor latents, gateActivity, fired, l0;
             if (DenseKernels.Apply(shared, bGate, rMag, bMag))
-                (latents, gateActivity) = DenseKernels.GatedForward(shared, bGate, expR, bMag);
+            {
+                (latents, gateActivity, fired, long active) = DenseKernels.GatedForward(shared, bGate, expR, bMag);
+                l0 = tensor((float)((double)active / rows));
+            }
             else
             {
                 var gate = shared + bGate;
                 latents = where(gate > 0, nn.functional.relu(shared * expR + bMag), zeros_like(gate));
                 gateActivity = nn.functional.relu(gate);
+                // f is never negative: reductions alone, no [B, d_sae] mask.
+                fired = latents.amax([0]) > 0;
+                l0 = latents.count_nonzero().to(ScalarType.Float32) / rows;
             }
+            var reconstruction = addmm(decoderBias, latents, decoderRows, 1, 1);
+            var viaGate = addmm(decoderBias, gateActivity, decoderRows, 1, 1);
             var gateSums = gateActivity.sum([0]);
-            ctx.save_for_backward([latents, gateActivity, rMag, bMag, gateSums, norms]);
-            return [latents, gateActivity, gateSums.dot(norms) / latents.shape[0]];
+            kept.Keep(latents, gateActivity);
+            ctx.save_data("kept", kept);
+            ctx.save_for_backward([rMag, bMag, decoderRows, gateSums, norms]);
+            ctx.mark_non_differentiable([fired, l0]);
+            return [reconstruction, viaGate, gateSums.dot(norms) / rows, fired, l0];
         }
 
         public override List<Tensor> backward(TorchSharp.torch.autograd.AutogradContext ctx, List<Tensor> grads)
         {
             var saved = ctx.get_saved_variables();
-            Tensor latents = saved[0], gateActivity = saved[1], rMag = saved[2], bMag = saved[3], gateSums = saved[4], norms = saved[5];
-            var expR = rMag.exp();
-            Tensor? gradF = Defined(grads, 0), gradPi = Defined(grads, 1), gradL1 = Defined(grads, 2);
+            Tensor rMag = saved[0], bMag = saved[1], decoderRows = saved[2], gateSums = saved[3], norms = saved[4];
+            var (latents, gateActivity) = ((KeptActivations)ctx.get_data("kept")).Take();
+            Tensor? gradX = Defined(grads, 0), gradViaGate = Defined(grads, 1), gradL1 = Defined(grads, 2);
             long rows = latents.shape[0];
+            var expR = rMag.exp();
             // ∂L1/∂π_bi = ‖W_dec,i‖ / B for every row: one [d_sae] term added to the gate's gradient per latent.
             var perLatent = gradL1 is null ? null : norms * gradL1 / rows;
             var gradNorms = gradL1 is null ? null : gateSums * gradL1 / rows;
-            if (DenseKernels.Apply(latents, gateActivity, rMag, bMag)
-                && (gradF is null || DenseKernels.Apply(gradF)) && (gradPi is null || DenseKernels.Apply(gradPi))
-                && (perLatent is null || DenseKernels.Apply(perLatent)))
+            // The reconstruction's decode; the auxiliary one is gradient-stopped (no ∂W_dec, ∂b_dec from it).
+            var gradDecoder = gradX is null ? null : latents.t().mm(gradX);
+            var gradBias = gradX?.sum([0]);
+            bool kernels = DenseKernels.Apply(latents, gateActivity, rMag, bMag, decoderRows)
+                && (gradX is null || DenseKernels.Apply(gradX)) && (gradViaGate is null || DenseKernels.Apply(gradViaGate))
+                && (perLatent is null || DenseKernels.Apply(perLatent));
+            // ∂s starts as g_f = g_x̂ W_decᵀ and takes the magnitude path's mask and scale in place.
+            Tensor gradShared, gradR, gradMag;
+            if (gradX is null)
+                (gradShared, gradR, gradMag) = (zeros_like(latents), zeros_like(rMag), zeros_like(bMag));
+            else
             {
-                bool overwrite = gradF is not null && gradF.is_contiguous() && (bool)ctx.get_data("private");
-                var (gs, gr, gm, gg) = DenseKernels.GatedBackward(latents, gateActivity, expR, bMag, gradF, gradPi, perLatent, overwrite);
-                Release(overwrite ? null : gradF, gradPi);
-                return [gs, gg, gr, gm, gradNorms!, null!];
+                gradShared = gradX.mm(decoderRows.t());
+                (gradR, gradMag) = kernels
+                    ? DenseKernels.GatedMagnitudeBackward(gradShared, latents, expR, bMag)
+                    : MagnitudeBackward(gradShared, latents, expR, bMag);
             }
-            var gradShared = zeros_like(latents);
-            var gradR = zeros_like(rMag);
-            var gradMag = zeros_like(bMag);
-            var gradGate = zeros_like(bMag);
-            if (gradF is not null)
-            {
-                var through = gradF * (latents > 0).to(latents.dtype);
-                gradShared.add_(through * expR);
-                gradR.add_((through * (latents - bMag)).sum([0]));
-                gradMag.add_(through.sum([0]));
-            }
+            // f is no longer needed: g_π = g_x̃ W_decᵀ goes into its buffer (beta 0: its old values are ignored).
+            var gradPi = gradViaGate is null ? null : latents.addmm_(gradViaGate, decoderRows.t(), beta: 0, alpha: 1);
+            var gradGate = kernels
+                ? DenseKernels.GatedGateBackward(gradShared, gateActivity, gradPi, perLatent)
+                : GateBackward(gradShared, gateActivity, gradPi, perLatent);
+            latents.Dispose();
+            gateActivity.Dispose();
+            return [gradShared, gradGate, gradR, gradMag, gradDecoder!, gradBias!, gradNorms!, null!];
+        }
+
+        /// <summary>libtorch ops for <see cref="DenseKernels.GatedMagnitudeBackward"/> (the path a GPU runs).</summary>
+        static (Tensor R, Tensor BMag) MagnitudeBackward(Tensor grad, Tensor latents, Tensor expR, Tensor bMag)
+        {
+            grad.mul_(latents > 0);
+            var gradR = (grad * (latents - bMag)).sum([0]);
+            var gradMag = grad.sum([0]);
+            grad.mul_(expR);
+            return (gradR, gradMag);
+        }
+
+        /// <summary>libtorch ops for <see cref="DenseKernels.GatedGateBackward"/> (the path a GPU runs).</summary>
+        static Tensor GateBackward(Tensor gradShared, Tensor gateActivity, Tensor? gradPi, Tensor? perLatent)
+        {
             var gradGateActivity = (gradPi, perLatent) switch
             {
                 (null, null) => null,
-                (null, { } column) => column.expand(latents.shape),
+                (null, { } column) => column.expand(gateActivity.shape),
                 ({ } g, null) => g,
-                ({ } g, { } column) => g + column,
+                ({ } g, { } column) => g.add_(column),
             };
-            if (gradGateActivity is not null)
-            {
-                var through = gradGateActivity * (gateActivity > 0).to(latents.dtype);
-                gradShared.add_(through);
-                gradGate.add_(through.sum([0]));
-            }
-            Release(gradF, gradPi);
-            return [gradShared, gradGate, gradR, gradMag, gradNorms!, null!];
+            if (gradGateActivity is null) return zeros(gateActivity.shape[1], gateActivity.dtype, gateActivity.device);
+            var through = gradGateActivity * (gateActivity > 0);
+            gradShared.add_(through);
+            return through.sum([0]);
         }
 
         /// <summary>An output's incoming gradient, or null where autograd passes none (an output the loss did not use).</summary>
         static Tensor? Defined(List<Tensor> grads, int i) => i < grads.Count && grads[i] is { IsInvalid: false } g ? g : null;
-
-        /// <summary>
-        /// Drops this function's handles on the incoming [B, d_sae] gradients once they are used, so autograd frees them
-        /// as soon as it is done with them instead of the step's dispose scope keeping them through the rest of backward.
-        /// </summary>
-        static void Release(Tensor? gradF, Tensor? gradPi)
-        {
-            gradF?.Dispose();
-            gradPi?.Dispose();
-        }
     }
 
     protected internal override Decomposition Export(SaeWeights w, SaeShape shape, GatedSaeOptions options) =>

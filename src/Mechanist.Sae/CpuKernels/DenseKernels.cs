@@ -17,9 +17,11 @@ internal static unsafe class DenseKernels
         TrainingKernels.Enabled && tensors.All(t => t.device_type == TorchSharp.DeviceType.CPU && t.dtype == ScalarType.Float32);
 
     /// <summary>
-    /// Gated SAE: with gate = s + b_gate and mag = s e^r + b_mag, f = 1[gate &gt; 0] ReLU(mag) and π = ReLU(gate).
+    /// Gated SAE: with gate = s + b_gate and mag = s e^r + b_mag, f = 1[gate &gt; 0] ReLU(mag) and π = ReLU(gate); on the
+    /// way, which latents fired anywhere in the batch (f &gt; 0 in some row; [d_sae] bool) and how many entries of f are
+    /// non-zero, so the activity statistics need no further pass over f.
     /// </summary>
-    public static (Tensor F, Tensor Pi) GatedForward(Tensor shared, Tensor bGate, Tensor expR, Tensor bMag)
+    public static (Tensor F, Tensor Pi, Tensor Fired, long Active) GatedForward(Tensor shared, Tensor bGate, Tensor expR, Tensor bMag)
     {
         var s = shared.contiguous();
         long rows = s.shape[0], cols = s.shape[1];
@@ -27,99 +29,145 @@ internal static unsafe class DenseKernels
         var pi = empty(rows, cols, ScalarType.Float32);
         float* sp = TensorMemory.Floats(s), fp = TensorMemory.Floats(f), pp = TensorMemory.Floats(pi);
         float* bg = TensorMemory.Floats(bGate.contiguous()), er = TensorMemory.Floats(expR.contiguous()), bm = TensorMemory.Floats(bMag.contiguous());
-        CpuParallel.For(rows, 16, (from, to) =>
+        int parts = (int)Math.Max(1, Math.Min(rows / 16, 4L * CpuParallel.Threads));
+        var fired = new int[parts, cols];
+        var active = new long[parts];
+        CpuParallel.For(rows, parts, (part, from, to) =>
         {
             int width = Vector<float>.Count;
-            for (long r = from; r < to; r++)
-            {
-                float* srow = sp + r * cols, frow = fp + r * cols, prow = pp + r * cols;
-                long i = 0;
-                for (; i <= cols - width; i += width)
+            long count = 0;
+            fixed (int* firedPart = &fired[part, 0])
+                for (long r = from; r < to; r++)
                 {
-                    var sv = Unsafe.ReadUnaligned<Vector<float>>(srow + i);
-                    var gate = sv + Unsafe.ReadUnaligned<Vector<float>>(bg + i);
-                    var mag = sv * Unsafe.ReadUnaligned<Vector<float>>(er + i) + Unsafe.ReadUnaligned<Vector<float>>(bm + i);
-                    var open = Vector.GreaterThan(gate, Vector<float>.Zero);
-                    Unsafe.WriteUnaligned(prow + i, Vector.ConditionalSelect(open, gate, Vector<float>.Zero));
-                    var active = Vector.BitwiseAnd(open, Vector.GreaterThan(mag, Vector<float>.Zero));
-                    Unsafe.WriteUnaligned(frow + i, Vector.ConditionalSelect(active, mag, Vector<float>.Zero));
+                    float* srow = sp + r * cols, frow = fp + r * cols, prow = pp + r * cols;
+                    var rowCount = Vector<int>.Zero;
+                    long i = 0;
+                    for (; i <= cols - width; i += width)
+                    {
+                        var sv = Unsafe.ReadUnaligned<Vector<float>>(srow + i);
+                        var gate = sv + Unsafe.ReadUnaligned<Vector<float>>(bg + i);
+                        var mag = sv * Unsafe.ReadUnaligned<Vector<float>>(er + i) + Unsafe.ReadUnaligned<Vector<float>>(bm + i);
+                        var open = Vector.GreaterThan(gate, Vector<float>.Zero);
+                        Unsafe.WriteUnaligned(prow + i, Vector.ConditionalSelect(open, gate, Vector<float>.Zero));
+                        var on = Vector.BitwiseAnd(open, Vector.GreaterThan(mag, Vector<float>.Zero));
+                        Unsafe.WriteUnaligned(frow + i, Vector.ConditionalSelect(on, mag, Vector<float>.Zero));
+                        // A true lane is all ones (−1 as an int): subtracting counts it, or-ing marks the latent.
+                        rowCount -= on;
+                        Unsafe.WriteUnaligned(firedPart + i, Unsafe.ReadUnaligned<Vector<int>>(firedPart + i) | on);
+                    }
+                    count += Vector.Sum(rowCount);
+                    for (; i < cols; i++)
+                    {
+                        float gate = srow[i] + bg[i], mag = srow[i] * er[i] + bm[i];
+                        prow[i] = gate > 0 ? gate : 0;
+                        bool on = gate > 0 && mag > 0;
+                        frow[i] = on ? mag : 0;
+                        if (on)
+                        {
+                            count++;
+                            firedPart[i] = -1;
+                        }
+                    }
                 }
-                for (; i < cols; i++)
-                {
-                    float gate = srow[i] + bg[i], mag = srow[i] * er[i] + bm[i];
-                    prow[i] = gate > 0 ? gate : 0;
-                    frow[i] = gate > 0 && mag > 0 ? mag : 0;
-                }
-            }
+            active[part] = count;
         });
-        return (f, pi);
+        var any = new bool[cols];
+        for (int p = 0; p < parts; p++)
+            for (long i = 0; i < cols; i++) any[i] |= fired[p, i] != 0;
+        return (f, pi, tensor(any), active.Sum());
     }
 
     /// <summary>
-    /// The gated activation's backward pass from its outputs f and π: the gate is open where π &gt; 0 and the magnitude
-    /// path active where f &gt; 0 (f &gt; 0 implies π &gt; 0), and there s e^r = f − b_mag. ∂s = 1[π &gt; 0] g_π + 1[f &gt; 0] e^r g_f;
-    /// per latent, ∂r = Σ_b 1[f &gt; 0] g_f (f − b_mag), ∂b_mag = Σ_b 1[f &gt; 0] g_f, ∂b_gate = Σ_b 1[π &gt; 0] g_π (the
-    /// gate's step passes no gradient). g_π is the incoming gradient plus, when given, a per-latent term added to every
-    /// row (a penalty on π's column sums, such as the decoder-norm-weighted L1). A missing gradient counts as zero.
-    /// With <paramref name="overwriteGradF"/>, ∂s is written over g_f (each element is read before it is written), for a
-    /// caller that owns g_f and has no further use for it: one [B, d_sae] buffer less.
+    /// The gated activation's backward pass, magnitude path, in place: <paramref name="grad"/> holds g_f on entry and
+    /// 1[f &gt; 0] e^r g_f on return (the magnitude path's part of ∂s). It works from the output f: the magnitude path is
+    /// active where f &gt; 0, and there s e^r = f − b_mag. Per latent, ∂r = Σ_b 1[f &gt; 0] g_f (f − b_mag) and
+    /// ∂b_mag = Σ_b 1[f &gt; 0] g_f. Once this has run f is no longer needed, and its buffer can take g_π.
     /// </summary>
-    public static (Tensor Shared, Tensor R, Tensor BMag, Tensor BGate) GatedBackward(Tensor latents, Tensor gateActivity, Tensor expR, Tensor bMag,
-        Tensor? gradF, Tensor? gradPi, Tensor? gradPiPerLatent = null, bool overwriteGradF = false)
+    public static (Tensor R, Tensor BMag) GatedMagnitudeBackward(Tensor grad, Tensor latents, Tensor expR, Tensor bMag)
     {
-        var f = latents.contiguous();
-        var pi = gateActivity.contiguous();
-        long rows = f.shape[0], cols = f.shape[1];
-        var gf = gradF?.contiguous();
-        var gp = gradPi?.contiguous();
-        if (overwriteGradF && (gradF is null || !gradF.is_contiguous()))
-            throw new ArgumentException("only a contiguous gradient of f can be overwritten", nameof(overwriteGradF));
-        var gs = overwriteGradF ? gradF! : empty(rows, cols, ScalarType.Float32);
-        float* fp = TensorMemory.Floats(f), pp = TensorMemory.Floats(pi), gsp = TensorMemory.Floats(gs);
-        float* gfp = gf is null ? null : TensorMemory.Floats(gf), gpp = gp is null ? null : TensorMemory.Floats(gp);
+        long rows = latents.shape[0], cols = latents.shape[1];
+        float* gp = TensorMemory.Floats(grad), fp = TensorMemory.Floats(latents.contiguous());
         float* er = TensorMemory.Floats(expR.contiguous()), bm = TensorMemory.Floats(bMag.contiguous());
-        var column = gradPiPerLatent?.contiguous();
-        float* cp = column is null ? null : TensorMemory.Floats(column);
         int parts = PartsFor(rows);
-        var sums = new float[parts, 3, cols];
+        var sums = new float[parts, 2, cols];
         CpuParallel.For(rows, parts, (part, from, to) =>
         {
+            int width = Vector<float>.Count;
             fixed (float* partSums = &sums[part, 0, 0])
             {
-                float* sumR = partSums, sumMag = partSums + cols, sumGate = partSums + 2 * cols;
+                float* sumR = partSums, sumMag = partSums + cols;
                 for (long r = from; r < to; r++)
                 {
-                    float* frow = fp + r * cols, prow = pp + r * cols, grow = gsp + r * cols;
-                    float* gfrow = gfp == null ? null : gfp + r * cols, gprow = gpp == null ? null : gpp + r * cols;
-                    for (long i = 0; i < cols; i++)
+                    float* frow = fp + r * cols, grow = gp + r * cols;
+                    long i = 0;
+                    for (; i <= cols - width; i += width)
                     {
-                        if (!(prow[i] > 0))
-                        {
-                            grow[i] = 0;
-                            continue;
-                        }
-                        float g = 0;
-                        float fv = frow[i];
-                        if (gfrow != null && fv > 0)
-                        {
-                            float gfv = gfrow[i];
-                            g = gfv * er[i];
-                            sumR[i] += gfv * (fv - bm[i]);
-                            sumMag[i] += gfv;
-                        }
-                        if (gprow != null || cp != null)
-                        {
-                            float gpv = (gprow != null ? gprow[i] : 0) + (cp != null ? cp[i] : 0);
-                            g += gpv;
-                            sumGate[i] += gpv;
-                        }
-                        grow[i] = g;
+                        var fv = Unsafe.ReadUnaligned<Vector<float>>(frow + i);
+                        var through = Vector.ConditionalSelect(Vector.GreaterThan(fv, Vector<float>.Zero),
+                            Unsafe.ReadUnaligned<Vector<float>>(grow + i), Vector<float>.Zero);
+                        Unsafe.WriteUnaligned(grow + i, through * Unsafe.ReadUnaligned<Vector<float>>(er + i));
+                        Unsafe.WriteUnaligned(sumR + i, Unsafe.ReadUnaligned<Vector<float>>(sumR + i)
+                            + through * (fv - Unsafe.ReadUnaligned<Vector<float>>(bm + i)));
+                        Unsafe.WriteUnaligned(sumMag + i, Unsafe.ReadUnaligned<Vector<float>>(sumMag + i) + through);
+                    }
+                    for (; i < cols; i++)
+                    {
+                        float fv = frow[i], through = fv > 0 ? grow[i] : 0;
+                        grow[i] = through * er[i];
+                        sumR[i] += through * (fv - bm[i]);
+                        sumMag[i] += through;
                     }
                 }
             }
         });
-        var totals = Reduce(sums, parts, 3, cols);
-        return (gs, totals[0], totals[1], totals[2]);
+        var totals = Reduce(sums, parts, 2, cols);
+        return (totals[0], totals[1]);
+    }
+
+    /// <summary>
+    /// The gated activation's backward pass, gate path: adds 1[π &gt; 0] (g_π + c) to <paramref name="gradShared"/> in place
+    /// (the gate's step passes no gradient) and returns ∂b_gate = Σ_b 1[π &gt; 0] (g_π + c). c is a per-latent term added
+    /// to every row, the gradient of a penalty on π's column sums (such as the decoder-norm-weighted L1); a missing g_π
+    /// or c counts as zero.
+    /// </summary>
+    public static Tensor GatedGateBackward(Tensor gradShared, Tensor gateActivity, Tensor? gradPi, Tensor? gradPiPerLatent)
+    {
+        long rows = gateActivity.shape[0], cols = gateActivity.shape[1];
+        float* gsp = TensorMemory.Floats(gradShared), pp = TensorMemory.Floats(gateActivity.contiguous());
+        var gpt = gradPi?.contiguous();
+        float* gpp = gpt is null ? null : TensorMemory.Floats(gpt);
+        var column = gradPiPerLatent?.contiguous();
+        float* cp = column is null ? null : TensorMemory.Floats(column);
+        int parts = PartsFor(rows);
+        var sums = new float[parts, 1, cols];
+        if (gpp == null && cp == null) return zeros(cols, ScalarType.Float32);
+        CpuParallel.For(rows, parts, (part, from, to) =>
+        {
+            int width = Vector<float>.Count;
+            fixed (float* sumGate = &sums[part, 0, 0])
+                for (long r = from; r < to; r++)
+                {
+                    float* prow = pp + r * cols, grow = gsp + r * cols, gprow = gpp == null ? null : gpp + r * cols;
+                    long i = 0;
+                    for (; i <= cols - width; i += width)
+                    {
+                        var g = (gprow != null ? Unsafe.ReadUnaligned<Vector<float>>(gprow + i) : Vector<float>.Zero)
+                            + (cp != null ? Unsafe.ReadUnaligned<Vector<float>>(cp + i) : Vector<float>.Zero);
+                        var through = Vector.ConditionalSelect(Vector.GreaterThan(Unsafe.ReadUnaligned<Vector<float>>(prow + i), Vector<float>.Zero),
+                            g, Vector<float>.Zero);
+                        Unsafe.WriteUnaligned(grow + i, Unsafe.ReadUnaligned<Vector<float>>(grow + i) + through);
+                        Unsafe.WriteUnaligned(sumGate + i, Unsafe.ReadUnaligned<Vector<float>>(sumGate + i) + through);
+                    }
+                    for (; i < cols; i++)
+                    {
+                        if (!(prow[i] > 0)) continue;
+                        float g = (gprow != null ? gprow[i] : 0) + (cp != null ? cp[i] : 0);
+                        grow[i] += g;
+                        sumGate[i] += g;
+                    }
+                }
+        });
+        return Reduce(sums, parts, 1, cols)[0];
     }
 
     /// <summary>JumpReLU: f = z 1[z &gt; θ].</summary>
