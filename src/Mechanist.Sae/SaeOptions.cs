@@ -139,9 +139,9 @@ public abstract record PenalizedSaeOptions : SaeOptions
 public abstract record TopKFamilyOptions : SaeOptions
 {
     /// <summary>
-    /// A constant learning rate: no warm-up, no decay. A TopK SAE has no penalty that must settle as the rate falls, and
-    /// on correlated superposition sets the warm-up and the decay over the last fifth of the budget cost about a quarter
-    /// more steps to a given MMCS, and gave a worse FVU and MMCS after the default 1,000 steps (docs/performance.md).
+    /// A constant learning rate: no warm-up, no decay. On correlated superposition sets the warm-up and the decay over
+    /// the last fifth of the budget cost the TopK family 1.1–1.5× the steps to MMCS 0.97, and a worse FVU and MMCS after
+    /// the default 1,000 steps (docs/performance.md, time to quality). The penalised variants keep their schedule.
     /// </summary>
     protected TopKFamilyOptions()
     {
