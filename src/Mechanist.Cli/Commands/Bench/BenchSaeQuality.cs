@@ -16,9 +16,10 @@ namespace Mechanist.Cli.Commands.Bench;
 /// <summary>
 /// <c>mechanist bench sae --time-to-quality</c>: training seconds until the decoder's mean max cosine similarity with
 /// the true features reaches a target, on a correlated superposition set with twice as many latents as features.
-/// <c>sae.topk</c> runs with its defaults (learning-rate warm-up and decay over its step budget), so its time is that
-/// of the smallest step budget that reaches the target: budgets double from 16 steps, then the gap between the last
-/// failing and the first passing budget is halved until it is at most a sixteenth of the passing budget. The PyTorch
+/// <c>sae.topk</c> runs with its defaults, so its time is that of the smallest step budget that reaches the target
+/// (a schedule fitted to the budget, such as a warm-up or a decay, makes each budget a different run): budgets double
+/// from 16 steps, then the gap between the last failing and the first passing budget is halved until it is at most a
+/// sixteenth of the passing budget. The PyTorch
 /// reference (constant learning rate) trains once and is evaluated every 5 steps. Evaluation time is not counted on
 /// either side; initialisation is. The data set is drawn with --seed and both sides train with other seeds: a
 /// dictionary initialised from the data's own seed would start from the data's directions.
