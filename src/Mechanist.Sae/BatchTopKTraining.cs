@@ -1,4 +1,6 @@
 using Mechanist.Decomposers;
+using TorchSharp;
+using static Mechanist.Sae.KeptScalars;
 using static TorchSharp.torch;
 
 namespace Mechanist.Sae;
@@ -23,11 +25,11 @@ public static class BatchTopKTraining
         var active = TopKFamily.ActiveValues(p, selected, encoded.Pre, centered, sparse, centersInput);
         var terms = new Dictionary<string, Tensor>();
         Tensor reconstruction, loss;
-        var variance = batch.TotalVariance.clamp_min(1e-12);
+        var variance = batch.TotalVariance.AtLeast(1e-12);
         if (levels is null)
         {
-            reconstruction = TopKFamily.Decode(p, selected, active, sparse) + p.DecoderBias;
-            loss = (batch.Y - reconstruction).square().sum() / variance;
+            reconstruction = TopKFamily.Decode(p, selected, active, sparse).Plus(p.DecoderBias);
+            loss = (batch.Y - reconstruction).Squared().sum() / variance;
         }
         else
         {
@@ -38,13 +40,15 @@ public static class BatchTopKTraining
             long from = 0;
             foreach (var width in levels)
             {
-                var keep = (selected.Columns >= from).logical_and(selected.Columns < width).nonzero().reshape(-1);
+                using var first = from.ToScalar();
+                using var end = width.ToScalar();
+                var keep = selected.Columns.ge(first).logical_and(selected.Columns.lt(end)).nonzero().reshape(-1);
                 var level = new SparseLatents(selected.Rows.index_select(0, keep), selected.Columns.index_select(0, keep),
                     selected.Values.index_select(0, keep), selected.BatchSize, selected.Latents);
-                reconstruction = reconstruction + TopKFamily.Decode(p, level, active.index_select(0, keep), sparse);
-                var levelLoss = (batch.Y - reconstruction).square().sum() / variance;
+                reconstruction = reconstruction.Plus(TopKFamily.Decode(p, level, active.index_select(0, keep), sparse));
+                var levelLoss = (batch.Y - reconstruction).Squared().sum() / variance;
                 terms[$"fvu_{width}"] = levelLoss.detach();
-                loss = loss + levelLoss;
+                loss = loss.Plus(levelLoss);
                 from = width;
             }
         }
@@ -52,16 +56,16 @@ public static class BatchTopKTraining
         terms["auxk"] = auxk.detach();
         using (no_grad())
         {
-            var positive = active.detach().masked_select(active.detach() > 0);
+            var positive = active.detach().masked_select(active.detach().Positive());
             if (positive.numel() > 0)
             {
                 var threshold = p.Buffers[ThresholdBuffer];
-                var updated = threshold * (1 - thresholdLr) + positive.min().to(ScalarType.Float64) * thresholdLr;
+                var updated = threshold.Times(1 - thresholdLr).Plus(positive.min().to(ScalarType.Float64).Times(thresholdLr));
                 p.SetBuffer(ThresholdBuffer, updated);
             }
             terms["threshold"] = p.Buffers[ThresholdBuffer].to(ScalarType.Float32).squeeze();
         }
-        return new StepOutput(loss + auxk, reconstruction.detach(), TopKFamily.Fired(selected, active), TopKFamily.L0(selected, active), terms);
+        return new StepOutput(loss.Plus(auxk), reconstruction.detach(), TopKFamily.Fired(selected, active), TopKFamily.L0(selected, active), terms);
     }
 
     /// <summary>JumpReLU with θ for every latent: BatchTopK's inference form.</summary>

@@ -1,3 +1,4 @@
+using static Mechanist.Sae.KeptScalars;
 using static TorchSharp.torch;
 
 namespace Mechanist.Sae;
@@ -14,8 +15,8 @@ public static class GeometricMedian
         for (int i = 0; i < maxIterations; i++)
         {
             using var step = NewDisposeScope();
-            var distances = (x - y).norm(dim: 1).clamp_min(1e-12);
-            var weights = 1.0 / distances;
+            var distances = (x - y).norm(dim: 1).AtLeast(1e-12);
+            var weights = 1.0.Dividing(distances);
             var next = (weights.unsqueeze(1) * x).sum(dim: 0) / weights.sum();
             double moved = (next - y).norm().item<double>();
             double size = Math.Max(next.norm().item<double>(), 1e-12);

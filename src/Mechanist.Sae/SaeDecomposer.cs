@@ -1,4 +1,5 @@
 using Mechanist.Decomposers;
+using static Mechanist.Sae.KeptScalars;
 using static TorchSharp.torch;
 
 namespace Mechanist.Sae;
@@ -75,13 +76,13 @@ public abstract class SaeDecomposer<TOptions> : Decomposer<TOptions> where TOpti
     protected Tensor Centered(SaeParameters p, Tensor x) => CentersInput ? x - p.DecoderBias : x;
 
     /// <summary>Σ_b ‖y − ŷ‖² / B: the squared error summed over features, averaged over rows (SAELens's MSE term).</summary>
-    protected static Tensor SquaredError(Tensor y, Tensor yHat) => (y - yHat).square().sum(1).mean();
+    protected static Tensor SquaredError(Tensor y, Tensor yHat) => (y - yHat).Squared().sum(1).mean();
 
     /// <summary>
     /// Σ_b Σ_i f_bi w_i / B, the L1 penalty weighted per latent (by decoder norms), as (Σ_b f_b) · w / B: no [B, d_sae]
     /// product is formed or kept for the backward pass.
     /// </summary>
-    protected static Tensor WeightedL1(Tensor latents, Tensor weights) => latents.sum([0]).dot(weights) / latents.shape[0];
+    protected static Tensor WeightedL1(Tensor latents, Tensor weights) => latents.sum([0]).dot(weights).Over(latents.shape[0]);
 
     /// <summary>b_dec + f W_dec for dense latents f [B, d_sae], in one fused product.</summary>
     protected static Tensor DecodeDense(SaeParameters p, Tensor latents) => addmm(p.DecoderBias, latents, p.DecoderRows, 1, 1);
@@ -90,8 +91,8 @@ public abstract class SaeDecomposer<TOptions> : Decomposer<TOptions> where TOpti
     protected static (Tensor Fired, Tensor L0) Activity(Tensor latents)
     {
         using var _ = no_grad();
-        var active = latents.detach() > 0;
+        var active = latents.detach().Positive();
         // count_nonzero, not sum: summing a bool tensor first widens it to int64, a [B, d_sae] temporary 8× its size.
-        return (active.any(0), active.count_nonzero().to(ScalarType.Float32) / latents.shape[0]);
+        return (active.any(0), active.count_nonzero().to(ScalarType.Float32).Over(latents.shape[0]));
     }
 }

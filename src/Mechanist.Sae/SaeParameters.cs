@@ -1,3 +1,4 @@
+using static Mechanist.Sae.KeptScalars;
 using static TorchSharp.torch;
 
 namespace Mechanist.Sae;
@@ -110,7 +111,7 @@ public sealed record ExtraParameter(string Name, Func<SaeShape, Tensor> Initial)
 public sealed record TrainingBatch(Tensor X, Tensor Y)
 {
     /// <summary>Σ_b ‖y_b − ȳ‖² over the batch (the FVU denominator).</summary>
-    public Tensor TotalVariance { get; } = (Y - Y.mean([0], keepdim: true)).square().sum();
+    public Tensor TotalVariance { get; } = (Y - Y.mean([0], keepdim: true)).Squared().sum();
 }
 
 /// <summary>What the trainer knows at a step: position in the schedule, warmed-up coefficient, dead latents.</summary>

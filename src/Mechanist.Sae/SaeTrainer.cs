@@ -4,6 +4,8 @@ using Mechanist.Decomposers;
 using Mechanist.Discovery;
 using Mechanist.Options;
 using Microsoft.Extensions.Logging;
+using TorchSharp;
+using static Mechanist.Sae.KeptScalars;
 using static TorchSharp.torch;
 
 namespace Mechanist.Sae;
@@ -106,6 +108,9 @@ public static class SaeTrainer
         readonly Dictionary<string, double> _last = new();
         long _step;
 
+        // The run's constants as Scalars that live as long as the run (see KeptScalars), disposed with it.
+        readonly Scalar _deadAfterRows, _batchRows, _beta1, _beta2, _oneMinusBeta1, _oneMinusBeta2;
+
         public Run(DecomposeContext context, TOptions options, SaeDecomposer<TOptions> variant, SaeShape shape,
             IReadOnlyList<IActivationSource> inputs, IActivationSource? target, int batchSize, Dictionary<string, string> fingerprint)
         {
@@ -118,6 +123,12 @@ public static class SaeTrainer
             _batchSize = batchSize;
             _fingerprint = fingerprint;
             _device = context.Device;
+            _deadAfterRows = options.DeadAfterRows.ToScalar();
+            _batchRows = batchSize.ToScalar();
+            _beta1 = options.Beta1.ToScalar();
+            _beta2 = options.Beta2.ToScalar();
+            _oneMinusBeta1 = (1 - options.Beta1).ToScalar();
+            _oneMinusBeta2 = (1 - options.Beta2).ToScalar();
         }
 
         bool Checkpointing => _options.CheckpointEvery > 0;
@@ -174,7 +185,7 @@ public static class SaeTrainer
 
             var g = new Generator(InitializationSeed(_context.Seed));
             int n = _shape.DSae;
-            var decoder = nn.functional.normalize(randn(n, _shape.DOut, generator: g), dim: 1) * _variant.DecoderInitNorm;
+            var decoder = nn.functional.normalize(randn(n, _shape.DOut, generator: g), dim: 1).Times(_variant.DecoderInitNorm);
             Tensor encoder;
             if (_variant.TiedInit)
             {
@@ -183,7 +194,7 @@ public static class SaeTrainer
             }
             else
             {
-                encoder = nn.functional.normalize(randn(n, _shape.DIn, generator: g), dim: 1) * _variant.DecoderInitNorm;
+                encoder = nn.functional.normalize(randn(n, _shape.DIn, generator: g), dim: 1).Times(_variant.DecoderInitNorm);
                 decoder = MappedDecoder(encoder, sample * _inputScale, (sampleY ?? sample) * _outputScale, decoder);
             }
             var extra = _variant.ExtraParameters(_shape, _options).ToDictionary(e => e.Name, e => e.Initial(_shape));
@@ -217,11 +228,11 @@ public static class SaeTrainer
             var yc = y64 - y64.mean([0], keepdim: true);
             var gram = xc.t().matmul(xc);
             double ridge = 1e-4 * gram.diagonal().mean().item<double>() + 1e-12;
-            var map = linalg.solve(gram + eye(_shape.DIn, dtype: ScalarType.Float64) * ridge, xc.t().matmul(yc));
+            var map = linalg.solve(gram.Plus(eye(_shape.DIn, dtype: ScalarType.Float64).Times(ridge)), xc.t().matmul(yc));
             var carried = encoder.to(ScalarType.Float64).matmul(map);
             var norms = carried.norm(dim: 1, keepdim: true);
-            var usable = norms > 1e-6 * norms.max().clamp_min(1e-30);
-            var mapped = (carried / norms.clamp_min(1e-30) * _variant.DecoderInitNorm).to(ScalarType.Float32);
+            var usable = norms > norms.max().AtLeast(1e-30).Times(1e-6);
+            var mapped = (carried / norms.AtLeast(1e-30)).Times(_variant.DecoderInitNorm).to(ScalarType.Float32);
             return where(usable, mapped, random);
         }
 
@@ -263,9 +274,10 @@ public static class SaeTrainer
             foreach (var width in sites)
             {
                 var site = sample.narrow(1, offset, width).to(ScalarType.Float64);
-                double meanSquared = site.square().sum(1).mean().item<double>();
+                double meanSquared = site.Squared().sum(1).mean().item<double>();
                 double scale = meanSquared > 0 ? Math.Sqrt(width / meanSquared) : 1.0;
-                parts.Add(full(width, scale, ScalarType.Float32));
+                using var value = scale.ToScalar();
+                parts.Add(full(width, value, ScalarType.Float32));
                 offset += width;
             }
             return cat(parts, 0);
@@ -281,7 +293,7 @@ public static class SaeTrainer
             long total = _options.Steps;
             double lr = LearningRate(_step, total);
             double coefficient = BaseCoefficient() * Warmup(_step, total);
-            var deadMask = _rowsSinceFired >= _options.DeadAfterRows;
+            var deadMask = _rowsSinceFired.ge(_deadAfterRows);
             int deadCount = (int)deadMask.sum().item<long>();
             var state = new StepState(_step, total, coefficient, deadCount > 0 ? deadMask : null, deadCount, _shape);
 
@@ -305,7 +317,7 @@ public static class SaeTrainer
                     AdamStep(lr);
                     if (_variant.UnitNormDecoder) NormalizeDecoder();
                 }
-                _rowsSinceFired.add_(_batchSize).masked_fill_(output.Fired, 0);
+                _rowsSinceFired.add_(_batchRows, One).masked_fill_(output.Fired, Zero);
                 AdaptCoefficient(output.L0.item<float>());
                 int every = _variant.ResampleEvery(_options);
                 if (every > 0 && (_step + 1) % every == 0) Resample(batch, output);
@@ -315,7 +327,7 @@ public static class SaeTrainer
             {
                 _last.Clear();
                 _last["loss"] = output.Loss.item<float>();
-                _last["fvu"] = ((y - output.Reconstruction).square().sum() / batch.TotalVariance.clamp_min(1e-12)).item<float>();
+                _last["fvu"] = ((y - output.Reconstruction).Squared().sum() / batch.TotalVariance.AtLeast(1e-12)).item<float>();
                 _last["l0"] = output.L0.item<float>();
                 _last["dead_fraction"] = (double)deadCount / _shape.DSae;
                 _last["lr"] = lr;
@@ -388,13 +400,13 @@ public static class SaeTrainer
             var g = w.grad;
             if (g is null) return;
             var parallel = (g * w).sum(1, keepdim: true);
-            g.addcmul_(w, parallel, value: -1);
+            g.addcmul_(w, parallel, value: MinusOne);
         }
 
         void NormalizeDecoder()
         {
             var w = _p.DecoderRows;
-            w.div_(w.norm(dim: 1, keepdim: true).clamp_min(1e-12));
+            w.div_(w.norm(dim: 1, keepdim: true).AtLeast(1e-12));
         }
 
         void ClipGradients(double maxNorm)
@@ -402,7 +414,7 @@ public static class SaeTrainer
             var grads = _p.Trainable.Select(t => t.Tensor.grad).OfType<Tensor>().ToList();
             if (grads.Count == 0) return;
             var totalNorm = stack(grads.Select(g => g.norm()).ToArray()).norm();
-            var factor = (maxNorm / (totalNorm + 1e-6)).clamp_max(1.0);
+            var factor = maxNorm.Dividing(totalNorm.Plus(1e-6)).AtMost(1.0);
             foreach (var g in grads) g.mul_(factor);
         }
 
@@ -450,17 +462,18 @@ public static class SaeTrainer
             double b1 = _options.Beta1, b2 = _options.Beta2;
             long t = _step + 1;
             double correction1 = 1 - Math.Pow(b1, t);
-            double correction2 = 1 - Math.Pow(b2, t);
+            using var correction2 = (1 - Math.Pow(b2, t)).ToScalar();
             foreach (var (name, p) in _p.Trainable)
             {
                 var g = p.grad;
                 if (g is null) continue;
                 var (m, v) = _adam[name];
-                m.mul_(b1).add_(g, alpha: 1 - b1);
-                v.mul_(b2).addcmul_(g, g, value: 1 - b2);
+                m.mul_(_beta1).add_(g, alpha: _oneMinusBeta1);
+                v.mul_(_beta2).addcmul_(g, g, value: _oneMinusBeta2);
                 var denominator = _p.Workspace("adam_denominator." + name, p.shape, p.dtype, p.device);
-                denominator.copy_(v).div_(correction2).sqrt_().add_(1e-8);
-                p.addcdiv_(m, denominator, value: -lr * LrScale(name) / correction1);
+                denominator.copy_(v).div_(correction2).sqrt_().PlusInPlace(1e-8);
+                using var stepSize = (-lr * LrScale(name) / correction1).ToScalar();
+                p.addcdiv_(m, denominator, value: stepSize);
             }
         }
 
@@ -471,32 +484,32 @@ public static class SaeTrainer
         /// </summary>
         void Resample(TrainingBatch batch, StepOutput output)
         {
-            var dead = (_rowsSinceFired >= _options.DeadAfterRows).nonzero().reshape(-1);
+            var dead = _rowsSinceFired.ge(_deadAfterRows).nonzero().reshape(-1);
             long count = dead.shape[0];
             if (count == 0) return;
             var errors = batch.Y - output.Reconstruction;
-            var weights = errors.square().sum(1).square();
+            var weights = errors.Squared().sum(1).Squared();
             if (!(weights.sum().item<float>() > 0)) return;
             using var g = new Generator(unchecked((ulong)_context.Seed * 31 + (ulong)_step), _device);
             var picked = weights.multinomial(count, replacement: true, generator: g);
             var decoderRows = nn.functional.normalize(errors.index_select(0, picked), dim: 1);
-            var alive = (_rowsSinceFired < _options.DeadAfterRows);
+            var alive = _rowsSinceFired.lt(_deadAfterRows);
             var encoderNorms = _p.EncoderRows.norm(dim: 1);
             double aliveNorm = alive.any().item<bool>() ? encoderNorms.masked_select(alive).mean().item<float>() : 1.0;
             var inputs = _variant.CentersInput ? batch.X - _p.DecoderBias : batch.X;
-            var encoderRows = nn.functional.normalize(inputs.index_select(0, picked), dim: 1) * (0.2 * aliveNorm);
+            var encoderRows = nn.functional.normalize(inputs.index_select(0, picked), dim: 1).Times(0.2 * aliveNorm);
             double decoderNorm = _variant.UnitNormDecoder ? 1.0 : _p.DecoderRows.norm(dim: 1).masked_select(alive).mean().item<float>();
-            _p.DecoderRows.index_copy_(0, dead, decoderRows * decoderNorm);
+            _p.DecoderRows.index_copy_(0, dead, decoderRows.Times(decoderNorm));
             _p.EncoderRows.index_copy_(0, dead, encoderRows);
-            _p.EncoderBias?.index_fill_(0, dead, 0);
+            _p.EncoderBias?.index_fill_(0, dead, Zero);
             foreach (var (name, param) in new[] { ("W_dec", _p.DecoderRows), ("W_enc_T", _p.EncoderRows) }
                 .Concat(_p.EncoderBias is null ? [] : new[] { ("b_enc", _p.EncoderBias) }))
             {
                 var (m, v) = _adam[name];
-                m.index_fill_(0, dead, 0);
-                v.index_fill_(0, dead, 0);
+                m.index_fill_(0, dead, Zero);
+                v.index_fill_(0, dead, Zero);
             }
-            _rowsSinceFired.index_fill_(0, dead, 0);
+            _rowsSinceFired.index_fill_(0, dead, Zero);
         }
 
         // ---- checkpoints ---------------------------------------------------------------------------------
@@ -632,6 +645,7 @@ public static class SaeTrainer
         {
             _p?.Dispose();
             foreach (var t in _owned.Distinct()) t.Dispose();
+            foreach (var s in new[] { _deadAfterRows, _batchRows, _beta1, _beta2, _oneMinusBeta1, _oneMinusBeta2 }) s.Dispose();
         }
     }
 }

@@ -1,3 +1,5 @@
+using TorchSharp;
+using static Mechanist.Sae.KeptScalars;
 using static TorchSharp.torch;
 
 namespace Mechanist.Sae;
@@ -13,7 +15,8 @@ public sealed record SparseLatents(Tensor Rows, Tensor Columns, Tensor Values, l
     public static SparseLatents FromTopK(Tensor indices, Tensor values, long latents)
     {
         long b = indices.shape[0], k = indices.shape[1];
-        var rows = arange(b, ScalarType.Int64, indices.device).repeat_interleave(k);
+        using var stop = b.ToScalar();
+        var rows = arange(Zero, stop, One, ScalarType.Int64, indices.device).repeat_interleave(k);
         return new SparseLatents(rows, indices.reshape(-1), values.reshape(-1), b, latents, (int)k);
     }
 
@@ -28,7 +31,9 @@ public sealed record SparseLatents(Tensor Rows, Tensor Columns, Tensor Values, l
     /// <summary>The entries whose column is in [from, to): a Matryoshka level.</summary>
     public SparseLatents Slice(long from, long to)
     {
-        var keep = (Columns >= from).logical_and(Columns < to).nonzero().reshape(-1);
+        using var first = from.ToScalar();
+        using var end = to.ToScalar();
+        var keep = Columns.ge(first).logical_and(Columns.lt(end)).nonzero().reshape(-1);
         return new SparseLatents(Rows.index_select(0, keep), Columns.index_select(0, keep), Values.index_select(0, keep), BatchSize, Latents);
     }
 }

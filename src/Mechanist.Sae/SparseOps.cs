@@ -1,3 +1,4 @@
+using static Mechanist.Sae.KeptScalars;
 using static TorchSharp.torch;
 using static TorchSharp.torch.autograd;
 
@@ -167,7 +168,7 @@ public static class SparseOps
                 gradRows = into is null ? sums : null;
             }
             else gradRows = ScatterRows(rows, cols, grad, centered, latents);
-            var gradBias = zeros(latents, grad.dtype, grad.device).index_add_(0, cols, grad, 1);
+            var gradBias = zeros(latents, grad.dtype, grad.device).index_add_(0, cols, grad, One);
             Tensor? gradDecoderBias = (bool)ctx.get_data("centredByBias") ? gradBias.matmul(encoderRows).neg_() : null;
             return [null!, null!, null!, null!, gradRows!, gradBias, gradDecoderBias!, null!];
         }

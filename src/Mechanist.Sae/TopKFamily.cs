@@ -1,3 +1,5 @@
+using TorchSharp;
+using static Mechanist.Sae.KeptScalars;
 using static TorchSharp.torch;
 
 namespace Mechanist.Sae;
@@ -55,7 +57,8 @@ public static class TopKFamily
         if (kAux > 0)
         {
             using var _ = no_grad();
-            var masked = pre.detach().masked_fill(state.DeadMask!.logical_not().unsqueeze(0), double.NegativeInfinity);
+            using var minusInfinity = double.NegativeInfinity.ToScalar();
+            var masked = pre.detach().masked_fill(state.DeadMask!.logical_not().unsqueeze(0), minusInfinity);
             var (values, indices) = masked.topk(kAux, dim: 1, sorted: false);
             aux = SparseLatents.FromTopK(indices, values, p.Latents);
         }
@@ -79,7 +82,7 @@ public static class TopKFamily
         using var _ = no_grad();
         var pre = p.Workspace("pre_activations", [centered.shape[0], p.Latents], centered.dtype, centered.device);
         pre.addmm_(centered.detach(), p.EncoderRows.t(), beta: 0, alpha: 1);
-        if (p.EncoderBias is not null) pre.add_(p.EncoderBias);
+        if (p.EncoderBias is not null) pre.PlusInPlace(p.EncoderBias);
         return pre.alias();
     }
 
@@ -104,19 +107,19 @@ public static class TopKFamily
         return dense.matmul(p.DecoderRows);
     }
 
-    static Tensor FlatIndex(SparseLatents latents) => latents.Rows * latents.Latents + latents.Columns;
+    static Tensor FlatIndex(SparseLatents latents) => latents.Rows.Times(latents.Latents).Plus(latents.Columns);
 
     /// <summary>Which latents fired (value &gt; 0) anywhere in the batch, [d_sae] bool.</summary>
     public static Tensor Fired(SparseLatents latents, Tensor values)
     {
         using var _ = no_grad();
-        var active = latents.Columns.masked_select(values.detach() > 0);
-        return zeros(latents.Latents, ScalarType.Bool, values.device).index_fill_(0, active, true);
+        var active = latents.Columns.masked_select(values.detach().Positive());
+        return zeros(latents.Latents, ScalarType.Bool, values.device).index_fill_(0, active, True);
     }
 
     /// <summary>Mean number of non-zero latents per row.</summary>
     public static Tensor L0(SparseLatents latents, Tensor values) =>
-        (values.detach() > 0).sum().to(ScalarType.Float32) / latents.BatchSize;
+        values.detach().Positive().sum().to(ScalarType.Float32).Over(latents.BatchSize);
 
     /// <summary>
     /// AuxK (Gao et al. 2024): the AuxK candidates of <see cref="Encode"/> (each row's k_aux largest pre-activations
@@ -133,7 +136,7 @@ public static class TopKFamily
         var active = ActiveValues(p, encoded.Aux, encoded.Pre, centered, sparse, centersInput);
         var residual = (batch.Y - reconstruction).detach();
         var estimate = Decode(p, encoded.Aux, active, sparse);
-        return (estimate - residual).square().sum() / batch.TotalVariance.clamp_min(1e-12) * (alpha * scale);
+        return ((estimate - residual).Squared().sum() / batch.TotalVariance.AtLeast(1e-12)).Times(alpha * scale);
     }
 
     /// <summary>
@@ -175,6 +178,7 @@ public static class TopKFamily
         // In row order: the backward pass's per-entry dot products then read the batch rows in sequence.
         var sorted = chosen.sort().Values;
         var values = nn.functional.relu(flat.index_select(0, sorted));
-        return new SparseLatents(sorted.div(latents, rounding_mode: RoundingMode.floor), sorted.remainder(latents), values, batch, latents);
+        using var width = latents.ToScalar();
+        return new SparseLatents(sorted.div(width, rounding_mode: RoundingMode.floor), sorted.remainder(width), values, batch, latents);
     }
 }

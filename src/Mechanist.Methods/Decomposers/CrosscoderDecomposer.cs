@@ -1,6 +1,7 @@
 using Mechanist.Decomposers;
 using Mechanist.Discovery;
 using Mechanist.Sae;
+using static Mechanist.Sae.KeptScalars;
 using static TorchSharp.torch;
 
 namespace Mechanist.Methods.Decomposers;
@@ -40,7 +41,7 @@ public sealed class CrosscoderDecomposer : SaeDecomposer<CrosscoderOptions>
         var norms = p.DecoderRows.view(p.Latents, sites, -1).norm(dim: 2).sum(1);
         var penalty = WeightedL1(latents, norms);
         var (fired, l0) = Activity(latents);
-        return new StepOutput(mse + state.SparsityCoefficient * penalty, reconstruction.detach(), fired, l0,
+        return new StepOutput(mse.Plus(penalty.Times(state.SparsityCoefficient)), reconstruction.detach(), fired, l0,
             new Dictionary<string, Tensor> { ["mse"] = mse.detach(), ["l1"] = penalty.detach() });
     }
 

@@ -2,6 +2,7 @@ using Mechanist.Decomposers;
 using Mechanist.Discovery;
 using Mechanist.Sae;
 using Mechanist.Sae.CpuKernels;
+using static Mechanist.Sae.KeptScalars;
 using static TorchSharp.torch;
 
 namespace Mechanist.Methods.Decomposers;
@@ -43,7 +44,7 @@ public sealed class GatedSaeDecomposer : SaeDecomposer<GatedSaeOptions>
         shared.Dispose();
         var mse = SquaredError(batch.Y, gated.Reconstruction);
         var auxiliary = SquaredError(batch.Y, gated.ViaGate);
-        return new StepOutput(mse + state.SparsityCoefficient * gated.L1 + auxiliary, gated.Reconstruction.detach(), gated.Fired, gated.L0,
+        return new StepOutput(mse.Plus(gated.L1.Times(state.SparsityCoefficient)).Plus(auxiliary), gated.Reconstruction.detach(), gated.Fired, gated.L0,
             new Dictionary<string, Tensor> { ["mse"] = mse.detach(), ["l1"] = gated.L1.detach(), ["aux"] = auxiliary.detach() });
     }
 
@@ -145,12 +146,12 @@ public sealed class GatedSaeDecomposer : SaeDecomposer<GatedSaeOptions>
             }
             else
             {
-                var gate = shared + bGate;
-                latents = where(gate > 0, nn.functional.relu(shared * expR + bMag), zeros_like(gate));
+                var gate = shared.Plus(bGate);
+                latents = where(gate.Positive(), nn.functional.relu((shared * expR).Plus(bMag)), zeros_like(gate));
                 gateActivity = nn.functional.relu(gate);
                 // f is never negative: reductions alone, no [B, d_sae] mask.
-                fired = latents.amax([0]) > 0;
-                l0 = latents.count_nonzero().to(ScalarType.Float32) / rows;
+                fired = latents.amax([0]).Positive();
+                l0 = latents.count_nonzero().to(ScalarType.Float32).Over(rows);
             }
             var reconstruction = addmm(decoderBias, latents, decoderRows, 1, 1);
             var viaGate = addmm(decoderBias, gateActivity, decoderRows, 1, 1);
@@ -159,7 +160,7 @@ public sealed class GatedSaeDecomposer : SaeDecomposer<GatedSaeOptions>
             ctx.save_data("kept", kept);
             ctx.save_for_backward([rMag, bMag, decoderRows, gateSums, norms]);
             ctx.mark_non_differentiable([fired, l0]);
-            return [reconstruction, viaGate, gateSums.dot(norms) / rows, fired, l0];
+            return [reconstruction, viaGate, gateSums.dot(norms).Over(rows), fired, l0];
         }
 
         public override List<Tensor> backward(TorchSharp.torch.autograd.AutogradContext ctx, List<Tensor> grads)
@@ -171,8 +172,8 @@ public sealed class GatedSaeDecomposer : SaeDecomposer<GatedSaeOptions>
             long rows = latents.shape[0];
             var expR = rMag.exp();
             // ∂L1/∂π_bi = ‖W_dec,i‖ / B for every row: one [d_sae] term added to the gate's gradient per latent.
-            var perLatent = gradL1 is null ? null : norms * gradL1 / rows;
-            var gradNorms = gradL1 is null ? null : gateSums * gradL1 / rows;
+            var perLatent = gradL1 is null ? null : (norms * gradL1).Over(rows);
+            var gradNorms = gradL1 is null ? null : (gateSums * gradL1).Over(rows);
             // The reconstruction's decode; the auxiliary one is gradient-stopped (no ∂W_dec, ∂b_dec from it).
             var gradDecoder = gradX is null ? null : latents.t().mm(gradX);
             var gradBias = gradX?.sum([0]);
@@ -203,7 +204,7 @@ public sealed class GatedSaeDecomposer : SaeDecomposer<GatedSaeOptions>
         /// <summary>libtorch ops for <see cref="DenseKernels.GatedMagnitudeBackward"/> (the path a GPU runs).</summary>
         static (Tensor R, Tensor BMag) MagnitudeBackward(Tensor grad, Tensor latents, Tensor expR, Tensor bMag)
         {
-            grad.mul_(latents > 0);
+            grad.mul_(latents.Positive());
             var gradR = (grad * (latents - bMag)).sum([0]);
             var gradMag = grad.sum([0]);
             grad.mul_(expR);
@@ -218,11 +219,11 @@ public sealed class GatedSaeDecomposer : SaeDecomposer<GatedSaeOptions>
                 (null, null) => null,
                 (null, { } column) => column.expand(gateActivity.shape),
                 ({ } g, null) => g,
-                ({ } g, { } column) => g.add_(column),
+                ({ } g, { } column) => g.PlusInPlace(column),
             };
             if (gradGateActivity is null) return zeros(gateActivity.shape[1], gateActivity.dtype, gateActivity.device);
-            var through = gradGateActivity * (gateActivity > 0);
-            gradShared.add_(through);
+            var through = gradGateActivity * gateActivity.Positive();
+            gradShared.PlusInPlace(through);
             return through.sum([0]);
         }
 

@@ -3,6 +3,8 @@ using Mechanist.Discovery;
 using Mechanist.Sae;
 using Mechanist.Sae.CpuKernels;
 using Mechanist.Options;
+using TorchSharp;
+using static Mechanist.Sae.KeptScalars;
 using static TorchSharp.torch;
 
 namespace Mechanist.Methods.Decomposers;
@@ -24,7 +26,11 @@ public sealed class JumpReluSaeDecomposer : SaeDecomposer<JumpReluSaeOptions>
     internal const string LogThreshold = "log_threshold";
 
     protected internal override IEnumerable<ExtraParameter> ExtraParameters(SaeShape shape, JumpReluSaeOptions options) =>
-        [new(LogThreshold, s => full(s.DSae, Math.Log(options.InitThreshold), ScalarType.Float32))];
+        [new(LogThreshold, s =>
+        {
+            using var start = Math.Log(options.InitThreshold).ToScalar();
+            return full(s.DSae, start, ScalarType.Float32);
+        })];
 
     protected internal override string ThresholdParameter => LogThreshold;
 
@@ -38,7 +44,7 @@ public sealed class JumpReluSaeDecomposer : SaeDecomposer<JumpReluSaeOptions>
         var reconstruction = DecodeDense(p, latents);
         var mse = SquaredError(batch.Y, reconstruction);
         var (fired, l0) = Activity(latents);
-        return new StepOutput(mse + state.SparsityCoefficient * l0Penalty, reconstruction.detach(), fired, l0,
+        return new StepOutput(mse.Plus(l0Penalty.Times(state.SparsityCoefficient)), reconstruction.detach(), fired, l0,
             new Dictionary<string, Tensor> { ["mse"] = mse.detach(), ["l0_penalty"] = l0Penalty.detach() });
     }
 
@@ -51,8 +57,11 @@ public sealed class JumpReluSaeDecomposer : SaeDecomposer<JumpReluSaeOptions>
         (JumpReluFunction.apply(pre, theta, bandwidth), L0Function.apply(pre, theta, bandwidth));
 
     /// <summary>K((z − θ)/ε) = 1[|z − θ| &lt; ε/2] as a float mask.</summary>
-    static Tensor Kernel(Tensor pre, Tensor theta, double bandwidth) =>
-        (pre - theta).abs_().lt_(bandwidth / 2).to(pre.dtype);
+    static Tensor Kernel(Tensor pre, Tensor theta, double bandwidth)
+    {
+        using var half = (bandwidth / 2).ToScalar();
+        return (pre - theta).abs_().lt_(half).to(pre.dtype);
+    }
 
     /// <summary>f = z H(z − θ); ∂f/∂z = H(z − θ), ∂f/∂θ = −(θ/ε) K((z − θ)/ε).</summary>
     sealed class JumpReluFunction : TorchSharp.torch.autograd.SingleTensorFunction<JumpReluFunction>
@@ -80,7 +89,7 @@ public sealed class JumpReluSaeDecomposer : SaeDecomposer<JumpReluSaeOptions>
                 return [gradPre, gradTheta, null!];
             }
             var torchGradPre = grad * (pre > theta).to(grad.dtype);
-            var torchGradTheta = (Kernel(pre, theta, bandwidth).mul_(grad)).sum(dim: 0).mul_(-theta / bandwidth);
+            var torchGradTheta = (Kernel(pre, theta, bandwidth).mul_(grad)).sum(dim: 0).mul_((-theta).Over(bandwidth));
             return [torchGradPre, torchGradTheta, null!];
         }
     }
@@ -98,7 +107,7 @@ public sealed class JumpReluSaeDecomposer : SaeDecomposer<JumpReluSaeOptions>
             ctx.save_data("bandwidth", (double)vars[2]);
             if (DenseKernels.Apply(pre, theta))
                 return tensor((float)DenseKernels.CountAbove(pre, theta));
-            return (pre > theta).sum().to(pre.dtype) / pre.shape[0];
+            return (pre > theta).sum().to(pre.dtype).Over(pre.shape[0]);
         }
 
         public override List<Tensor> backward(TorchSharp.torch.autograd.AutogradContext ctx, Tensor grad)
@@ -108,7 +117,7 @@ public sealed class JumpReluSaeDecomposer : SaeDecomposer<JumpReluSaeOptions>
             double bandwidth = (double)ctx.get_data("bandwidth");
             if (DenseKernels.Apply(pre, theta))
                 return [null!, DenseKernels.CountAboveBackward(pre, theta, grad.item<float>(), bandwidth), null!];
-            var gradTheta = Kernel(pre, theta, bandwidth).sum(dim: 0).mul_(grad / (-bandwidth * pre.shape[0]));
+            var gradTheta = Kernel(pre, theta, bandwidth).sum(dim: 0).mul_(grad.Over(-bandwidth * pre.shape[0]));
             return [null!, gradTheta, null!];
         }
     }

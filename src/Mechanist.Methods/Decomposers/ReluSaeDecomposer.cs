@@ -1,6 +1,7 @@
 using Mechanist.Decomposers;
 using Mechanist.Discovery;
 using Mechanist.Sae;
+using static Mechanist.Sae.KeptScalars;
 using static TorchSharp.torch;
 
 namespace Mechanist.Methods.Decomposers;
@@ -25,7 +26,7 @@ public sealed class ReluSaeDecomposer : SaeDecomposer<ReluSaeOptions>
         var mse = SquaredError(batch.Y, reconstruction);
         var l1 = WeightedL1(latents, p.DecoderRows.norm(dim: 1));
         var (fired, l0) = Activity(latents);
-        return new StepOutput(mse + state.SparsityCoefficient * l1, reconstruction.detach(), fired, l0,
+        return new StepOutput(mse.Plus(l1.Times(state.SparsityCoefficient)), reconstruction.detach(), fired, l0,
             new Dictionary<string, Tensor> { ["mse"] = mse.detach(), ["l1"] = l1.detach() });
     }
 

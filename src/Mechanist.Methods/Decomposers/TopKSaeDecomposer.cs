@@ -1,6 +1,7 @@
 using Mechanist.Decomposers;
 using Mechanist.Discovery;
 using Mechanist.Sae;
+using static Mechanist.Sae.KeptScalars;
 using static TorchSharp.torch;
 
 namespace Mechanist.Methods.Decomposers;
@@ -28,10 +29,10 @@ public sealed class TopKSaeDecomposer : SaeDecomposer<TopKSaeOptions>
         var encoded = TopKFamily.Encode(p, centered, options.K, batchWide: false, state, options.AuxkK, options.AuxkCoefficient, sparse);
         var selected = encoded.Selected;
         var active = TopKFamily.ActiveValues(p, selected, encoded.Pre, centered, sparse, CentersInput);
-        var reconstruction = TopKFamily.Decode(p, selected, active, sparse) + p.DecoderBias;
-        var fvu = (batch.Y - reconstruction).square().sum() / batch.TotalVariance.clamp_min(1e-12);
+        var reconstruction = TopKFamily.Decode(p, selected, active, sparse).Plus(p.DecoderBias);
+        var fvu = (batch.Y - reconstruction).Squared().sum() / batch.TotalVariance.AtLeast(1e-12);
         var auxk = TopKFamily.AuxK(p, encoded, centered, batch, reconstruction, state, options.AuxkK, options.AuxkCoefficient, sparse, CentersInput);
-        return new StepOutput(fvu + auxk, reconstruction.detach(), TopKFamily.Fired(selected, active), TopKFamily.L0(selected, active),
+        return new StepOutput(fvu.Plus(auxk), reconstruction.detach(), TopKFamily.Fired(selected, active), TopKFamily.L0(selected, active),
             new Dictionary<string, Tensor> { ["auxk"] = auxk.detach() });
     }
 

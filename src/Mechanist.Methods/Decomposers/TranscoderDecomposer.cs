@@ -2,6 +2,7 @@ using Mechanist.Decomposers;
 using Mechanist.Discovery;
 using Mechanist.Sae;
 using Mechanist.Options;
+using static Mechanist.Sae.KeptScalars;
 using static TorchSharp.torch;
 
 namespace Mechanist.Methods.Decomposers;
@@ -37,11 +38,11 @@ public sealed class TranscoderDecomposer : SaeDecomposer<TranscoderOptions>
     {
         var latents = nn.functional.linear(batch.X, p.EncoderRows, p.EncoderBias).relu_();
         var reconstruction = DecodeDense(p, latents);
-        if (options.SkipConnection) reconstruction = reconstruction + batch.X.matmul(p.Extra[Skip].t());
+        if (options.SkipConnection) reconstruction = reconstruction.Plus(batch.X.matmul(p.Extra[Skip].t()));
         var mse = SquaredError(batch.Y, reconstruction);
         var l1 = WeightedL1(latents, p.DecoderRows.norm(dim: 1));
         var (fired, l0) = Activity(latents);
-        return new StepOutput(mse + state.SparsityCoefficient * l1, reconstruction.detach(), fired, l0,
+        return new StepOutput(mse.Plus(l1.Times(state.SparsityCoefficient)), reconstruction.detach(), fired, l0,
             new Dictionary<string, Tensor> { ["mse"] = mse.detach(), ["l1"] = l1.detach() });
     }
 

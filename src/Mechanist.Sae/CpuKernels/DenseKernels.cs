@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using static Mechanist.Sae.KeptScalars;
 using static TorchSharp.torch;
 
 namespace Mechanist.Sae.CpuKernels;
@@ -226,7 +227,7 @@ internal static unsafe class DenseKernels
                 }
         });
         var kernel = Reduce(sums, parts, 1, cols)[0];
-        return (gz, kernel.mul_(th).mul_(-1.0 / bandwidth));
+        return (gz, kernel.mul_(th).TimesInPlace(-1.0 / bandwidth));
     }
 
     /// <summary>The mean number of latents above their threshold per row, Σ_bi 1[z &gt; θ] / B (JumpReLU's L0).</summary>
@@ -268,7 +269,7 @@ internal static unsafe class DenseKernels
                     for (long i = 0; i < cols; i++) if (MathF.Abs(zrow[i] - tp[i]) < half) sum[i] += 1;
                 }
         });
-        return Reduce(sums, parts, 1, cols)[0].mul_(-grad / (rows * bandwidth));
+        return Reduce(sums, parts, 1, cols)[0].TimesInPlace(-grad / (rows * bandwidth));
     }
 
     static int PartsFor(long rows) => (int)Math.Max(1, Math.Min(rows, 2L * CpuParallel.Threads));
