@@ -11,9 +11,9 @@ namespace Mechanist.Sae;
 /// finalizer free it while libtorch still reads it ("Expected false to be true ... toFloat at Scalar.h", or a wrong
 /// value). Training code therefore passes only Scalars held here (constants, for the process) or disposed after the
 /// call (<c>using</c>), never a temporary. Same ops, same Scalar types (integral or floating), so the same results, bit
-/// for bit.
+/// for bit. Public so that a plugin's SAE variant can follow the same rule in its step.
 /// </summary>
-internal static class KeptScalars
+public static class KeptScalars
 {
     public static readonly Scalar Zero = 0, One = 1, Two = 2, MinusOne = -1, True = true;
 

@@ -28,14 +28,14 @@ public sealed class ThresholdTopKSaeDecomposer : SaeDecomposer<ThresholdTopKOpti
         var centered = Centered(p, batch.X);
         var encoded = TopKFamily.Encode(p, centered, o.K, batchWide: false, state, o.AuxkK, o.AuxkCoefficient, o.SparseDecode);
         var active = TopKFamily.ActiveValues(p, encoded.Selected, encoded.Pre, centered, o.SparseDecode, CentersInput);
-        var reconstruction = TopKFamily.Decode(p, encoded.Selected, active, o.SparseDecode) + p.DecoderBias;
-        var fvu = (batch.Y - reconstruction).square().sum() / batch.TotalVariance.clamp_min(1e-12);
+        var reconstruction = TopKFamily.Decode(p, encoded.Selected, active, o.SparseDecode).Plus(p.DecoderBias);
+        var fvu = (batch.Y - reconstruction).Squared().sum() / batch.TotalVariance.AtLeast(1e-12);
         var auxk = TopKFamily.AuxK(p, encoded, centered, batch, reconstruction, state, o.AuxkK, o.AuxkCoefficient, o.SparseDecode, CentersInput);
         using (no_grad())
         {
-            var kept = active.detach().masked_select(active.detach() > 0);
+            var kept = active.detach().masked_select(active.detach().Positive());
             if (kept.numel() > 0)
-                p.SetBuffer("threshold", p.Buffers["threshold"] * (1 - o.ThresholdLr) + kept.min().to(ScalarType.Float64) * o.ThresholdLr);
+                p.SetBuffer("threshold", p.Buffers["threshold"].Times(1 - o.ThresholdLr).Plus(kept.min().to(ScalarType.Float64).Times(o.ThresholdLr)));
         }
         return new StepOutput(fvu + auxk, reconstruction.detach(), TopKFamily.Fired(encoded.Selected, active),
             TopKFamily.L0(encoded.Selected, active), new Dictionary<string, Tensor> { ["auxk"] = auxk.detach() });
