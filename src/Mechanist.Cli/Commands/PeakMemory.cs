@@ -4,8 +4,8 @@ namespace Mechanist.Cli.Commands;
 
 /// <summary>
 /// Peak resident memory (RSS) of this process while a piece of work runs. On Linux the kernel's high-water mark
-/// (<c>VmHWM</c>) is reset first by writing 5 to <c>/proc/self/clear_refs</c>, so the peak is exact for the work;
-/// elsewhere, or if the reset is refused, RSS is sampled every 20 ms (a lower bound).
+/// (<c>VmHWM</c>) is reset first by writing 5 to <c>/proc/self/clear_refs</c>, so the peak is exact for the work and
+/// nothing is sampled; elsewhere, or if the reset is refused, RSS is sampled every 20 ms (a lower bound).
 /// </summary>
 public static class PeakMemory
 {
@@ -16,7 +16,10 @@ public static class PeakMemory
         bool reset = TryResetHighWaterMark();
         long sampled = CurrentRss();
         using var stop = new CancellationTokenSource();
-        var sampler = Task.Run(async () =>
+        // Sampled only where the kernel's high-water mark could not be reset: the sampler allocates on another thread,
+        // and every garbage collection it starts during the work is one more chance for TorchSharp's finalizer to free
+        // a temporary Scalar that a native call is still reading (docs/methods/sae-training.md#no-temporary-scalars).
+        var sampler = reset ? Task.CompletedTask : Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
             {
