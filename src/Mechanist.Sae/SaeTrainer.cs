@@ -314,7 +314,7 @@ public static class SaeTrainer
                 _last["dead_fraction"] = (double)deadCount / _shape.DSae;
                 _last["lr"] = lr;
                 if (_options is PenalizedSaeOptions) _last["sparsity_coefficient"] = BaseCoefficient();
-                if (_variant.SignedSparsityCoefficient && _p.Buffers.TryGetValue(SparsityCoefficientBuffer, out var adapted))
+                if (_p.Buffers.TryGetValue(SparsityCoefficientBuffer, out var adapted))
                     _last["target_l0_gain"] = adapted[3].item<double>();
                 foreach (var (name, value) in output.Terms) _last[name] = value.item<float>();
             }
