@@ -10,7 +10,8 @@ namespace Mechanist.Sae;
 /// L0 crosses the target and recovers by <see cref="GainRecovery"/> a step towards 1 while it stays on one side;</item>
 /// <item>a coefficient that may change sign (a penalty that counts firings) moves additively, λ ← λ + g γ p ·
 /// max(|λ|, λ₀), between −10 λ₀ and 100 λ₀, with a gain g that grows by <see cref="GainGrowth"/> a step (to at most
-/// <see cref="MaxGain"/>) while L0 is below the target and not closing on it, and halves towards 1 otherwise.</item>
+/// <see cref="MaxGain"/>) while L0 is below the target and not closing on it, or above it and not closing while λ is
+/// negative (a reward for firing to withdraw), and halves towards 1 otherwise.</item>
 /// </list>
 /// The steps are small so the weights can follow (L0 answers a new λ over tens of steps). Looking ahead brakes before
 /// L0 arrives: a threshold that moves at the learning rate's pace keeps moving after λ changes, and reacting to the
@@ -18,9 +19,10 @@ namespace Mechanist.Sae;
 /// An integral rule holds L0 off the target by (the drift of the λ that would hold L0 at K) / (its gain). JumpReLU's
 /// thresholds keep rising as the dictionary improves, so that λ falls all through training; at g = 1 that left L0 at
 /// 4.8 for a target of 6 on 512 features in 128 dimensions (λ falling at 0.0023 a step against a gain of 0.01 per unit
-/// of log error: a lag of 0.23, e^−0.23 · 6 = 4.8). The growing gain removes the lag while it lasts. It grows only below
-/// the target: above it λ is positive and the thresholds answer a rise of λ at once, and growing there too made L0
-/// swing by ±20% around the target with a period of about 200 steps.
+/// of log error: a lag of 0.23, e^−0.23 · 6 = 4.8). The growing gain removes the lag while it lasts. Above the target
+/// it grows only while λ is negative: a positive λ raises thresholds at once, and growing there too made L0 swing by
+/// ±20% around the target with a period of about 200 steps; a negative one, left at g = 1, came back so slowly that L0
+/// overshot a target of 9 to 13.7 and ended at 10.0.
 /// A ReLU SAE's L0 answers λ steeply and within about ten steps (its b_enc learns at ten times the learning rate); at a
 /// fixed gain the look-ahead's slope, smoothed over about twenty steps, came too late, p sat at its clamp and λ swung
 /// by a factor of 1.6 each way with L0 between 2.7 and 9.9 every 50 steps for a target of 6 (256 features in 64
@@ -66,7 +68,7 @@ internal static class SparsityTarget
         double predicted = error + Horizon * state[2];
         if (signed)
         {
-            state[3] = StuckBelow(error, predicted) ? Math.Min(state[3] * GainGrowth, MaxGain) : Math.Max(state[3] / 2, 1);
+            state[3] = StuckBelow(error, predicted) || state[0] < 0 && StuckBelow(-error, -predicted) ? Math.Min(state[3] * GainGrowth, MaxGain) : Math.Max(state[3] / 2, 1);
             double push = Gain * state[3] * Math.Clamp(predicted, -1, 1);
             state[0] = Math.Clamp(state[0] + push * Math.Max(Math.Abs(state[0]), start), -start * 10, start * 100);
         }
@@ -79,7 +81,8 @@ internal static class SparsityTarget
 
     /// <summary>
     /// L0 is below the target, within a factor of 1.5 of it (far off, p is clamped anyway), more than 5% below it and
-    /// expected to be still at least half as far below <see cref="Horizon"/> steps ahead.
+    /// expected to be still at least half as far below <see cref="Horizon"/> steps ahead. With the signs turned: the
+    /// same above the target.
     /// </summary>
     static bool StuckBelow(double error, double predicted) =>
         error < 0 && error > -Math.Log(1.5) && predicted < -Math.Log(1.05) && predicted <= error / 2;
