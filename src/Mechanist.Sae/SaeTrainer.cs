@@ -26,14 +26,8 @@ public static class SaeTrainer
     /// <summary>Rows used for the geometric median of b_dec.</summary>
     const int MedianRows = 16_384;
 
-    /// <summary>The buffer holding the adapted sparsity coefficient when target_l0 is set (float64 [1], checkpointed).</summary>
+    /// <summary>The buffer holding the adapted sparsity coefficient when target_l0 is set (float64 [4], <see cref="SparsityTarget"/>; checkpointed).</summary>
     public const string SparsityCoefficientBuffer = "sparsity_coefficient";
-
-    /// <summary>Gain of the target_l0 adaptation per step (see <c>AdaptCoefficient</c>).</summary>
-    const double TargetL0Gain = 0.02;
-
-    /// <summary>Steps ahead at which the target_l0 adaptation aims (it brakes before L0 arrives).</summary>
-    const double TargetL0Horizon = 50;
 
     public static Decomposition Train<TOptions>(DecomposeContext context, TOptions options, SaeDecomposer<TOptions> variant)
         where TOptions : SaeOptions, new()
@@ -202,7 +196,7 @@ public static class SaeTrainer
                 decoder.to(_device), bDec.to(ScalarType.Float32).to(_device), extra.ToDictionary(kv => kv.Key, kv => kv.Value.to(_device)));
             foreach (var (name, value) in _variant.InitialBuffers(_shape, _options)) _p.SetBuffer(name, value.to(_device));
             if (_options is PenalizedSaeOptions { TargetL0: > 0 })
-                _p.SetBuffer(SparsityCoefficientBuffer, tensor(new[] { _variant.SparsityCoefficient(_options), double.NaN, 0 }, ScalarType.Float64, _device));
+                _p.SetBuffer(SparsityCoefficientBuffer, tensor(SparsityTarget.Initial(_variant.SparsityCoefficient(_options)), ScalarType.Float64, _device));
             _inputScale = MoveOwned(_inputScale, _device);
             _outputScale = _target is null ? _inputScale : MoveOwned(_outputScale, _device);
             _rowsSinceFired = Own(zeros(n, ScalarType.Int64, _device));
@@ -332,6 +326,8 @@ public static class SaeTrainer
                 _last["dead_fraction"] = (double)deadCount / _shape.DSae;
                 _last["lr"] = lr;
                 if (_options is PenalizedSaeOptions) _last["sparsity_coefficient"] = BaseCoefficient();
+                if (_p.Buffers.TryGetValue(SparsityCoefficientBuffer, out var adapted))
+                    _last["target_l0_gain"] = adapted[3].item<double>();
                 foreach (var (name, value) in output.Terms) _last[name] = value.item<float>();
             }
         }
@@ -350,40 +346,19 @@ public static class SaeTrainer
             ? adapted[0].item<double>() : _variant.SparsityCoefficient(_options);
 
         /// <summary>
-        /// With target_l0 = K, after the sparsity warm-up, the coefficient follows the batch L0 in log space:
-        /// log λ ← log λ + γ · clamp(e + H · s, −1, 1), with e = log(L0 / K), s the smoothed change of log L0 per step,
-        /// H = <see cref="TargetL0Horizon"/> steps and γ = <see cref="TargetL0Gain"/>: the error expected H steps ahead
-        /// if L0 keeps moving as it does. The update is multiplicative, so it keeps λ positive and responds the same at
-        /// every scale of λ, and small, so the weights can follow (L0 answers a new λ over tens of steps). Looking
-        /// ahead brakes before L0 arrives: a threshold that moves at the learning rate's pace keeps moving after λ
-        /// changes, and reacting to the present error alone wound λ up past the value that holds L0 at K (L0 then
-        /// overshot and latents died). λ stays within a factor of 100 of its start. A variant whose penalty counts firings
-        /// (JumpReLU's L0) lets λ change sign (down to −10 λ₀): below its start the step becomes additive (γ · e · λ₀), so λ can
-        /// turn into a small reward for firing. Its thresholds, once raised, learn only from pre-activations within the kernel
-        /// window, and as the dictionary improves the reconstruction alone pushes them up; a target above the L0 the
-        /// reconstruction wants was unreachable with λ ≥ 0 (L0 4.8 for a target of 6 on 512 features in 128 dimensions while λ
-        /// fell tenfold). The buffer holds
-        /// [λ, smoothed log L0, smoothed slope], checkpointed, so a resumed run adapts exactly as an uninterrupted one.
+        /// With target_l0 = K, one step of <see cref="SparsityTarget"/> on the checkpointed buffer, so a resumed run adapts
+        /// exactly as an uninterrupted one. A variant whose penalty counts firings (JumpReLU's L0) lets λ change sign: its
+        /// thresholds, once raised, learn only from pre-activations within the kernel window, and as the dictionary
+        /// improves the reconstruction alone pushes them up, so a target above the L0 the reconstruction wants needs a
+        /// reward for firing.
         /// </summary>
         void AdaptCoefficient(double l0)
         {
             if (_options is not PenalizedSaeOptions { TargetL0: > 0 } penalized) return;
             var state = _p.Buffers[SparsityCoefficientBuffer].data<double>().ToArray();
-            double logL0 = Math.Log(Math.Max(l0, 1e-3));
-            if (double.IsNaN(state[1])) state[1] = logL0;
-            double smoothed = 0.9 * state[1] + 0.1 * logL0;
-            state[2] = 0.9 * state[2] + 0.1 * (smoothed - state[1]);
-            state[1] = smoothed;
             long warm = (long)Math.Round(_options.Steps * penalized.SparsityWarmupFraction);
-            if (_step >= warm)
-            {
-                double predicted = Math.Log(Math.Max(l0, 1e-3) / penalized.TargetL0) + TargetL0Horizon * state[2];
-                double start = _variant.SparsityCoefficient(_options);
-                double push = TargetL0Gain * Math.Clamp(predicted, -1, 1);
-                state[0] = _variant.SignedSparsityCoefficient
-                    ? Math.Clamp(state[0] + push * Math.Max(Math.Abs(state[0]), start), -start * 10, start * 100)
-                    : Math.Clamp(state[0] * Math.Exp(push), start / 100, start * 100);
-            }
+            SparsityTarget.Step(state, l0, penalized.TargetL0, _variant.SparsityCoefficient(_options),
+                _variant.SignedSparsityCoefficient, adapting: _step >= warm);
             _p.SetBuffer(SparsityCoefficientBuffer, tensor(state, ScalarType.Float64, _device));
         }
 
@@ -551,7 +526,7 @@ public static class SaeTrainer
                 Parameter(extra.Name, initial.dtype, initial.shape);
             }
             foreach (var (name, value) in _variant.InitialBuffers(_shape, _options)) result["buffer." + name] = (value.dtype, value.shape);
-            if (_options is PenalizedSaeOptions { TargetL0: > 0 }) result["buffer." + SparsityCoefficientBuffer] = (ScalarType.Float64, [3]);
+            if (_options is PenalizedSaeOptions { TargetL0: > 0 }) result["buffer." + SparsityCoefficientBuffer] = (ScalarType.Float64, [4]);
             result["rows_since_fired"] = (ScalarType.Int64, [_shape.DSae]);
             result["input_scale"] = (f32, [_shape.DIn]);
             result["output_scale"] = (f32, [_shape.DOut]);

@@ -95,6 +95,7 @@ public class SaeTrainingTests
         { "sae.relu", "resample_every=7;dead_after_rows=512" },
         { "sae.jumprelu", "" },
         { "sae.gated", "target_l0=3" },
+        { "sae.jumprelu", "target_l0=12" },
     };
 
     /// <summary>
