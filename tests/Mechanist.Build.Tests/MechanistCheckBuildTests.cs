@@ -32,18 +32,7 @@ public sealed class MechanistCheckBuildTests(PackageFeed feed)
         File.WriteAllText(Path.Combine(dir, "mechanist.failing.json"), File.ReadAllText(Path.Combine(dir, "mechanist.failing.json")).Replace("../models/", "models/"));
         foreach (var (file, text) in files) File.WriteAllText(Path.Combine(dir, file), text);
         File.WriteAllText(Path.Combine(dir, "Release.cs"), "namespace Consumer;\n\npublic static class Release { }\n");
-        File.WriteAllText(Path.Combine(dir, "Consumer.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <TargetFramework>net10.0</TargetFramework>
-                <MechanistToolPath>{Dotnet.CliDll}</MechanistToolPath>
-              </PropertyGroup>
-              <ItemGroup>
-                <PackageReference Include="Mechanist.Build" Version="{feed.Version}" PrivateAssets="all" />
-                {items}
-              </ItemGroup>
-            </Project>
-            """);
+        File.WriteAllText(Path.Combine(dir, "Consumer.csproj"), feed.ConsumerProject(items));
         return dir;
     }
 

@@ -37,6 +37,23 @@ public sealed class PackageFeed : IDisposable
     public TimeSpan PackTime { get; }
 
     /// <summary>The isolated package cache every dotnet command of these tests uses.</summary>
+    /// <summary>
+    /// A consumer project that references this feed's Mechanist.Build and runs the CLI of this build; <paramref name="items"/>
+    /// are its item lines (MechanistCheck items, package references).
+    /// </summary>
+    public string ConsumerProject(string items) => $"""
+        <Project Sdk="Microsoft.NET.Sdk">
+          <PropertyGroup>
+            <TargetFramework>net10.0</TargetFramework>
+            <MechanistToolPath>{Dotnet.CliDll}</MechanistToolPath>
+          </PropertyGroup>
+          <ItemGroup>
+            <PackageReference Include="Mechanist.Build" Version="{Version}" PrivateAssets="all" />
+            {items}
+          </ItemGroup>
+        </Project>
+        """;
+
     public IReadOnlyDictionary<string, string> Environment => new Dictionary<string, string> { ["NUGET_PACKAGES"] = Path.Combine(Root, "packages") };
 
     public void Dispose()

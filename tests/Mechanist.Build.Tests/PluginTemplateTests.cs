@@ -120,19 +120,10 @@ public sealed class PluginTemplateTests(PackageFeed feed, ITestOutputHelper outp
               "checks": { "ACME1001": { "severity": "error", "threshold": -1 } }
             }
             """);
-        File.WriteAllText(Path.Combine(consumer, "Consumer.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <TargetFramework>net10.0</TargetFramework>
-                <MechanistToolPath>{Dotnet.CliDll}</MechanistToolPath>
-              </PropertyGroup>
-              <ItemGroup>
-                <PackageReference Include="Mechanist.Build" Version="{feed.Version}" PrivateAssets="all" />
-                <PackageReference Include="Acme.Methods" Version="{pluginVersion}" />
-                <MechanistCheck Include="mechanist.json" />
-              </ItemGroup>
-            </Project>
-            """);
+        File.WriteAllText(Path.Combine(consumer, "Consumer.csproj"), feed.ConsumerProject($"""
+            <PackageReference Include="Acme.Methods" Version="{pluginVersion}" />
+            <MechanistCheck Include="mechanist.json" />
+            """));
         var build = Dotnet.Run(consumer, feed.Environment, "build", "--disable-build-servers", "-nodeReuse:false", "-p:UseSharedCompilation=false");
         Assert.True(build.ExitCode != 0, build.ToString());
         Assert.Contains("mechanist.json(5,23): error ACME1001: latent 1 duplicates latent 0", build.Output);
