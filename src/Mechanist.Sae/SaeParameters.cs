@@ -112,6 +112,9 @@ public sealed record TrainingBatch(Tensor X, Tensor Y)
 {
     /// <summary>Σ_b ‖y_b − ȳ‖² over the batch (the FVU denominator).</summary>
     public Tensor TotalVariance { get; } = (Y - Y.mean([0], keepdim: true)).Squared().sum();
+
+    /// <summary>The fraction of variance unexplained by <paramref name="reconstruction"/>: Σ_b ‖y_b − ŷ_b‖² / <see cref="TotalVariance"/>.</summary>
+    public Tensor Fvu(Tensor reconstruction) => (Y - reconstruction).Squared().sum() / TotalVariance.AtLeast(1e-12);
 }
 
 /// <summary>What the trainer knows at a step: position in the schedule, warmed-up coefficient, dead latents.</summary>

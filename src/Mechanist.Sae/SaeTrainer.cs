@@ -321,7 +321,7 @@ public static class SaeTrainer
             {
                 _last.Clear();
                 _last["loss"] = output.Loss.item<float>();
-                _last["fvu"] = ((y - output.Reconstruction).Squared().sum() / batch.TotalVariance.AtLeast(1e-12)).item<float>();
+                _last["fvu"] = batch.Fvu(output.Reconstruction).item<float>();
                 _last["l0"] = output.L0.item<float>();
                 _last["dead_fraction"] = (double)deadCount / _shape.DSae;
                 _last["lr"] = lr;

@@ -30,7 +30,7 @@ public sealed class TopKSaeDecomposer : SaeDecomposer<TopKSaeOptions>
         var selected = encoded.Selected;
         var active = TopKFamily.ActiveValues(p, selected, encoded.Pre, centered, sparse, CentersInput);
         var reconstruction = TopKFamily.Decode(p, selected, active, sparse).Plus(p.DecoderBias);
-        var fvu = (batch.Y - reconstruction).Squared().sum() / batch.TotalVariance.AtLeast(1e-12);
+        var fvu = batch.Fvu(reconstruction);
         var auxk = TopKFamily.AuxK(p, encoded, centered, batch, reconstruction, state, options.AuxkK, options.AuxkCoefficient, sparse, CentersInput);
         return new StepOutput(fvu.Plus(auxk), reconstruction.detach(), TopKFamily.Fired(selected, active), TopKFamily.L0(selected, active),
             new Dictionary<string, Tensor> { ["auxk"] = auxk.detach() });

@@ -29,7 +29,7 @@ public sealed class ThresholdTopKSaeDecomposer : SaeDecomposer<ThresholdTopKOpti
         var encoded = TopKFamily.Encode(p, centered, o.K, batchWide: false, state, o.AuxkK, o.AuxkCoefficient, o.SparseDecode);
         var active = TopKFamily.ActiveValues(p, encoded.Selected, encoded.Pre, centered, o.SparseDecode, CentersInput);
         var reconstruction = TopKFamily.Decode(p, encoded.Selected, active, o.SparseDecode).Plus(p.DecoderBias);
-        var fvu = (batch.Y - reconstruction).Squared().sum() / batch.TotalVariance.AtLeast(1e-12);
+        var fvu = batch.Fvu(reconstruction);
         var auxk = TopKFamily.AuxK(p, encoded, centered, batch, reconstruction, state, o.AuxkK, o.AuxkCoefficient, o.SparseDecode, CentersInput);
         using (no_grad())
         {
